@@ -1,0 +1,78 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The module graph is one-way (see README "Architecture"):
+//   CLibvirt → Libvirt → VirtHost ← GuestConfig
+//   CMicroHTTPD → HTTPServer
+//   VirtHost, HTTPServer → VirtHostAPI → virthostd
+let package = Package(
+    name: "virthost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "virthostd", targets: ["virthostd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C interop only.
+        .systemLibrary(
+            name: "CLibvirt",
+            pkgConfig: "libvirt",
+            providers: [.apt(["libvirt-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+
+        // Thin, safe libvirt binding: no policy.
+        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        // Pure Swift guest spec → domain XML: no libvirt, no HTTP.
+        .target(name: "GuestConfig"),
+        // The Host actor, Guest, firewall and VIF.
+        .target(
+            name: "VirtHost",
+            dependencies: [
+                "Libvirt", "GuestConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Generic HTTP server on libmicrohttpd: knows nothing of libvirt.
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                "CMicroHTTPD",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Routes, JSON, problem documents.
+        .target(
+            name: "VirtHostAPI",
+            dependencies: [
+                "VirtHost", "HTTPServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("openapi.yaml")]
+        ),
+        .executableTarget(
+            name: "virthostd",
+            dependencies: [
+                "VirtHostAPI", "VirtHost", "HTTPServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Test helpers shared by the test targets (a raw-socket HTTP client).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig"]),
+        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

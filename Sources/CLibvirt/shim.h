@@ -1,0 +1,5 @@
+#ifndef VIRTHOST_CLIBVIRT_SHIM_H
+#define VIRTHOST_CLIBVIRT_SHIM_H
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#endif

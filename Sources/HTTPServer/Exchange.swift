@@ -1,0 +1,45 @@
+import CMicroHTTPD
+import Synchronization
+
+/// One request on its way through the server, from headers to completion. libmicrohttpd
+/// keeps it in the connection's `con_cls` slot; the handler task reaches it to post the answer.
+final class Exchange: Sendable {
+    let connection: ConnectionHandle
+    let method: String
+    let path: String
+    let query: [(name: String, value: String)]
+    let headers: HTTPHeaders
+    let id: String
+    let started: ContinuousClock.Instant
+
+    struct State {
+        var body: [UInt8] = []
+        var tooLarge = false
+        var dispatched = false
+        var response: Response?
+        var status = 0
+        var sink: StreamSink?
+    }
+    let state = Mutex(State())
+
+    init(connection: ConnectionHandle, method: String, path: String, query: [(name: String, value: String)],
+         headers: HTTPHeaders) {
+        self.connection = connection
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.id = RequestID.accept(headers["X-Request-Id"]) ?? RequestID.make()
+        self.started = .now
+    }
+
+    /// Posts the answer for a suspended exchange. Returns false when one was posted already
+    /// (shutdown answered it first), in which case the caller must not resume.
+    func post(_ response: Response) -> Bool {
+        state.withLock { state in
+            guard state.response == nil else { return false }
+            state.response = response
+            return true
+        }
+    }
+}

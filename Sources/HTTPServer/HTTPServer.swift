@@ -1,0 +1,397 @@
+import CMicroHTTPD
+import Foundation
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An HTTP/1.1 server on libmicrohttpd: one internal epoll thread that never waits.
+///
+/// A request whose handler awaits is suspended while the handler runs on Swift's
+/// concurrency pool and resumed when its answer is ready, so one slow request never holds
+/// up another. Streamed bodies work the same way: the connection sleeps until the producer
+/// writes. The server knows nothing of what the handlers do.
+public final class HTTPServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        /// 0 picks a free port; ``HTTPServer/start()`` returns the one bound.
+        public var port: UInt16
+        /// libmicrohttpd threads (1 = one internal epoll thread; more = a thread pool).
+        public var threads: Int
+        public var connectionLimit: Int
+        /// 0 = no limit per client address.
+        public var perIPConnectionLimit: Int
+        /// Idle seconds before a connection is closed (libmicrohttpd's default, 0, is never).
+        public var connectionTimeout: Int
+        /// Larger request bodies get 413.
+        public var maxBodySize: Int
+        /// libmicrohttpd's per-connection memory, which bounds the request header size.
+        public var connectionMemoryLimit: Int
+        /// Bytes a streamed body may be ahead of its client before the producer waits.
+        public var streamHighWater: Int
+        /// How long shutdown waits for in-flight requests before answering them 503.
+        public var shutdownGracePeriod: Duration
+
+        public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 1,
+                    connectionLimit: Int = 4096, perIPConnectionLimit: Int = 0, connectionTimeout: Int = 30,
+                    maxBodySize: Int = 1 << 20, connectionMemoryLimit: Int = 64 * 1024,
+                    streamHighWater: Int = 256 * 1024, shutdownGracePeriod: Duration = .seconds(10)) {
+            self.host = host
+            self.port = port
+            self.threads = threads
+            self.connectionLimit = connectionLimit
+            self.perIPConnectionLimit = perIPConnectionLimit
+            self.connectionTimeout = connectionTimeout
+            self.maxBodySize = maxBodySize
+            self.connectionMemoryLimit = connectionMemoryLimit
+            self.streamHighWater = streamHighWater
+            self.shutdownGracePeriod = shutdownGracePeriod
+        }
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let configuration: Configuration
+    let router: Router
+    let logger: Logger
+
+    private struct State {
+        /// The `MHD_Daemon` pointer's address (0 when stopped); kept as a number so the
+        /// state stays `Sendable`.
+        var daemon: UInt = 0
+        var listenDescriptor: Int32 = -1
+        var boundPort: UInt16 = 0
+        var shuttingDown = false
+        /// Connections suspended now: shutdown must not stop the daemon until this is 0.
+        var suspended = 0
+        /// Exchanges that have been dispatched and not completed, by identity.
+        var inFlight: [ObjectIdentifier: Exchange] = [:]
+        var streams: [ObjectIdentifier: StreamSink] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init(configuration: Configuration, router: Router, logger: Logger) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+    }
+
+    /// The port bound by ``start()``.
+    public var port: UInt16 { state.withLock { $0.boundPort } }
+
+    // MARK: Start
+
+    /// Binds, starts libmicrohttpd and returns the port it listens on.
+    @discardableResult
+    public func start() throws -> UInt16 {
+        let socket = try ListenSocket(host: configuration.host, port: configuration.port)
+        // libmicrohttpd's own errors go to stderr (its external logger takes a va_list, which the
+        // Swift 6.3 compiler crashes on when deserialising).
+        let flags: UInt32 = Flag.errorLog | Flag.internalPollingThread | Flag.epoll | Flag.allowSuspendResume
+        // The daemon holds the server for its lifetime; shutdown releases it.
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var options: [CVarArg] = [
+            Option.listenSocket, socket.descriptor,
+            Option.connectionLimit, UInt32(configuration.connectionLimit),
+            Option.perIPConnectionLimit, UInt32(configuration.perIPConnectionLimit),
+            Option.connectionTimeout, UInt32(configuration.connectionTimeout),
+            Option.connectionMemoryLimit, Int(configuration.connectionMemoryLimit),
+            Option.notifyCompleted, unsafeBitCast(HTTPServer.completed, to: OpaquePointer.self), OpaquePointer(context),
+        ]
+        if configuration.threads > 1 {
+            options += [Option.threadPoolSize, UInt32(configuration.threads)]
+        }
+        options.append(Option.end)
+        let daemon = withVaList(options) { arguments in
+            MHD_start_daemon_va(flags, 0, nil, nil, HTTPServer.access, context, arguments)
+        }
+        guard let daemon else {
+            Unmanaged<HTTPServer>.fromOpaque(context).release()
+            close(socket.descriptor)
+            throw StartError(description: "libmicrohttpd did not start on \(configuration.host):\(socket.port)")
+        }
+        state.withLock {
+            $0.daemon = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(daemon)))
+            $0.listenDescriptor = socket.descriptor
+            $0.boundPort = socket.port
+        }
+        return socket.port
+    }
+
+    // MARK: Shutdown
+
+    /// Stops accepting, ends streams, lets in-flight requests finish (for at most the grace
+    /// period, after which they are answered 503), then stops libmicrohttpd.
+    public func shutdown() async {
+        let address = state.withLock { state -> UInt in
+            guard !state.shuttingDown else { return 0 }
+            state.shuttingDown = true
+            return state.daemon
+        }
+        guard let daemon = OpaquePointer(bitPattern: address) else { return }
+        let listen = MHD_quiesce_daemon(daemon)
+        if listen >= 0 { close(listen) }
+        for sink in state.withLock({ Array($0.streams.values) }) { sink.close(); sink.finish() }
+
+        // In flight: dispatched and not yet completed, which includes a response still being
+        // sent after its handler resumed the connection.
+        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+        while state.withLock({ !$0.inFlight.isEmpty }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        // Answer whatever is still running, so no connection stays suspended.
+        for exchange in state.withLock({ Array($0.inFlight.values) }) {
+            let problem = Problem(type: Problem.type(Problem.Kind.shuttingDown.rawValue), title: "Service Unavailable",
+                                  status: 503, detail: "the server is shutting down")
+            if exchange.post(.problem(problem, instance: exchange.path, requestID: exchange.id)) {
+                resume(exchange.connection)
+            }
+        }
+        let sendDeadline = ContinuousClock.now + .seconds(2)
+        while state.withLock({ $0.suspended > 0 || (!$0.inFlight.isEmpty && ContinuousClock.now < sendDeadline) }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        MHD_stop_daemon(daemon)
+        state.withLock { $0.daemon = 0 }
+        Unmanaged.passUnretained(self).release()
+        logger.info("HTTP server stopped")
+    }
+
+    // MARK: Suspension bookkeeping
+
+    func suspend(_ connection: ConnectionHandle) {
+        state.withLock { $0.suspended += 1 }
+        connection.suspend()
+    }
+
+    func resume(_ connection: ConnectionHandle) {
+        state.withLock { $0.suspended -= 1 }
+        connection.resume()
+    }
+
+    // MARK: Requests (on libmicrohttpd's thread)
+
+    private func begin(connection: OpaquePointer, method: String, path: String) -> Exchange {
+        let collector = ValueCollector()
+        let box = Unmanaged.passUnretained(collector).toOpaque()
+        MHD_get_connection_values(connection, MHD_ValueKind.HEADER_KIND, ValueCollector.iterator, box)
+        let headers = HTTPHeaders(collector.values)
+        collector.values.removeAll()
+        MHD_get_connection_values(connection, MHD_ValueKind.GET_ARGUMENT_KIND, ValueCollector.iterator, box)
+        return Exchange(connection: ConnectionHandle(pointer: connection), method: method, path: path,
+                        query: collector.values, headers: headers)
+    }
+
+    private func receive(_ exchange: Exchange, data: UnsafePointer<CChar>, count: Int) {
+        exchange.state.withLock { state in
+            if state.tooLarge { return }
+            if state.body.count + count > configuration.maxBodySize {
+                state.tooLarge = true
+                state.body = []
+                return
+            }
+            data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
+            }
+        }
+    }
+
+    /// The request is read: answer at once (routing errors), or suspend and run the handler.
+    private func dispatch(_ exchange: Exchange, connection: OpaquePointer) -> MHD_Result {
+        let (ready, body, tooLarge) = exchange.state.withLock { state -> (Response?, [UInt8], Bool) in
+            if let response = state.response { return (response, [], false) }
+            state.dispatched = true
+            return (nil, state.body, state.tooLarge)
+        }
+        if let ready { return queue(ready, for: exchange, on: connection) }
+        if tooLarge {
+            let problem = Problem(type: Problem.type(Problem.Kind.payloadTooLarge.rawValue), title: "Content Too Large",
+                                  status: 413, detail: "the request body exceeds \(configuration.maxBodySize) bytes",
+                                  extensions: ["limit_bytes": .int(configuration.maxBodySize)])
+            return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
+        }
+        let handler: Router.Handler
+        var request = Request(method: exchange.method, path: exchange.path, query: exchange.query,
+                              headers: exchange.headers, body: body, id: exchange.id)
+        switch router.match(method: exchange.method, path: exchange.path) {
+        case .notFound:
+            return queue(.problem(.notFound("no resource at \(exchange.path)"), instance: exchange.path,
+                                  requestID: exchange.id), for: exchange, on: connection)
+        case .methodNotAllowed(let allowed):
+            let problem = Problem(type: Problem.type(Problem.Kind.methodNotAllowed.rawValue),
+                                  title: "Method Not Allowed", status: 405,
+                                  detail: "\(exchange.method) is not allowed on \(exchange.path)",
+                                  extensions: ["allowed": .array(allowed.map(JSONValue.string))],
+                                  headers: [("Allow", allowed.joined(separator: ", "))])
+            return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
+        case .found(let found, let parameters):
+            handler = found
+            request.pathParameters = parameters
+        }
+
+        state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
+        suspend(exchange.connection)
+        Task { [self, request] in
+            let response: Response
+            do {
+                response = try await handler(request)
+            } catch let error as ProblemConvertible {
+                response = .problem(error.problem, instance: request.path, requestID: request.id)
+            } catch {
+                logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(error)",
+                                                          "request_id": "\(request.id)"])
+                response = .problem(.internalError("the request failed unexpectedly"), instance: request.path,
+                                    requestID: request.id)
+            }
+            if exchange.post(response) { resume(exchange.connection) }
+        }
+        return .YES
+    }
+
+    private func queue(_ response: Response, for exchange: Exchange, on connection: OpaquePointer) -> MHD_Result {
+        let handle: OpaquePointer?
+        var sink: StreamSink?
+        switch response.body {
+        case .bytes(let bytes):
+            handle = bytes.withUnsafeBytes { buffer in
+                MHD_create_response_from_buffer(buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress),
+                                                .RESPMEM_MUST_COPY)
+            }
+        case .stream:
+            let created = StreamSink(connection: ConnectionHandle(pointer: connection),
+                                     highWater: configuration.streamHighWater) { [self] change in
+                state.withLock { $0.suspended += change }
+            }
+            sink = created
+            handle = MHD_create_response_from_callback(UInt64.max, 32 * 1024, HTTPServer.readStream,
+                                                       Unmanaged.passRetained(created).toOpaque(),
+                                                       HTTPServer.freeStream)
+        }
+        guard let handle else { return .NO }
+        defer { MHD_destroy_response(handle) }
+        for (name, value) in response.headers { MHD_add_response_header(handle, name, value) }
+        MHD_add_response_header(handle, "X-Request-Id", exchange.id)
+        exchange.state.withLock { $0.status = response.status; $0.sink = sink }
+        let result = MHD_queue_response(connection, UInt32(response.status), handle)
+        if let sink, case .stream(let stream) = response.body {
+            let accepted = state.withLock { state -> Bool in
+                guard !state.shuttingDown else { return false }
+                state.streams[ObjectIdentifier(sink)] = sink
+                return true
+            }
+            if accepted { sink.start(stream) } else { sink.finish() }
+        }
+        return result
+    }
+
+    private func complete(_ exchange: Exchange) {
+        let sink = state.withLock { state -> StreamSink? in
+            state.inFlight[ObjectIdentifier(exchange)] = nil
+            let sink = exchange.state.withLock { $0.sink }
+            if let sink { state.streams[ObjectIdentifier(sink)] = nil }
+            return sink
+        }
+        sink?.close()
+        if logger.logLevel <= .debug {
+            let status = exchange.state.withLock { $0.status }
+            logger.debug("request", metadata: [
+                "method": "\(exchange.method)", "path": "\(exchange.path)", "status": "\(status)",
+                "duration_ms": "\((ContinuousClock.now - exchange.started).milliseconds)", "request_id": "\(exchange.id)",
+            ])
+        }
+    }
+
+    private func refuseDuringShutdown(_ exchange: Exchange, connection: OpaquePointer) -> MHD_Result {
+        let problem = Problem(type: Problem.type(Problem.Kind.shuttingDown.rawValue), title: "Service Unavailable",
+                              status: 503, detail: "the server is shutting down", headers: [("Connection", "close")])
+        exchange.state.withLock { $0.dispatched = true }
+        return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
+    }
+
+    // MARK: C callbacks
+
+    private static let access: MHD_AccessHandlerCallback = {
+        context, connection, url, method, _, uploadData, uploadDataSize, slot in
+        guard let context, let connection, let slot, let uploadDataSize else { return .NO }
+        let server = Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue()
+        guard let existing = slot.pointee else {
+            let exchange = server.begin(connection: connection, method: method.map { String(cString: $0) } ?? "GET",
+                                        path: url.map { String(cString: $0) } ?? "/")
+            slot.pointee = Unmanaged.passRetained(exchange).toOpaque()
+            if server.state.withLock({ $0.shuttingDown }) {
+                return server.refuseDuringShutdown(exchange, connection: connection)
+            }
+            return .YES
+        }
+        let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeUnretainedValue()
+        if uploadDataSize.pointee > 0 {
+            if let uploadData { server.receive(exchange, data: uploadData, count: uploadDataSize.pointee) }
+            uploadDataSize.pointee = 0
+            return .YES
+        }
+        if exchange.state.withLock({ $0.dispatched && $0.response == nil }) { return .YES }
+        return server.dispatch(exchange, connection: connection)
+    }
+
+    private static let completed: MHD_RequestCompletedCallback = { context, _, slot, _ in
+        guard let context, let slot, let pointer = slot.pointee else { return }
+        slot.pointee = nil
+        let server = Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue()
+        let exchange = Unmanaged<Exchange>.fromOpaque(pointer).takeRetainedValue()
+        server.complete(exchange)
+    }
+
+    private static let readStream: MHD_ContentReaderCallback = { context, _, buffer, max in
+        guard let context, let buffer else { return -2 }
+        let sink = Unmanaged<StreamSink>.fromOpaque(context).takeUnretainedValue()
+        return sink.read(into: buffer, max: max)
+    }
+
+    private static let freeStream: MHD_ContentReaderFreeCallback = { context in
+        guard let context else { return }
+        let sink = Unmanaged<StreamSink>.fromOpaque(context).takeRetainedValue()
+        sink.close()
+    }
+}
+
+/// Collects libmicrohttpd's key/value pairs (headers or query arguments).
+private final class ValueCollector {
+    var values: [(name: String, value: String)] = []
+
+    static let iterator: MHD_KeyValueIterator = { context, _, key, value in
+        guard let context, let key else { return .YES }
+        let collector = Unmanaged<ValueCollector>.fromOpaque(context).takeUnretainedValue()
+        collector.values.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+        return .YES
+    }
+}
+
+/// libmicrohttpd's flag and option numbers, from microhttpd.h (0.9.x ABI).
+private enum Flag {
+    static let errorLog: UInt32 = 1
+    static let internalPollingThread: UInt32 = 8
+    static let epoll: UInt32 = 512
+    static let itc: UInt32 = 1024
+    static let allowSuspendResume: UInt32 = 8192 | itc
+}
+
+private enum Option {
+    static let end = Int32(MHD_OPTION.END.rawValue)
+    static let connectionMemoryLimit = Int32(MHD_OPTION.CONNECTION_MEMORY_LIMIT.rawValue)
+    static let connectionLimit = Int32(MHD_OPTION.CONNECTION_LIMIT.rawValue)
+    static let connectionTimeout = Int32(MHD_OPTION.CONNECTION_TIMEOUT.rawValue)
+    static let notifyCompleted = Int32(MHD_OPTION.NOTIFY_COMPLETED.rawValue)
+    static let perIPConnectionLimit = Int32(MHD_OPTION.PER_IP_CONNECTION_LIMIT.rawValue)
+    static let threadPoolSize = Int32(MHD_OPTION.THREAD_POOL_SIZE.rawValue)
+    static let listenSocket = Int32(MHD_OPTION.LISTEN_SOCKET.rawValue)
+}
+
+extension Duration {
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// One HTTP response: status, headers and a body that is either bytes or a stream.
+public struct Response: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: Body
+
+    public enum Body: Sendable {
+        case bytes([UInt8])
+        /// Sent with chunked transfer encoding as the stream produces it.
+        case stream(ResponseStream)
+    }
+
+    public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: Body = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public init(status: Int = 200, contentType: String, body: [UInt8]) {
+        self.init(status: status, headers: HTTPHeaders([("Content-Type", contentType)]), body: .bytes(body))
+    }
+
+    public init(status: Int = 200, contentType: String, text: String) {
+        self.init(status: status, contentType: contentType, body: Array(text.utf8))
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    /// A JSON response (keys sorted, so the same value gives the same bytes).
+    public static func json(_ value: some Encodable, status: Int = 200) -> Response {
+        do {
+            let data = try encoder.encode(value)
+            return Response(status: status, contentType: "application/json", body: Array(data))
+        } catch {
+            return problem(.internalError("response did not encode: \(error)"), instance: nil, requestID: RequestID.make())
+        }
+    }
+
+    /// A problem+json response.
+    public static func problem(_ problem: Problem, instance: String?, requestID: String) -> Response {
+        var headers = HTTPHeaders([("Content-Type", "application/problem+json")])
+        for (name, value) in problem.headers { headers.add(name, value) }
+        return Response(status: problem.status, headers: headers,
+                        body: .bytes(problem.encoded(instance: instance, requestID: requestID)))
+    }
+
+    /// A streamed response whose body is `sequence`'s chunks.
+    public static func stream<S: AsyncSequence & Sendable>(contentType: String, status: Int = 200,
+                                                          headers extra: [(String, String)] = [],
+                                                          _ sequence: S) -> Response where S.Element == [UInt8] {
+        var headers = HTTPHeaders([("Content-Type", contentType)])
+        for (name, value) in extra { headers.add(name, value) }
+        return Response(status: status, headers: headers, body: .stream(ResponseStream(sequence)))
+    }
+}
+
+/// A response body produced while it is sent. The server pulls the sequence only as fast as
+/// the client reads; when the client goes away or the server shuts down, iteration is
+/// cancelled.
+public struct ResponseStream: Sendable {
+    let produce: @Sendable (StreamSink) async -> Void
+
+    public init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == [UInt8] {
+        produce = { sink in
+            do {
+                for try await chunk in sequence {
+                    if Task.isCancelled { break }
+                    guard await sink.write(chunk) else { break }
+                }
+            } catch {
+                // A failing sequence ends the stream; the client sees the chunked body end.
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import CLibvirt
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libvirt connection (`virConnectPtr`), closed when the last reference goes.
+///
+/// Not `Sendable`: one owner (the Host actor) makes every call, so errors are read on the
+/// thread that failed and the handle never crosses threads unguarded.
+public final class Connection {
+    let handle: virConnectPtr
+    public let uri: String
+    private var closeCallbackRegistered = false
+
+    /// Why libvirt closed a connection under its owner (`virConnectCloseReason`).
+    public enum CloseReason: Int32, Sendable, CustomStringConvertible {
+        case error = 0, endOfFile = 1, keepalive = 2, client = 3
+
+        public var description: String {
+            switch self {
+            case .error: "misc I/O error"
+            case .endOfFile: "end of file from the server"
+            case .keepalive: "keepalive timer triggered"
+            case .client: "closed by the client"
+            }
+        }
+    }
+
+    /// Opens `uri` (`virConnectOpen`, or `virConnectOpenReadOnly` when `readOnly`).
+    public init(uri: String, readOnly: Bool = false) throws {
+        try Libvirt.initialize()
+        let opened = readOnly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri)
+        guard let opened else { throw LibvirtError.last("virConnectOpen(\(uri))") }
+        handle = opened
+        self.uri = uri
+    }
+
+    deinit {
+        if closeCallbackRegistered {
+            // Otherwise libvirt would report our own close to the callback.
+            virConnectUnregisterCloseCallback(handle, Connection.closeTrampoline)
+        }
+        virConnectClose(handle)
+    }
+
+    // MARK: Host facts
+
+    public func hostname() throws -> String {
+        guard let name = virConnectGetHostname(handle) else { throw LibvirtError.last("virConnectGetHostname") }
+        defer { free(name) }
+        return String(cString: name)
+    }
+
+    /// The driver's hypervisor type, e.g. `QEMU` or `TEST`.
+    public func hypervisorType() throws -> String {
+        guard let type = virConnectGetType(handle) else { throw LibvirtError.last("virConnectGetType") }
+        return String(cString: type)
+    }
+
+    /// The hypervisor's version (`virConnectGetVersion`).
+    public func hypervisorVersion() throws -> LibvirtVersion {
+        var version: UInt = 0
+        guard virConnectGetVersion(handle, &version) == 0 else { throw LibvirtError.last("virConnectGetVersion") }
+        return LibvirtVersion(code: UInt64(version))
+    }
+
+    /// The version of libvirt serving the connection (`virConnectGetLibVersion`).
+    public func libraryVersion() throws -> LibvirtVersion {
+        var version: UInt = 0
+        guard virConnectGetLibVersion(handle, &version) == 0 else { throw LibvirtError.last("virConnectGetLibVersion") }
+        return LibvirtVersion(code: UInt64(version))
+    }
+
+    public func nodeInfo() throws -> NodeInfo {
+        var info = virNodeInfo()
+        guard virNodeGetInfo(handle, &info) == 0 else { throw LibvirtError.last("virNodeGetInfo") }
+        return NodeInfo(info)
+    }
+
+    /// The capabilities XML document.
+    public func capabilities() throws -> String {
+        guard let xml = virConnectGetCapabilities(handle) else { throw LibvirtError.last("virConnectGetCapabilities") }
+        defer { free(xml) }
+        return String(cString: xml)
+    }
+
+    /// Whether libvirt still considers the connection usable (`virConnectIsAlive`).
+    public func isAlive() -> Bool { virConnectIsAlive(handle) == 1 }
+
+    /// Turns on libvirt's keepalive for remote connections (`virConnectSetKeepAlive`).
+    /// Returns false when the driver has no keepalive (local drivers), which is not an error.
+    public func setKeepAlive(interval: Int32, count: UInt32) throws -> Bool {
+        switch virConnectSetKeepAlive(handle, interval, count) {
+        case 0: return true
+        case 1: return false
+        default: throw LibvirtError.last("virConnectSetKeepAlive")
+        }
+    }
+
+    // MARK: Domains
+
+    /// Every domain matching `filter`, in one `virConnectListAllDomains` call.
+    public func listAllDomains(_ filter: DomainListFilter = []) throws -> [Domain] {
+        var list: UnsafeMutablePointer<virDomainPtr?>?
+        let count = virConnectListAllDomains(handle, &list, filter.rawValue)
+        guard count >= 0 else { throw LibvirtError.last("virConnectListAllDomains") }
+        guard let list else { return [] }
+        defer { free(list) }
+        return (0..<Int(count)).compactMap { index in list[index].map(Domain.init(taking:)) }
+    }
+
+    public func lookupDomain(name: String) throws -> Domain {
+        guard let domain = virDomainLookupByName(handle, name) else { throw LibvirtError.last("virDomainLookupByName") }
+        return Domain(taking: domain)
+    }
+
+    public func lookupDomain(uuid: String) throws -> Domain {
+        guard let domain = virDomainLookupByUUIDString(handle, uuid) else {
+            throw LibvirtError.last("virDomainLookupByUUIDString")
+        }
+        return Domain(taking: domain)
+    }
+
+    // MARK: Close callback
+
+    private final class CloseHandler {
+        let onClose: @Sendable (CloseReason) -> Void
+        init(_ onClose: @escaping @Sendable (CloseReason) -> Void) { self.onClose = onClose }
+    }
+
+    private static let closeTrampoline: virConnectCloseFunc = { _, reason, opaque in
+        guard let opaque else { return }
+        let handler = Unmanaged<CloseHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.onClose(CloseReason(rawValue: reason) ?? .error)
+    }
+
+    /// Registers the one close callback of this connection. libvirt calls it on its event
+    /// loop thread when the connection is closed under its owner; it must only hand the
+    /// news over. Needs the libvirt event loop (``EventLoop``) to be running.
+    public func onClose(_ body: @escaping @Sendable (CloseReason) -> Void) throws {
+        let opaque = Unmanaged.passRetained(CloseHandler(body)).toOpaque()
+        let result = virConnectRegisterCloseCallback(handle, Connection.closeTrampoline, opaque) { opaque in
+            if let opaque { Unmanaged<AnyObject>.fromOpaque(opaque).release() }
+        }
+        guard result == 0 else {
+            Unmanaged<CloseHandler>.fromOpaque(opaque).release()
+            throw LibvirtError.last("virConnectRegisterCloseCallback")
+        }
+        closeCallbackRegistered = true
+    }
+}
+
+/// Which domains `virConnectListAllDomains` returns (`virConnectListAllDomainsFlags`).
+public struct DomainListFilter: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let active = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue)
+    public static let inactive = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_INACTIVE.rawValue)
+    public static let persistent = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_PERSISTENT.rawValue)
+    public static let transient = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_TRANSIENT.rawValue)
+    public static let running = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_RUNNING.rawValue)
+    public static let paused = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_PAUSED.rawValue)
+    public static let shutoff = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_SHUTOFF.rawValue)
+}

@@ -1,0 +1,245 @@
+import Libvirt
+import Logging
+
+/// The hypervisor host (Nova's host.py `Host`): owns the one libvirt connection and
+/// serialises every libvirt call on a thread of its own.
+///
+/// The connection is opened by ``connect()`` and, after a loss, lazily by the next call.
+/// Reconnect attempts back off exponentially up to a cap; in between, calls fail fast with
+/// ``HostError/hypervisorUnavailable(reason:retryAfter:)``.
+public actor Host {
+    public struct Configuration: Sendable {
+        public var uri: String
+        public var readOnly: Bool
+        /// Wait after the first failed reconnect; doubles with each failure up to `maximumRetryDelay`.
+        public var initialRetryDelay: Duration
+        public var maximumRetryDelay: Duration
+        /// libvirt keepalive for remote connections: seconds between probes, and how many
+        /// may go unanswered before the connection is declared dead.
+        public var keepAliveInterval: Int32
+        public var keepAliveCount: UInt32
+
+        public init(uri: String, readOnly: Bool = false,
+                    initialRetryDelay: Duration = .milliseconds(250), maximumRetryDelay: Duration = .seconds(30),
+                    keepAliveInterval: Int32 = 5, keepAliveCount: UInt32 = 3) {
+            self.uri = uri
+            self.readOnly = readOnly
+            self.initialRetryDelay = initialRetryDelay
+            self.maximumRetryDelay = maximumRetryDelay
+            self.keepAliveInterval = keepAliveInterval
+            self.keepAliveCount = keepAliveCount
+        }
+    }
+
+    public nonisolated let configuration: Configuration
+    public nonisolated var uri: String { configuration.uri }
+
+    private let executor = ThreadExecutor(name: "virthost-host")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private let logger: Logger
+    private let clock = ContinuousClock()
+
+    private var connection: Connection?
+    /// Counts opened connections, so a close callback of an older one changes nothing.
+    private var generation = 0
+    private var lastFailure = "not connected yet"
+    private var retryAt: ContinuousClock.Instant?
+    private var retryDelay: Duration
+    private var cachedHostname: String?
+    private var keepAliveAbsenceLogged = false
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.retryDelay = configuration.initialRetryDelay
+    }
+
+    // MARK: Connection
+
+    /// Opens the connection now (the service calls it at start). Throws
+    /// ``HostError/hypervisorUnavailable(reason:retryAfter:)`` when libvirt cannot be reached;
+    /// later calls retry.
+    public func connect() throws(HostError) {
+        _ = try connected()
+    }
+
+    /// Whether a connection is open now.
+    public var isConnected: Bool { connection != nil }
+
+    /// Closes the connection (at shutdown). Later calls reconnect.
+    public func disconnect() {
+        guard connection != nil else { return }
+        connection = nil
+        generation += 1
+        lastFailure = "disconnected"
+        retryAt = nil
+        logger.info("libvirt connection closed", metadata: ["uri": "\(uri)"])
+    }
+
+    /// Runs `body` with the open connection, opening one first where needed. A libvirt error
+    /// that means the connection is gone drops it, so the next call reconnects.
+    public func withConnection<T>(_ body: (Connection) throws -> T) throws(HostError) -> T {
+        let connection = try connected()
+        do {
+            return try body(connection)
+        } catch let error as LibvirtError {
+            if error.isConnectionLoss {
+                connectionLost(reason: error.message)
+                throw .hypervisorUnavailable(reason: error.message, retryAfter: .zero)
+            }
+            throw .libvirt(error)
+        } catch let error as HostError {
+            throw error
+        } catch {
+            throw .libvirt(LibvirtError(code: -1, domain: -1, message: "\(error)"))
+        }
+    }
+
+    private func connected() throws(HostError) -> Connection {
+        if let connection { return connection }
+        let now = clock.now
+        if let retryAt, now < retryAt {
+            throw .hypervisorUnavailable(reason: lastFailure, retryAfter: retryAt - now)
+        }
+        do {
+            try EventLoop.shared.start()
+            let connection = try Connection(uri: uri, readOnly: configuration.readOnly)
+            generation += 1
+            let generation = generation
+            try connection.onClose { [weak self] reason in
+                // On libvirt's event loop thread: hand the news over, nothing more.
+                guard let self else { return }
+                Task { await self.connectionClosed(generation: generation, reason: reason) }
+            }
+            enableKeepAlive(on: connection)
+            self.connection = connection
+            retryAt = nil
+            retryDelay = configuration.initialRetryDelay
+            logger.info("libvirt connection opened", metadata: ["uri": "\(uri)"])
+            return connection
+        } catch {
+            let reason = (error as? LibvirtError)?.message ?? "\(error)"
+            lastFailure = reason
+            let delay = retryDelay
+            retryAt = now + delay
+            retryDelay = min(retryDelay * 2, configuration.maximumRetryDelay)
+            logger.warning("cannot connect to libvirt", metadata: [
+                "uri": "\(uri)", "error": "\(reason)", "retry_in": "\(delay)",
+            ])
+            throw .hypervisorUnavailable(reason: reason, retryAfter: delay)
+        }
+    }
+
+    /// Keepalive lets a dead remote peer be noticed in bounded time. Local drivers have none;
+    /// that is said once, at debug level, and is not an error.
+    private func enableKeepAlive(on connection: Connection) {
+        do {
+            if try connection.setKeepAlive(interval: configuration.keepAliveInterval,
+                                           count: configuration.keepAliveCount) {
+                return
+            }
+        } catch let error as LibvirtError where !error.isUnsupported {
+            logger.warning("libvirt keepalive not enabled", metadata: ["uri": "\(uri)", "error": "\(error)"])
+            return
+        } catch {}
+        if !keepAliveAbsenceLogged {
+            keepAliveAbsenceLogged = true
+            logger.debug("libvirt driver has no keepalive", metadata: ["uri": "\(uri)"])
+        }
+    }
+
+    private func connectionClosed(generation closed: Int, reason: Connection.CloseReason) {
+        guard closed == generation, connection != nil else { return }
+        connectionLost(reason: "connection closed: \(reason)")
+    }
+
+    /// Drops the connection after a loss; the next call reconnects at once, then backs off.
+    /// Internal so that tests can inject the loss the test driver cannot produce.
+    func connectionLost(reason: String) {
+        guard connection != nil else { return }
+        connection = nil
+        generation += 1
+        lastFailure = reason
+        retryAt = nil
+        logger.warning("libvirt connection lost", metadata: ["uri": "\(uri)", "reason": "\(reason)"])
+    }
+
+    // MARK: Host facts
+
+    /// The host's name, read once per process and cached, as Nova does: if libvirt later
+    /// reports another name, a warning is logged and the first one is kept.
+    public func hostname() throws(HostError) -> String {
+        let current = try withConnection { try $0.hostname() }
+        guard let cachedHostname else {
+            cachedHostname = current
+            return current
+        }
+        if current != cachedHostname {
+            logger.warning("hostname has changed; keeping the first one", metadata: [
+                "cached": "\(cachedHostname)", "reported": "\(current)",
+            ])
+        }
+        return cachedHostname
+    }
+
+    func _setCachedHostnameForTesting(_ name: String) { cachedHostname = name }
+
+    /// Answers when the hypervisor answers a cheap call.
+    public func ping() throws(HostError) {
+        _ = try withConnection { try $0.libraryVersion() }
+    }
+
+    public func nodeInfo() throws(HostError) -> NodeInfo {
+        try withConnection { try $0.nodeInfo() }
+    }
+
+    public func capabilitiesXML() throws(HostError) -> String {
+        try withConnection { try $0.capabilities() }
+    }
+
+    public func summary() throws(HostError) -> HostSummary {
+        let hostname = try hostname()
+        let (type, hypervisor, library, capabilitiesXML) = try withConnection {
+            (try $0.hypervisorType(), try $0.hypervisorVersion(), try $0.libraryVersion(), try $0.capabilities())
+        }
+        let capabilities: HostCapabilities
+        do {
+            capabilities = try HostCapabilities(xml: capabilitiesXML)
+        } catch {
+            throw .libvirt(LibvirtError(code: -1, domain: -1, message: "\(error)"))
+        }
+        return HostSummary(hostname: hostname, uri: uri, hypervisorType: type, hypervisorVersion: hypervisor,
+                           libvirtVersion: library, cpuArch: capabilities.cpuArch, cpuModel: capabilities.cpuModel)
+    }
+
+    // MARK: Version checks
+
+    /// Nova's `has_min_version`: true when every given part is at least the host's.
+    public func hasMinVersion(libvirt: LibvirtVersion? = nil, hypervisor: LibvirtVersion? = nil,
+                              type: String? = nil) -> Bool {
+        check(VersionCheck(libvirt: libvirt, hypervisor: hypervisor, hypervisorType: type, comparison: .minimum))
+    }
+
+    /// Nova's `has_version`: true when every given part equals the host's.
+    public func hasVersion(libvirt: LibvirtVersion? = nil, hypervisor: LibvirtVersion? = nil,
+                           type: String? = nil) -> Bool {
+        check(VersionCheck(libvirt: libvirt, hypervisor: hypervisor, hypervisorType: type, comparison: .exact))
+    }
+
+    public func check(_ versionCheck: VersionCheck) -> Bool {
+        guard let connection = try? connected() else { return false }
+        return versionCheck.isSatisfied(
+            libvirtVersion: { try connection.libraryVersion() },
+            hypervisorVersion: { try connection.hypervisorVersion() },
+            hypervisorType: { try connection.hypervisorType() }
+        )
+    }
+
+    // MARK: Domains
+
+    /// Names of every domain, in one `virConnectListAllDomains` call.
+    public func domainNames(_ filter: DomainListFilter = []) throws(HostError) -> [String] {
+        try withConnection { connection in try connection.listAllDomains(filter).map { try $0.name() } }
+    }
+}

@@ -1,0 +1,40 @@
+import HTTPServer
+import Libvirt
+import VirtHost
+
+/// The service's problem types beyond the server's own (``Problem/Kind``). Each `type` URI
+/// is stable; `openapi/openapi.yaml` lists them.
+enum APIProblem {
+    static let hypervisorUnavailable = "hypervisor-unavailable"
+    static let libvirtError = "libvirt-error"
+    static let unsupportedByDriver = "unsupported-by-driver"
+
+    static func from(_ error: HostError) -> Problem {
+        switch error {
+        case .hypervisorUnavailable(let reason, let retryAfter):
+            let seconds = max(1, Int(retryAfter.components.seconds) + (retryAfter.components.attoseconds > 0 ? 1 : 0))
+            return Problem(type: Problem.type(hypervisorUnavailable), title: "Hypervisor Unavailable", status: 503,
+                           detail: reason, extensions: ["retry_after_s": .int(seconds)],
+                           headers: [("Retry-After", String(seconds))])
+        case .libvirt(let error):
+            return from(error)
+        }
+    }
+
+    static func from(_ error: LibvirtError) -> Problem {
+        let extensions: [String: JSONValue] = [
+            "libvirt": .object(["code": .int(Int(error.code)), "domain": .int(Int(error.domain)),
+                                "message": .string(error.message)]),
+        ]
+        if error.isUnsupported {
+            return Problem(type: Problem.type(unsupportedByDriver), title: "Not Supported by the Driver", status: 501,
+                           detail: error.message, extensions: extensions)
+        }
+        return Problem(type: Problem.type(libvirtError), title: "libvirt Error", status: 500, detail: error.message,
+                       extensions: extensions)
+    }
+}
+
+extension HostError: ProblemConvertible {
+    public var problem: Problem { APIProblem.from(self) }
+}

@@ -1,0 +1,19 @@
+import HTTPServer
+import VirtHost
+
+/// `/healthz` (the process runs) and `/readyz` (libvirt answers).
+struct HealthRoutes {
+    let host: Host
+
+    struct Status: Encodable {
+        let status: String
+    }
+
+    func register(in router: inout Router) {
+        router.get("/healthz") { _ in .json(Status(status: "ok")) }
+        router.get("/readyz") { [host] _ in
+            try await host.ping()
+            return .json(Status(status: "ready"))
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import HTTPServer
+import Libvirt
+import Logging
+import VirtHost
+import VirtHostAPI
+
+/// The service's entry point and the one place configuration is read: flags, each with an
+/// environment variable as its default, handed down as values.
+@main
+struct VirtHostD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "virthostd",
+        abstract: "Serves a libvirt host's and its guests' operations as an HTTP/JSON API."
+    )
+
+    @Option(help: "libvirt connection URI. Env: VIRTHOST_URI.")
+    var uri: String = environment("VIRTHOST_URI") ?? "test:///default"
+
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one). Env: VIRTHOST_LISTEN.")
+    var listen: String = environment("VIRTHOST_LISTEN") ?? "127.0.0.1:8080"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. Env: VIRTHOST_LOG_LEVEL.")
+    var logLevel: String = environment("VIRTHOST_LOG_LEVEL") ?? "info"
+
+    @Option(help: "Open a read-only libvirt connection. Env: VIRTHOST_READ_ONLY.")
+    var readOnly: Bool = environment("VIRTHOST_READ_ONLY").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+
+    @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
+    var httpThreads: Int = environment("VIRTHOST_HTTP_THREADS").flatMap(Int.init) ?? 1
+
+    @Option(help: "Most connections at once. Env: VIRTHOST_CONNECTION_LIMIT.")
+    var connectionLimit: Int = environment("VIRTHOST_CONNECTION_LIMIT").flatMap(Int.init) ?? 4096
+
+    @Option(help: "Most connections from one client address (0 = no limit). Env: VIRTHOST_PER_IP_CONNECTION_LIMIT.")
+    var perIPConnectionLimit: Int = environment("VIRTHOST_PER_IP_CONNECTION_LIMIT").flatMap(Int.init) ?? 0
+
+    @Option(help: "Seconds an idle connection is kept. Env: VIRTHOST_CONNECTION_TIMEOUT.")
+    var connectionTimeout: Int = environment("VIRTHOST_CONNECTION_TIMEOUT").flatMap(Int.init) ?? 30
+
+    @Option(help: "Largest request body in bytes (larger gets 413). Env: VIRTHOST_MAX_BODY_SIZE.")
+    var maxBodySize: Int = environment("VIRTHOST_MAX_BODY_SIZE").flatMap(Int.init) ?? 1 << 20
+
+    private static func environment(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        _ = try ListenAddress(listen)
+        guard httpThreads >= 1, connectionLimit >= 1, perIPConnectionLimit >= 0, connectionTimeout >= 0,
+              maxBodySize >= 0 else {
+            throw ValidationError("limits must not be negative, and threads and connection limit at least 1")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "virthostd")
+        let address = try ListenAddress(listen)
+        Self.raiseOpenFileLimit()
+
+        let host = Host(configuration: .init(uri: uri, readOnly: readOnly), logger: Logger(label: "virthost.host"))
+        do {
+            try await host.connect()
+        } catch {
+            // The service still starts: /readyz says 503 until libvirt answers.
+            logger.warning("libvirt is not reachable yet", metadata: ["uri": "\(uri)", "error": "\(error)"])
+        }
+
+        let api = API(host: host, logger: Logger(label: "virthost.api"))
+        let server = HTTPServer(
+            configuration: .init(host: address.host, port: address.port, threads: httpThreads,
+                                 connectionLimit: connectionLimit, perIPConnectionLimit: perIPConnectionLimit,
+                                 connectionTimeout: connectionTimeout, maxBodySize: maxBodySize),
+            router: api.router(),
+            logger: Logger(label: "virthost.http")
+        )
+        let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
+        let port = try server.start()
+        logger.info("listening on http://\(address.urlHost):\(port)")
+
+        let received = await signals.next()
+        logger.info("shutting down", metadata: ["signal": "\(received)"])
+        await server.shutdown()
+        await host.disconnect()
+        await EventLoop.shared.stop()
+        logger.info("stopped")
+    }
+
+    /// Each client is a file descriptor; the usual soft limit (1024) is far below what the
+    /// connection limit allows, so take the hard limit.
+    private static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+/// `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:8080`).
+struct ListenAddress {
+    let host: String
+    let port: UInt16
+
+    init(_ text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            throw ValidationError("--listen must be HOST:PORT, got \(text)")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ValidationError("--listen must name a host, got \(text)") }
+        self.host = host
+        self.port = port
+    }
+
+    var urlHost: String { host.contains(":") ? "[\(host)]" : host }
+}
+
+/// Turns SIGTERM/SIGINT into an awaitable event instead of the default termination.
+final class SignalWatcher {
+    private let stream: AsyncStream<Int32>
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func next() async -> Int32 {
+        var iterator = stream.makeAsyncIterator()
+        return await iterator.next() ?? SIGTERM
+    }
+}

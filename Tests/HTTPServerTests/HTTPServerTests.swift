@@ -1,0 +1,344 @@
+import Foundation
+import HTTPServer
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+
+/// The server through a real socket on loopback.
+@Suite struct HTTPServerTests {
+    static func makeRouter() -> Router {
+        var router = Router()
+        router.get("/healthz") { _ in Response(contentType: "application/json", text: #"{"status":"ok"}"#) }
+        router.get("/items/{id}") { request in
+            Response(contentType: "text/plain", text: "item \(request.pathParameter("id") ?? "?")")
+        }
+        router.get("/items/{id}/parts/{part}") { request in
+            Response(contentType: "text/plain",
+                     text: "\(request.pathParameter("id") ?? "?")/\(request.pathParameter("part") ?? "?")")
+        }
+        router.post("/echo") { request in
+            Response(contentType: "application/octet-stream", body: request.body)
+        }
+        router.get("/query") { request in
+            Response(contentType: "text/plain", text: request.queryValues("a").joined(separator: ",") + "|" +
+                     (request.query("b") ?? "nil"))
+        }
+        router.get("/slow") { request in
+            let ms = Int(request.query("ms") ?? "2000") ?? 2000
+            try await Task.sleep(for: .milliseconds(ms))
+            return Response(contentType: "text/plain", text: "slow done")
+        }
+        router.get("/problem") { _ in throw Problem(type: Problem.type("teapot"), title: "Teapot", status: 418,
+                                                    detail: "short and stout") }
+        router.get("/crash") { _ in throw CocoaError(.fileNoSuchFile) }
+        router.get("/stream") { request in
+            let count = Int(request.query("n") ?? "5") ?? 5
+            let chunks = AsyncStream<[UInt8]> { continuation in
+                Task {
+                    for index in 0..<count {
+                        continuation.yield(Array("chunk \(index)\n".utf8))
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                    continuation.finish()
+                }
+            }
+            return .stream(contentType: "text/plain", chunks)
+        }
+        router.get("/forever") { _ in
+            // Ticks until the client leaves or the server stops the stream.
+            let ticks = AsyncStream<[UInt8]> { continuation in
+                let task = Task {
+                    var index = 0
+                    while !Task.isCancelled {
+                        continuation.yield(Array("tick \(index)\n".utf8))
+                        index += 1
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in task.cancel() }
+            }
+            return .stream(contentType: "text/plain", ticks)
+        }
+        return router
+    }
+
+    static func startServer(_ configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws -> HTTPServer {
+        var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(5))
+        configure(&configuration)
+        let server = HTTPServer(configuration: configuration, router: makeRouter(), logger: Logger(label: "test"))
+        try server.start()
+        return server
+    }
+
+    @Test func routesWithPathParametersAndQuery() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        #expect(try await httpRequest(port: port, "/items/42").text == "item 42")
+        #expect(try await httpRequest(port: port, "/items/a%20b/parts/7").text == "a b/7")
+        #expect(try await httpRequest(port: port, "/query?a=1&a=2&b=x%26y").text == "1,2|x&y")
+        #expect(try await httpRequest(port: port, "/query").text == "|nil")
+        await server.shutdown()
+    }
+
+    @Test func unknownPathIs404ProblemJSON() async throws {
+        let server = try Self.startServer()
+        let response = try await httpRequest(port: server.port, "/nowhere")
+        #expect(response.status == 404)
+        #expect(response.headers["content-type"] == "application/problem+json")
+        let problem = try response.json()
+        #expect(problem["type"] as? String == "https://virthost.dev/problems/not-found")
+        #expect(problem["status"] as? Int == 404)
+        #expect(problem["instance"] as? String == "/nowhere")
+        #expect(problem["request_id"] as? String == response.headers["x-request-id"])
+        await server.shutdown()
+    }
+
+    @Test func wrongMethodIs405WithAllow() async throws {
+        let server = try Self.startServer()
+        let response = try await httpRequest(port: server.port, "DELETE", "/healthz")
+        #expect(response.status == 405)
+        #expect(response.headers["allow"] == "GET")
+        #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/method-not-allowed")
+        await server.shutdown()
+    }
+
+    @Test func bodiesAreReadInChunksUpToTheCap() async throws {
+        let server = try Self.startServer { $0.maxBodySize = 512 * 1024 }
+        let body = (0..<(400 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let echoed = try await httpRequest(port: server.port, "POST", "/echo", body: body)
+        #expect(echoed.status == 200)
+        #expect(echoed.body == body)
+
+        let tooLarge = try await httpRequest(port: server.port, "POST", "/echo",
+                                             body: [UInt8](repeating: 1, count: 600 * 1024))
+        #expect(tooLarge.status == 413)
+        #expect(tooLarge.headers["content-type"] == "application/problem+json")
+        let problem = try tooLarge.json()
+        #expect(problem["type"] as? String == "https://virthost.dev/problems/payload-too-large")
+        #expect(problem["limit_bytes"] as? Int == 512 * 1024)
+        await server.shutdown()
+    }
+
+    @Test func theDefaultBodyCapIsOneMebibyte() async throws {
+        let server = try Self.startServer()
+        #expect(server.configuration.maxBodySize == 1 << 20)
+        let atCap = try await httpRequest(port: server.port, "POST", "/echo", body: [UInt8](repeating: 7, count: 1 << 20))
+        #expect(atCap.status == 200)
+        let over = try await httpRequest(port: server.port, "POST", "/echo", body: [UInt8](repeating: 7, count: (1 << 20) + 1))
+        #expect(over.status == 413)
+        await server.shutdown()
+    }
+
+    @Test func requestIDsAreEchoedOrMade() async throws {
+        let server = try Self.startServer()
+        let made = try await httpRequest(port: server.port, "/healthz")
+        let id = try #require(made.headers["x-request-id"])
+        #expect(id.count == 16)
+        let other = try await httpRequest(port: server.port, "/healthz")
+        #expect(other.headers["x-request-id"] != id)
+        let echoed = try await httpRequest(port: server.port, "/healthz", headers: [("X-Request-Id", "client-abc.123")])
+        #expect(echoed.headers["x-request-id"] == "client-abc.123")
+        let unsafe = try await httpRequest(port: server.port, "/healthz", headers: [("X-Request-Id", "bad id<script>")])
+        #expect(unsafe.headers["x-request-id"] != "bad id<script>")
+        #expect(unsafe.headers["x-request-id"]?.count == 16)
+        // Problems carry it too.
+        let missing = try await httpRequest(port: server.port, "/nowhere", headers: [("X-Request-Id", "trace-7")])
+        #expect(try missing.json()["request_id"] as? String == "trace-7")
+        await server.shutdown()
+    }
+
+    @Test func handlerErrorsBecomeProblems() async throws {
+        let server = try Self.startServer()
+        let teapot = try await httpRequest(port: server.port, "/problem")
+        #expect(teapot.status == 418)
+        #expect(try teapot.json()["detail"] as? String == "short and stout")
+        let crash = try await httpRequest(port: server.port, "/crash")
+        #expect(crash.status == 500)
+        #expect(try crash.json()["type"] as? String == "https://virthost.dev/problems/internal-error")
+        await server.shutdown()
+    }
+
+    /// A handler that waits 2 s suspends only its own connection.
+    @Test func aSlowHandlerDoesNotDelayOthers() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let started = ContinuousClock.now
+        async let slow = httpRequest(port: port, "/slow?ms=2000")
+        try await Task.sleep(for: .milliseconds(100))
+        for _ in 0..<5 {
+            let quick = try await httpRequest(port: port, "/healthz")
+            #expect(quick.status == 200)
+        }
+        #expect(ContinuousClock.now - started < .seconds(1), "health checks waited for the slow handler")
+        let slowResponse = try await slow
+        #expect(slowResponse.text == "slow done")
+        #expect(ContinuousClock.now - started >= .seconds(2))
+        await server.shutdown()
+    }
+
+    @Test func manySlowHandlersRunConcurrently() async throws {
+        let server = try Self.startServer()
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<50 { group.addTask { try await httpRequest(port: server.port, "/slow?ms=500").status } }
+            for try await status in group { #expect(status == 200) }
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        await server.shutdown()
+    }
+
+    @Test func streamsAChunkedBodyFromAnAsyncSequence() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let chunks = try await onOwnThread { () -> [String] in
+            let connection = try HTTPTestConnection(port: port)
+            try connection.sendRequest("GET", "/stream?n=5")
+            let head = try connection.readHead()
+            #expect(head.status == 200)
+            #expect(head.headers["transfer-encoding"] == "chunked")
+            #expect(head.headers["x-request-id"] != nil)
+            var received: [String] = []
+            while let chunk = try connection.readChunk() { received.append(String(decoding: chunk, as: UTF8.self)) }
+            return received
+        }
+        #expect(chunks.joined() == (0..<5).map { "chunk \($0)\n" }.joined())
+        await server.shutdown()
+    }
+
+    /// Shutdown ends open streams, lets an in-flight request finish, and then stops.
+    @Test func shutdownEndsStreamsAndFinishesInFlightRequests() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let connection = try await onOwnThread { () -> HTTPTestConnection in
+            let connection = try HTTPTestConnection(port: port)
+            try connection.sendRequest("GET", "/forever")
+            _ = try connection.readHead()
+            _ = try connection.readChunk()
+            return connection
+        }
+        async let inFlight = httpRequest(port: port, "/slow?ms=500")
+        try await Task.sleep(for: .milliseconds(100))
+
+        let started = ContinuousClock.now
+        await server.shutdown()
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(try await inFlight.text == "slow done")
+        // The stream ended properly: its last chunk came, then the connection closed.
+        let ended = try await onOwnThread { () -> Bool in
+            while try connection.readChunk() != nil {}
+            return true
+        }
+        #expect(ended)
+        // Nothing listens any more.
+        #expect(throws: (any Error).self) { try HTTPTestConnection(port: port) }
+    }
+
+    @Test func aHandlerThatOutlivesTheGracePeriodIsAnswered503() async throws {
+        let server = try Self.startServer { $0.shutdownGracePeriod = .milliseconds(300) }
+        async let stuck = httpRequest(port: server.port, "/slow?ms=10000")
+        try await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        await server.shutdown()
+        #expect(ContinuousClock.now - started < .seconds(2))
+        let response = try await stuck
+        #expect(response.status == 503)
+        #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/shutting-down")
+    }
+
+    @Test func idleConnectionsAreClosedAtTheTimeout() async throws {
+        let server = try Self.startServer { $0.connectionTimeout = 1 }
+        let port = server.port
+        let closed = try await onOwnThread { () -> Bool in
+            let connection = try HTTPTestConnection(port: port, timeout: 4)
+            try connection.send("GET /healthz HTTP/1.1\r\n")  // half a request, then silence
+            return connection.isClosedByPeer()
+        }
+        #expect(closed)
+        await server.shutdown()
+    }
+
+    /// Over the limit, libmicrohttpd stops accepting: a further client waits in the backlog
+    /// unserved until a connection closes.
+    @Test func theConnectionLimitIsEnforced() async throws {
+        let server = try Self.startServer { $0.connectionLimit = 2 }
+        let port = server.port
+        let (servedEarly, servedLater) = try await onOwnThread { () -> (Bool, Int) in
+            var first: HTTPTestConnection? = try HTTPTestConnection(port: port)
+            let second = try HTTPTestConnection(port: port)
+            try first?.send("GET /healthz HTTP/1.1\r\n")
+            try second.send("GET /healthz HTTP/1.1\r\n")
+            Thread.sleep(forTimeInterval: 0.2)
+            let extra = try HTTPTestConnection(port: port, timeout: 1)
+            try extra.sendRequest("GET", "/healthz")
+            let servedEarly = (try? extra.readHead()) != nil
+            first = nil  // frees a slot
+            extra.setTimeout(5)
+            let servedLater = try extra.readResponse().status
+            _ = second
+            return (servedEarly, servedLater)
+        }
+        #expect(!servedEarly, "a third connection was served over a limit of 2")
+        #expect(servedLater == 200)
+        await server.shutdown()
+    }
+
+    @Test func thePerAddressLimitIsEnforced() async throws {
+        let server = try Self.startServer { $0.perIPConnectionLimit = 1 }
+        let port = server.port
+        let refused = try await onOwnThread { () -> Bool in
+            let first = try HTTPTestConnection(port: port)
+            try first.send("GET /healthz HTTP/1.1\r\n")
+            Thread.sleep(forTimeInterval: 0.2)
+            let second = try HTTPTestConnection(port: port, timeout: 2)
+            try? second.sendRequest("GET", "/healthz")
+            return second.isClosedByPeer()
+        }
+        #expect(refused)
+        await server.shutdown()
+    }
+
+    @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let statuses = try await onOwnThread { () -> [Int] in
+            let connection = try HTTPTestConnection(port: port)
+            var statuses: [Int] = []
+            for path in ["/healthz", "/slow?ms=10", "/items/1", "/nowhere"] {
+                try connection.sendRequest("GET", path)
+                statuses.append(try connection.readResponse().status)
+            }
+            return statuses
+        }
+        #expect(statuses == [200, 200, 200, 404])
+        await server.shutdown()
+    }
+}
+
+@Suite struct RouterTests {
+    @Test func matchesLiteralsBeforeFallingBackToParameters() async throws {
+        var router = Router()
+        router.get("/v1/domains/{ref}") { _ in Response(status: 200) }
+        router.post("/v1/domains/{ref}/start") { _ in Response(status: 201) }
+        guard case .found(_, let parameters) = router.match(method: "GET", path: "/v1/domains/abc") else {
+            Issue.record("no match")
+            return
+        }
+        #expect(parameters == ["ref": "abc"])
+        guard case .methodNotAllowed(let allowed) = router.match(method: "GET", path: "/v1/domains/abc/start") else {
+            Issue.record("expected 405")
+            return
+        }
+        #expect(allowed == ["POST"])
+        guard case .notFound = router.match(method: "GET", path: "/v1/domains") else {
+            Issue.record("expected 404")
+            return
+        }
+        // Trailing and doubled slashes do not create other resources.
+        guard case .found = router.match(method: "GET", path: "/v1//domains/abc/") else {
+            Issue.record("no match")
+            return
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `virthostd` as a process: flags, environment, the ready line and signals.
+@Suite struct ServiceProcessTests {
+    @Test func startsServesAndStopsOnSIGTERM() async throws {
+        let service = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
+        let host = try await httpRequest(port: service.port, "/v1/host")
+        #expect(host.status == 200)
+        #expect(try host.json()["uri"] as? String == "test:///default")
+        #expect(service.log.contains { $0.contains("listening on http://127.0.0.1:\(service.port)") })
+        let status = try await onOwnThread { service.stop(signal: SIGTERM) }
+        #expect(status == 0)
+        #expect(service.waitForLog("stopped", timeout: .seconds(1)))
+    }
+
+    @Test func stopsOnSIGINTToo() async throws {
+        let service = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
+        #expect(try await httpRequest(port: service.port, "/healthz").status == 200)
+        #expect(try await onOwnThread { service.stop(signal: SIGINT) } == 0)
+    }
+
+    @Test func environmentVariablesConfigureItAndFlagsWin() async throws {
+        let fromEnvironment = try await onOwnThread {
+            try ServiceProcess(arguments: [], environment: ["VIRTHOST_LISTEN": "127.0.0.1:0", "VIRTHOST_LOG_LEVEL": "debug"])
+        }
+        _ = try await httpRequest(port: fromEnvironment.port, "/healthz")
+        // Debug level logs each request.
+        #expect(fromEnvironment.waitForLog("path=/healthz"))
+        _ = try await onOwnThread { fromEnvironment.stop() }
+
+        let flagWins = try await onOwnThread {
+            try ServiceProcess(arguments: ["--uri", "test:///default", "--listen", "127.0.0.1:0"],
+                               environment: ["VIRTHOST_URI": "nosuchdriver:///x"])
+        }
+        let host = try await httpRequest(port: flagWins.port, "/v1/host")
+        #expect(try host.json()["uri"] as? String == "test:///default")
+        _ = try await onOwnThread { flagWins.stop() }
+    }
+
+    @Test func badFlagsStopTheStartWithAMessage() async throws {
+        for arguments in [["--listen", "nonsense"], ["--log-level", "loud"], ["--connection-limit", "0"]] {
+            let (status, errors) = try await onOwnThread { () -> (Int32, String) in
+                let process = Process()
+                process.executableURL = ServiceProcess.executable
+                process.arguments = arguments
+                let pipe = Pipe()
+                process.standardError = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            #expect(status != 0, "\(arguments) started")
+            #expect(errors.contains("Error"), "\(arguments): \(errors)")
+        }
+    }
+
+    @Test func startsEvenWhenLibvirtIsUnreachableAndSaysNotReady() async throws {
+        let service = try await onOwnThread {
+            try ServiceProcess(arguments: ["--uri", "qemu+unix:///system?socket=/nonexistent/sock", "--listen", "127.0.0.1:0"])
+        }
+        #expect(try await httpRequest(port: service.port, "/healthz").status == 200)
+        #expect(try await httpRequest(port: service.port, "/readyz").status == 503)
+        #expect(try await onOwnThread { service.stop() } == 0)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Libvirt
+import Logging
+import Synchronization
+import Testing
+@testable import VirtHost
+
+/// Foundation has a `Host` too.
+typealias Host = VirtHost.Host
+
+@Suite struct HostTests {
+    let logs = LogCapture()
+
+    func makeHost(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250),
+                  maximumRetryDelay: Duration = .seconds(30)) -> Host {
+        Host(configuration: .init(uri: uri, initialRetryDelay: initialRetryDelay, maximumRetryDelay: maximumRetryDelay),
+             logger: logs.logger)
+    }
+
+    @Test func summaryDescribesTheTestDriver() async throws {
+        let host = makeHost()
+        try await host.connect()
+        let summary = try await host.summary()
+        #expect(summary.hypervisorType == "TEST")
+        #expect(summary.hypervisorVersion == LibvirtVersion(major: 0, minor: 0, micro: 2))
+        #expect(summary.libvirtVersion == (try Libvirt.libraryVersion()))
+        #expect(summary.cpuArch == "i686")
+        #expect(summary.cpuModel == nil)
+        #expect(summary.uri == "test:///default")
+        #expect(summary.hostname == ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init))
+    }
+
+    @Test func versionChecksReadTheConnection() async throws {
+        let host = makeHost()
+        #expect(await host.hasMinVersion(libvirt: LibvirtVersion(major: 1, minor: 0, micro: 0)))
+        #expect(await !host.hasMinVersion(libvirt: LibvirtVersion(major: 999, minor: 0, micro: 0)))
+        #expect(await host.hasMinVersion(hypervisor: LibvirtVersion(major: 0, minor: 0, micro: 2), type: "TEST"))
+        #expect(await !host.hasMinVersion(type: "QEMU"))
+        #expect(await host.hasVersion(hypervisor: LibvirtVersion(major: 0, minor: 0, micro: 2)))
+        #expect(await !host.hasVersion(hypervisor: LibvirtVersion(major: 0, minor: 0, micro: 3)))
+    }
+
+    @Test func versionChecksAreFalseWithoutAConnection() async {
+        let host = makeHost(uri: "nosuchdriver:///x")
+        #expect(await !host.hasMinVersion())
+    }
+
+    @Test func listsDomains() async throws {
+        let host = makeHost()
+        #expect(try await host.domainNames() == ["test"])
+        #expect(try await host.domainNames(.inactive) == [])
+    }
+
+    @Test func hostnameIsCachedAndAChangeIsWarnedAbout() async throws {
+        let host = makeHost()
+        let first = try await host.hostname()
+        await host.setCachedHostname("renamed-elsewhere")
+        #expect(try await host.hostname() == "renamed-elsewhere")
+        #expect(logs.messages(at: .warning).contains { $0.contains("hostname has changed") })
+        #expect(!first.isEmpty)
+    }
+
+    /// Every libvirt call runs on the Host's own thread, never on Swift's cooperative pool.
+    @Test func libvirtCallsRunOnTheHostThread() async throws {
+        let host = makeHost()
+        let threadName = try await host.withConnection { _ in Thread.current.name ?? "" }
+        #expect(threadName == "virthost-host")
+        #expect(!Thread.isMainThread)
+    }
+
+    @Test func aLostConnectionIsReopenedByTheNextCall() async throws {
+        let host = makeHost()
+        try await host.connect()
+        #expect(await host.isConnected)
+        await host.connectionLost(reason: "injected: closed under the host")
+        #expect(await !host.isConnected)
+        #expect(logs.messages(at: .warning).contains { $0.contains("libvirt connection lost") })
+        // The next call reconnects at once.
+        #expect(try await host.summary().hypervisorType == "TEST")
+        #expect(await host.isConnected)
+    }
+
+    @Test func failedReconnectsBackOffAndFailFast() async throws {
+        let host = makeHost(uri: "nosuchdriver:///x", initialRetryDelay: .milliseconds(200),
+                            maximumRetryDelay: .milliseconds(400))
+        func retryAfter() async -> Duration? {
+            do {
+                try await host.connect()
+                return nil
+            } catch let error as HostError {
+                guard case .hypervisorUnavailable(let reason, let retryAfter) = error else { return nil }
+                #expect(reason.contains("nosuchdriver"))
+                return retryAfter
+            } catch {
+                return nil
+            }
+        }
+        #expect(await retryAfter() == .milliseconds(200))
+        // Within the back-off, calls fail fast without trying libvirt.
+        let started = ContinuousClock.now
+        let remaining = try #require(await retryAfter())
+        #expect(remaining <= .milliseconds(200) && remaining > .zero)
+        #expect(ContinuousClock.now - started < .milliseconds(50))
+        let attempts = logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count
+        #expect(attempts == 1)
+        // After it, the next call tries again and the delay doubles, up to the cap.
+        try await Task.sleep(for: .milliseconds(220))
+        #expect(await retryAfter() == .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(420))
+        #expect(await retryAfter() == .milliseconds(400))
+        #expect(logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count == 3)
+    }
+
+    @Test func aClosedHostReconnectsOnDemand() async throws {
+        let host = makeHost()
+        try await host.connect()
+        await host.disconnect()
+        #expect(await !host.isConnected)
+        try await host.ping()
+        #expect(await host.isConnected)
+    }
+}
+
+extension Host {
+    func setCachedHostname(_ name: String) { _setCachedHostnameForTesting(name) }
+}
+
+/// Collects log lines so tests can assert what was logged.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[(Logger.Level, String)]>([])
+
+    var logger: Logger {
+        Logger(label: "test") { _ in CapturingHandler(capture: self) }
+    }
+
+    func append(_ level: Logger.Level, _ message: String) { lines.withLock { $0.append((level, message)) } }
+
+    func messages(at level: Logger.Level) -> [String] {
+        lines.withLock { $0.filter { $0.0 == level }.map(\.1) }
+    }
+
+    struct CapturingHandler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            capture.append(event.level, event.message.description)
+        }
+    }
+}

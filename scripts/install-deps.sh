@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages virthost needs, only those that are missing.
+#   scripts/install-deps.sh           build and run: libvirt-dev, libmicrohttpd-dev, pkg-config
+#   scripts/install-deps.sh --test    also libvirtd with QEMU, qemu-img, virsh, Python tools
+set -euo pipefail
+
+packages=(libvirt-dev libmicrohttpd-dev pkg-config)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients
+               python3 python3-venv curl procps)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    echo "installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Makes sure a libvirtd with the QEMU driver answers on qemu:///system: reuses a running one,
+# otherwise starts virtlogd and libvirtd (as root, or through sudo). Prints the virt type
+# guests should use: "kvm" when /dev/kvm works, else "qemu" (TCG).
+set -euo pipefail
+
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+
+answers() { $sudo virsh -c qemu:///system version >/dev/null 2>&1; }
+
+if ! answers; then
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+        $sudo systemctl start virtlogd libvirtd >/dev/null 2>&1 || true
+    fi
+fi
+if ! answers; then
+    getent group kvm >/dev/null || $sudo groupadd -r kvm
+    getent group libvirt-qemu >/dev/null || $sudo groupadd -r libvirt-qemu
+    getent passwd libvirt-qemu >/dev/null || $sudo useradd -r -g libvirt-qemu -G kvm libvirt-qemu
+    $sudo mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
+    [[ -e /dev/kvm ]] && $sudo chgrp kvm /dev/kvm && $sudo chmod 660 /dev/kvm
+    pgrep -x virtlogd >/dev/null || $sudo virtlogd -d
+    pgrep -x libvirtd >/dev/null || $sudo libvirtd -d
+    for _ in $(seq 1 100); do answers && break; sleep 0.1; done
+fi
+if ! answers; then
+    echo "libvirtd did not answer on qemu:///system" >&2
+    exit 1
+fi
+
+# KVM only when the device opens; otherwise guests run under TCG.
+if [[ -r /dev/kvm && -w /dev/kvm ]] && $sudo virsh -c qemu:///system domcapabilities --virttype kvm >/dev/null 2>&1; then
+    echo kvm
+else
+    echo qemu
+fi
