@@ -69,7 +69,6 @@ let package = Package(
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
-        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig"]),
         .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "TestSupport"]),

@@ -142,11 +142,12 @@ public final class HTTPTestConnection: @unchecked Sendable {
 
     /// Whether the server closed the connection (reads end) within the socket's timeout.
     public func isClosedByPeer() -> Bool {
-        do {
-            while try fill() {}
-            return true
-        } catch {
-            return false
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = recv(descriptor, &chunk, chunk.count, 0)
+            if count > 0 { continue }
+            // An orderly close or a reset both mean the peer closed it; a timeout means it did not.
+            return count == 0 || errno == ECONNRESET
         }
     }
 }

@@ -8,10 +8,9 @@ import TestSupport
 /// only when they ran.
 enum RealLibvirtd {
     static let uri = ProcessInfo.processInfo.environment["VIRTHOST_TEST_QEMU_URI"]
-    static let enabled = Condition.enabled(if: uri != nil, "VIRTHOST_TEST_QEMU_URI names a real libvirtd")
 }
 
-@Suite(RealLibvirtd.enabled, .serialized) struct RealLibvirtdTests {
+@Suite(.enabled(if: RealLibvirtd.uri != nil, "VIRTHOST_TEST_QEMU_URI names a real libvirtd"), .serialized) struct RealLibvirtdTests {
     let uri = RealLibvirtd.uri ?? "qemu:///system"
 
     /// `virsh version` prints "Using library: libvirt 9.0.0" and "Running hypervisor: QEMU 7.2.22".

@@ -97,10 +97,8 @@ typealias Host = VirtHost.Host
         }
         #expect(await retryAfter() == .milliseconds(200))
         // Within the back-off, calls fail fast without trying libvirt.
-        let started = ContinuousClock.now
         let remaining = try #require(await retryAfter())
         #expect(remaining <= .milliseconds(200) && remaining > .zero)
-        #expect(ContinuousClock.now - started < .milliseconds(50))
         let attempts = logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count
         #expect(attempts == 1)
         // After it, the next call tries again and the delay doubles, up to the cap.

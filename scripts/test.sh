@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command: installs and starts everything the tests need, then runs every test.
+#   - the build packages and a real libvirtd with QEMU (KVM when /dev/kvm works, else TCG);
+#   - openapi-spec-validator from PyPI in a virtual environment under .build/;
+#   - `swift test` with the real libvirtd and the validator switched on.
+# A skipped test fails the run: a skip is not a pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --test
+VIRTHOST_TEST_VIRT_TYPE=$(scripts/start-libvirtd.sh)
+export VIRTHOST_TEST_VIRT_TYPE
+export VIRTHOST_TEST_QEMU_URI=qemu:///system
+echo "libvirtd answers on $VIRTHOST_TEST_QEMU_URI; guests use virt type $VIRTHOST_TEST_VIRT_TYPE"
+
+venv=.build/pyvenv
+if [[ ! -x $venv/bin/openapi-spec-validator ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator
+fi
+export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator
+
+swift build --build-tests
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+swift test --skip-build 2>&1 | tee "$log" || status=$?
+if ((status != 0)); then
+    echo "tests failed" >&2
+    exit "$status"
+fi
+# Swift Testing marks a skip with "➜ Test|Suite … skipped"; XCTest counts "with N tests skipped".
+if grep -E "^➜ (Test|Suite) .* skipped|with [1-9][0-9]* tests? skipped" "$log" >&2; then
+    echo "some tests were skipped: a skip is not a pass" >&2
+    exit 1
+fi
+grep -E "^✔ Test run with [0-9]+ tests" "$log" | tail -1
