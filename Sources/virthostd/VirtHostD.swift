@@ -25,7 +25,7 @@ struct VirtHostD: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical. Env: VIRTHOST_LOG_LEVEL.")
     var logLevel: String = environment("VIRTHOST_LOG_LEVEL") ?? "info"
 
-    @Option(help: "Open a read-only libvirt connection. Env: VIRTHOST_READ_ONLY.")
+    @Flag(inversion: .prefixedNo, help: "Open a read-only libvirt connection. Env: VIRTHOST_READ_ONLY (1/true/yes).")
     var readOnly: Bool = environment("VIRTHOST_READ_ONLY").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
 
     @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
@@ -48,7 +48,17 @@ struct VirtHostD: AsyncParsableCommand {
         return value
     }
 
+    /// Numeric settings whose environment variable must parse, rather than silently fall back.
+    private static let numericEnvironment = ["VIRTHOST_HTTP_THREADS", "VIRTHOST_CONNECTION_LIMIT",
+                                             "VIRTHOST_PER_IP_CONNECTION_LIMIT", "VIRTHOST_CONNECTION_TIMEOUT",
+                                             "VIRTHOST_MAX_BODY_SIZE"]
+
     func validate() throws {
+        for name in Self.numericEnvironment {
+            if let value = Self.environment(name), Int(value) == nil {
+                throw ValidationError("\(name) must be a whole number, got \(value)")
+            }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }

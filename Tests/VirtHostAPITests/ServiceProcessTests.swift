@@ -40,11 +40,16 @@ import TestSupport
     }
 
     @Test func badFlagsStopTheStartWithAMessage() async throws {
-        for arguments in [["--listen", "nonsense"], ["--log-level", "loud"], ["--connection-limit", "0"]] {
+        let cases: [([String], [String: String])] = [
+            (["--listen", "nonsense"], [:]), (["--log-level", "loud"], [:]), (["--connection-limit", "0"], [:]),
+            ([], ["VIRTHOST_CONNECTION_TIMEOUT": "soon"]),
+        ]
+        for (arguments, environment) in cases {
             let (status, errors) = try await onOwnThread { () -> (Int32, String) in
                 let process = Process()
                 process.executableURL = ServiceProcess.executable
                 process.arguments = arguments
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
                 let pipe = Pipe()
                 process.standardError = pipe
                 try process.run()
@@ -52,8 +57,8 @@ import TestSupport
                 process.waitUntilExit()
                 return (process.terminationStatus, String(decoding: data, as: UTF8.self))
             }
-            #expect(status != 0, "\(arguments) started")
-            #expect(errors.contains("Error"), "\(arguments): \(errors)")
+            #expect(status != 0, "\(arguments) \(environment) started")
+            #expect(errors.contains("Error"), "\(arguments) \(environment): \(errors)")
         }
     }
 
