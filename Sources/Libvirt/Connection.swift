@@ -84,6 +84,46 @@ public final class Connection {
         return String(cString: xml)
     }
 
+    /// Present and online host CPUs from libvirt's CPU map (`virNodeGetCPUMap`).
+    public func cpuMap() throws -> (present: Int, online: Int) {
+        var online: UInt32 = 0
+        let present = virNodeGetCPUMap(handle, nil, &online, 0)
+        guard present >= 0 else { throw LibvirtError.last("virNodeGetCPUMap") }
+        return (Int(present), Int(online))
+    }
+
+    /// The host's memory statistics over all NUMA cells, in KiB by name (`total`, `free`,
+    /// `buffers`, `cached`), from `virNodeGetMemoryStats`.
+    public func nodeMemoryStats() throws -> [String: UInt64] {
+        let allCells = Int32(VIR_NODE_MEMORY_STATS_ALL_CELLS.rawValue)
+        var count: Int32 = 0
+        guard virNodeGetMemoryStats(handle, allCells, nil, &count, 0) == 0 else {
+            throw LibvirtError.last("virNodeGetMemoryStats")
+        }
+        var stats = [virNodeMemoryStats](repeating: virNodeMemoryStats(), count: Int(count))
+        guard count > 0 else { return [:] }
+        guard virNodeGetMemoryStats(handle, allCells, &stats, &count, 0) == 0 else {
+            throw LibvirtError.last("virNodeGetMemoryStats")
+        }
+        var result: [String: UInt64] = [:]
+        for var stat in stats.prefix(Int(count)) {
+            let field = withUnsafeBytes(of: &stat.field) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            result[field] = UInt64(stat.value)
+        }
+        return result
+    }
+
+    /// The domain capabilities XML for an emulator, architecture, machine and virt type;
+    /// nil parts let libvirt choose (`virConnectGetDomainCapabilities`).
+    public func domainCapabilities(emulator: String? = nil, arch: String? = nil, machine: String? = nil,
+                                   virtType: String? = nil) throws -> String {
+        guard let xml = virConnectGetDomainCapabilities(handle, emulator, arch, machine, virtType, 0) else {
+            throw LibvirtError.last("virConnectGetDomainCapabilities")
+        }
+        defer { free(xml) }
+        return String(cString: xml)
+    }
+
     /// Whether libvirt still considers the connection usable (`virConnectIsAlive`).
     public func isAlive() -> Bool { virConnectIsAlive(handle) == 1 }
 
@@ -107,6 +147,22 @@ public final class Connection {
         guard let list else { return [] }
         defer { free(list) }
         return (0..<Int(count)).compactMap { index in list[index].map(Domain.init(taking:)) }
+    }
+
+    /// Statistics of every domain matching `flags`, in one `virConnectGetAllDomainStats` call.
+    public func allDomainStats(_ groups: DomainStatsGroups, flags: DomainStatsFlags = []) throws -> [DomainStatsRecord] {
+        var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
+        let count = virConnectGetAllDomainStats(handle, groups.rawValue, &records, flags.rawValue)
+        guard count >= 0 else { throw LibvirtError.last("virConnectGetAllDomainStats") }
+        guard let records else { return [] }
+        defer { virDomainStatsRecordListFree(records) }
+        return (0..<Int(count)).compactMap { index in
+            guard let record = records[index]?.pointee, let domain = record.dom else { return nil }
+            // The list owns its domain references; take one of our own.
+            guard virDomainRef(domain) == 0 else { return nil }
+            return DomainStatsRecord(domain: Domain(taking: domain),
+                                     parameters: TypedParameter.array(record.params, count: Int(record.nparams)))
+        }
     }
 
     public func lookupDomain(name: String) throws -> Domain {

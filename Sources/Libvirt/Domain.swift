@@ -67,6 +67,15 @@ public final class Domain {
         return String(cString: xml)
     }
 
+    /// Size and allocation of one disk, named by target (`vda`) or source path
+    /// (`virDomainGetBlockInfo`). Works for inactive domains too.
+    public func blockInfo(_ disk: String) throws -> BlockInfo {
+        var info = virDomainBlockInfo()
+        guard virDomainGetBlockInfo(handle, disk, &info, 0) == 0 else { throw LibvirtError.last("virDomainGetBlockInfo") }
+        return BlockInfo(capacity: UInt64(info.capacity), allocation: UInt64(info.allocation),
+                         physical: UInt64(info.physical))
+    }
+
     // MARK: Lifecycle
 
     public func create() throws {
