@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // C interop only.
@@ -48,12 +50,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Routes, JSON, problem documents.
+        // Routes, JSON, problem documents, Prometheus exposition.
         .target(
             name: "VirtHostAPI",
             dependencies: [
                 "VirtHost", "HTTPServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             resources: [.embedInCode("openapi.yaml")]
         ),
@@ -69,7 +73,7 @@ let package = Package(
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
-        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt"]),
+        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "TestSupport"]),
     ],

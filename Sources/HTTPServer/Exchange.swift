@@ -18,6 +18,8 @@ final class Exchange: Sendable {
         var dispatched = false
         var response: Response?
         var status = 0
+        /// The matched route's pattern; nil when no route matched.
+        var route: String?
         var sink: StreamSink?
     }
     let state = Mutex(State())
@@ -42,4 +44,14 @@ final class Exchange: Sendable {
             return true
         }
     }
+}
+
+/// What the server tells ``HTTPServer/Configuration/onCompletion`` of each finished request.
+public struct CompletedRequest: Sendable {
+    public let method: String
+    /// The route pattern (`/v1/domains/{ref}`), never the raw path, so labels stay few;
+    /// nil when no route matched.
+    public let route: String?
+    public let status: Int
+    public let duration: Duration
 }

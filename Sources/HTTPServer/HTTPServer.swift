@@ -32,6 +32,9 @@ public final class HTTPServer: Sendable {
         public var streamHighWater: Int
         /// How long shutdown waits for in-flight requests before answering them 503.
         public var shutdownGracePeriod: Duration
+        /// Told of every completed request (for metrics); runs on libmicrohttpd's thread, so
+        /// it must not block.
+        public var onCompletion: (@Sendable (CompletedRequest) -> Void)?
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 1,
                     connectionLimit: Int = 4096, perIPConnectionLimit: Int = 0, connectionTimeout: Int = 30,
@@ -227,9 +230,10 @@ public final class HTTPServer: Sendable {
                                   extensions: ["allowed": .array(allowed.map(JSONValue.string))],
                                   headers: [("Allow", allowed.joined(separator: ", "))])
             return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
-        case .found(let found, let parameters):
-            handler = found
+        case .found(let route, let parameters):
+            handler = route.handler
             request.pathParameters = parameters
+            exchange.state.withLock { $0.route = route.pattern }
         }
 
         state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
@@ -295,11 +299,14 @@ public final class HTTPServer: Sendable {
             return sink
         }
         sink?.close()
+        let (status, route) = exchange.state.withLock { ($0.status, $0.route) }
+        let duration = ContinuousClock.now - exchange.started
+        configuration.onCompletion?(CompletedRequest(method: exchange.method, route: route, status: status,
+                                                     duration: duration))
         if logger.logLevel <= .debug {
-            let status = exchange.state.withLock { $0.status }
             logger.debug("request", metadata: [
                 "method": "\(exchange.method)", "path": "\(exchange.path)", "status": "\(status)",
-                "duration_ms": "\((ContinuousClock.now - exchange.started).milliseconds)", "request_id": "\(exchange.id)",
+                "duration_ms": "\(duration.milliseconds)", "request_id": "\(exchange.id)",
             ])
         }
     }

@@ -7,7 +7,7 @@ public struct Router: Sendable {
         public let method: String
         public let pattern: String
         let segments: [Segment]
-        let handler: Handler
+        public let handler: Handler
     }
 
     enum Segment: Sendable, Equatable {
@@ -16,7 +16,7 @@ public struct Router: Sendable {
     }
 
     public enum Match: Sendable {
-        case found(Handler, parameters: [String: String])
+        case found(Route, parameters: [String: String])
         /// The path exists with other methods.
         case methodNotAllowed(allowed: [String])
         case notFound
@@ -45,7 +45,7 @@ public struct Router: Sendable {
         var allowed: [String] = []
         for route in routes {
             guard let parameters = route.bind(parts) else { continue }
-            if route.method == method { return .found(route.handler, parameters: parameters) }
+            if route.method == method { return .found(route, parameters: parameters) }
             if !allowed.contains(route.method) { allowed.append(route.method) }
         }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)

@@ -18,8 +18,10 @@ public actor Host {
         /// may go unanswered before the connection is declared dead.
         public var keepAliveInterval: Int32
         public var keepAliveCount: UInt32
+        /// Where guests' disk images live: the file system whose space the metrics report.
+        public var instancesPath: String
 
-        public init(uri: String, readOnly: Bool = false,
+        public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
                     initialRetryDelay: Duration = .milliseconds(250), maximumRetryDelay: Duration = .seconds(30),
                     keepAliveInterval: Int32 = 5, keepAliveCount: UInt32 = 3) {
             self.uri = uri
@@ -28,6 +30,7 @@ public actor Host {
             self.maximumRetryDelay = maximumRetryDelay
             self.keepAliveInterval = keepAliveInterval
             self.keepAliveCount = keepAliveCount
+            self.instancesPath = instancesPath
         }
     }
 
@@ -37,7 +40,7 @@ public actor Host {
     private let executor = ThreadExecutor(name: "virthost-host")
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    private let logger: Logger
+    let logger: Logger
     private let clock = ContinuousClock()
 
     private var connection: Connection?
@@ -203,14 +206,18 @@ public actor Host {
         let (type, hypervisor, library, capabilitiesXML) = try withConnection {
             (try $0.hypervisorType(), try $0.hypervisorVersion(), try $0.libraryVersion(), try $0.capabilities())
         }
-        let capabilities: HostCapabilities
-        do {
-            capabilities = try HostCapabilities(xml: capabilitiesXML)
-        } catch {
-            throw .libvirt(LibvirtError(code: -1, domain: -1, message: "\(error)"))
-        }
+        let capabilities = try parse { try HostCapabilities(xml: capabilitiesXML) }
         return HostSummary(hostname: hostname, uri: uri, hypervisorType: type, hypervisorVersion: hypervisor,
-                           libvirtVersion: library, cpuArch: capabilities.cpuArch, cpuModel: capabilities.cpuModel)
+                           libvirtVersion: library, cpuArch: capabilities.cpu.arch, cpuModel: capabilities.cpu.model)
+    }
+
+    /// Parses a document libvirt returned; a failure is ``HostError/unreadable(_:)``.
+    func parse<T>(_ body: () throws -> T) throws(HostError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw .unreadable("\(error)")
+        }
     }
 
     // MARK: Version checks
@@ -234,12 +241,5 @@ public actor Host {
             hypervisorVersion: { try connection.hypervisorVersion() },
             hypervisorType: { try connection.hypervisorType() }
         )
-    }
-
-    // MARK: Domains
-
-    /// Names of every domain, in one `virConnectListAllDomains` call.
-    public func domainNames(_ filter: DomainListFilter = []) throws(HostError) -> [String] {
-        try withConnection { connection in try connection.listAllDomains(filter).map { try $0.name() } }
     }
 }

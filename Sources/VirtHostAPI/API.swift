@@ -5,10 +5,13 @@ import VirtHost
 /// The service's HTTP API: builds the router whose handlers call the Host.
 public struct API: Sendable {
     public let host: Host
+    /// The service's own HTTP series; give ``ServiceMetrics/record(_:)`` to the server.
+    public let metrics: ServiceMetrics
     let logger: Logger
 
-    public init(host: Host, logger: Logger) {
+    public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger) {
         self.host = host
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -18,6 +21,8 @@ public struct API: Sendable {
         var router = Router()
         HealthRoutes(host: host).register(in: &router)
         HostRoutes(host: host).register(in: &router)
+        DomainRoutes(host: host).register(in: &router)
+        MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router
     }

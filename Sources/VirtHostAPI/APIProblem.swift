@@ -8,6 +8,7 @@ enum APIProblem {
     static let hypervisorUnavailable = "hypervisor-unavailable"
     static let libvirtError = "libvirt-error"
     static let unsupportedByDriver = "unsupported-by-driver"
+    static let domainNotFound = "domain-not-found"
 
     static func from(_ error: HostError) -> Problem {
         switch error {
@@ -18,6 +19,13 @@ enum APIProblem {
                            headers: [("Retry-After", String(seconds))])
         case .libvirt(let error):
             return from(error)
+        case .domainNotFound(let reference):
+            return Problem(type: Problem.type(domainNotFound), title: "Domain Not Found", status: 404,
+                           detail: "no domain has the UUID or name \(reference)",
+                           extensions: ["domain": .string(reference)])
+        case .unreadable(let reason):
+            return Problem(type: Problem.type(libvirtError), title: "libvirt Error", status: 500,
+                           detail: "libvirt returned a document that cannot be read: \(reason)")
         }
     }
 
@@ -26,6 +34,10 @@ enum APIProblem {
             "libvirt": .object(["code": .int(Int(error.code)), "domain": .int(Int(error.domain)),
                                 "message": .string(error.message)]),
         ]
+        if error.isNoDomain {
+            return Problem(type: Problem.type(domainNotFound), title: "Domain Not Found", status: 404,
+                           detail: error.message, extensions: extensions)
+        }
         if error.isUnsupported {
             return Problem(type: Problem.type(unsupportedByDriver), title: "Not Supported by the Driver", status: 501,
                            detail: error.message, extensions: extensions)

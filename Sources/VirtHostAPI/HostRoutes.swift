@@ -2,7 +2,7 @@ import HTTPServer
 import Libvirt
 import VirtHost
 
-/// `/v1/host`: who the host is and what it runs.
+/// `/v1/host...`: who the host is, what it runs, what it has and what it can do.
 struct HostRoutes {
     let host: Host
 
@@ -10,7 +10,32 @@ struct HostRoutes {
         router.get("/v1/host") { [host] _ in
             .json(HostDocument(try await host.summary()))
         }
+        router.get("/v1/host/metrics") { [host] _ in
+            .json(try await host.metrics())
+        }
+        router.get("/v1/host/capabilities") { [host] request in
+            switch try request.choice("format", default: Format.json) {
+            case .json: return .json(try await host.capabilities())
+            case .xml: return Response(contentType: "application/xml", text: try await host.capabilitiesXML())
+            }
+        }
+        router.get("/v1/host/domain-capabilities") { [host] request in
+            .json(try await host.domainCapabilities(arch: request.text("arch"), machine: request.text("machine"),
+                                                    virtType: request.text("virt_type")))
+        }
+        router.get("/v1/host/version-check") { [host] request in
+            let check = VersionCheck(libvirt: try request.version("libvirt"),
+                                     hypervisor: try request.version("hypervisor"),
+                                     hypervisorType: request.text("type"),
+                                     comparison: try request.bool("exact", default: false) ? .exact : .minimum)
+            // The check itself answers false on any failure (Nova's rule); an unreachable
+            // hypervisor is said as such instead of as "not satisfied".
+            let summary = try await host.summary()
+            return .json(VersionCheckDocument(check: check, satisfied: await host.check(check), host: summary))
+        }
     }
+
+    enum Format: String, CaseIterable { case json, xml }
 }
 
 /// A version as `"9.0.0"` plus libvirt's integer code.
@@ -67,5 +92,36 @@ struct HostDocument: Encodable {
                                 versionCode: summary.hypervisorVersion.code)
         libvirt = VersionDocument(summary.libvirtVersion)
         cpu = CPU(arch: summary.cpuArch, model: summary.cpuModel)
+    }
+}
+
+/// The answer of `/v1/host/version-check`: whether the host meets the requirement, and
+/// each part required beside what the host has.
+struct VersionCheckDocument: Encodable {
+    struct Part: Encodable {
+        let required: String?
+        let actual: String
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(required, forKey: .required)
+            try container.encode(actual, forKey: .actual)
+        }
+
+        enum CodingKeys: String, CodingKey { case required, actual }
+    }
+
+    let satisfied: Bool
+    let exact: Bool
+    let libvirt: Part
+    let hypervisor: Part
+    let type: Part
+
+    init(check: VersionCheck, satisfied: Bool, host: HostSummary) {
+        self.satisfied = satisfied
+        exact = check.comparison == .exact
+        libvirt = Part(required: check.libvirt?.description, actual: host.libvirtVersion.description)
+        hypervisor = Part(required: check.hypervisor?.description, actual: host.hypervisorVersion.description)
+        type = Part(required: check.hypervisorType, actual: host.hypervisorType)
     }
 }

@@ -28,6 +28,9 @@ struct VirtHostD: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Open a read-only libvirt connection. Env: VIRTHOST_READ_ONLY (1/true/yes).")
     var readOnly: Bool = environment("VIRTHOST_READ_ONLY").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
 
+    @Option(help: "Where guests' disk images live; its free space is reported. Env: VIRTHOST_INSTANCES_PATH.")
+    var instancesPath: String = environment("VIRTHOST_INSTANCES_PATH") ?? "/var/lib/libvirt/images"
+
     @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
     var httpThreads: Int = environment("VIRTHOST_HTTP_THREADS").flatMap(Int.init) ?? 1
 
@@ -80,7 +83,8 @@ struct VirtHostD: AsyncParsableCommand {
         let address = try ListenAddress(listen)
         Self.raiseOpenFileLimit()
 
-        let host = Host(configuration: .init(uri: uri, readOnly: readOnly), logger: Logger(label: "virthost.host"))
+        let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath),
+                        logger: Logger(label: "virthost.host"))
         do {
             try await host.connect()
         } catch {
@@ -89,10 +93,12 @@ struct VirtHostD: AsyncParsableCommand {
         }
 
         let api = API(host: host, logger: Logger(label: "virthost.api"))
+        var serverConfiguration = HTTPServer.Configuration(
+            host: address.host, port: address.port, threads: httpThreads, connectionLimit: connectionLimit,
+            perIPConnectionLimit: perIPConnectionLimit, connectionTimeout: connectionTimeout, maxBodySize: maxBodySize)
+        serverConfiguration.onCompletion = api.metrics.record
         let server = HTTPServer(
-            configuration: .init(host: address.host, port: address.port, threads: httpThreads,
-                                 connectionLimit: connectionLimit, perIPConnectionLimit: perIPConnectionLimit,
-                                 connectionTimeout: connectionTimeout, maxBodySize: maxBodySize),
+            configuration: serverConfiguration,
             router: api.router(),
             logger: Logger(label: "virthost.http")
         )

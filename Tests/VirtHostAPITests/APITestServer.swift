@@ -1,3 +1,4 @@
+import Foundation
 import HTTPServer
 import Logging
 import VirtHost
@@ -9,12 +10,15 @@ struct APITestServer {
     let server: HTTPServer
     var port: UInt16 { server.port }
 
-    init(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250)) throws {
-        host = VirtHost.Host(configuration: .init(uri: uri, initialRetryDelay: initialRetryDelay),
+    init(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250),
+         instancesPath: String = NSTemporaryDirectory()) throws {
+        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath,
+                                                  initialRetryDelay: initialRetryDelay),
                              logger: Logger(label: "test.host"))
         let api = API(host: host, logger: Logger(label: "test.api"))
-        server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), router: api.router(),
-                            logger: Logger(label: "test.http"))
+        var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
+        configuration.onCompletion = api.metrics.record
+        server = HTTPServer(configuration: configuration, router: api.router(), logger: Logger(label: "test.http"))
         try server.start()
     }
 

@@ -1,0 +1,94 @@
+import Foundation
+import Libvirt
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// One domain as `GET /v1/domains/{ref}` shows it: the summary plus what its XML says.
+public struct DomainDetails: Sendable, Hashable, Encodable {
+    public struct OS: Sendable, Hashable, Encodable {
+        public var type: String?
+        public var arch: String?
+        public var machine: String?
+    }
+
+    public struct Disk: Sendable, Hashable, Encodable {
+        /// `file`, `block`, `network` or `volume`.
+        public var type: String?
+        public var device: String?
+        public var target: String?
+        public var bus: String?
+        /// The file or device path, the network image name, or `pool/volume`.
+        public var source: String?
+        public var format: String?
+    }
+
+    public struct Interface: Sendable, Hashable, Encodable {
+        public var mac: String?
+        public var type: String?
+        /// The network, bridge or device the interface attaches to.
+        public var source: String?
+        public var model: String?
+    }
+
+    public var summary: DomainSummary
+    public var cpuTimeNanoseconds: UInt64
+    public var os: OS
+    public var disks: [Disk]
+    public var interfaces: [Interface]
+
+    enum CodingKeys: String, CodingKey {
+        case os, disks, interfaces
+        case cpuTimeNanoseconds = "cpu_time_ns"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(cpuTimeNanoseconds, forKey: .cpuTimeNanoseconds)
+        try container.encode(os, forKey: .os)
+        try container.encode(disks, forKey: .disks)
+        try container.encode(interfaces, forKey: .interfaces)
+    }
+
+    public init(summary: DomainSummary, cpuTimeNanoseconds: UInt64, xml: String) throws {
+        self.summary = summary
+        self.cpuTimeNanoseconds = cpuTimeNanoseconds
+        let description = try DomainDescription(xml: xml)
+        os = description.os
+        disks = description.disks
+        interfaces = description.interfaces
+    }
+}
+
+/// The parts of a domain XML document the service reads.
+struct DomainDescription {
+    var os: DomainDetails.OS
+    var disks: [DomainDetails.Disk]
+    var interfaces: [DomainDetails.Interface]
+
+    init(xml: String) throws {
+        let root = try XMLTree(xml, root: "domain").root
+        let type = root.at("os", "type")
+        os = DomainDetails.OS(type: type?.text, arch: type?.attribute("arch"), machine: type?.attribute("machine"))
+        let devices = root.child("devices")
+        disks = devices?.children("disk").map { disk in
+            let source = disk.child("source")
+            let path = source?.attribute("file") ?? source?.attribute("dev") ?? source?.attribute("name")
+                ?? source.flatMap { source in
+                    source.attribute("pool").map { pool in "\(pool)/\(source.attribute("volume") ?? "")" }
+                }
+            return DomainDetails.Disk(type: disk.attribute("type"), device: disk.attribute("device"),
+                                      target: disk.child("target")?.attribute("dev"),
+                                      bus: disk.child("target")?.attribute("bus"), source: path,
+                                      format: disk.child("driver")?.attribute("type"))
+        } ?? []
+        interfaces = devices?.children("interface").map { interface in
+            let source = interface.child("source")
+            return DomainDetails.Interface(
+                mac: interface.child("mac")?.attribute("address"), type: interface.attribute("type"),
+                source: source?.attribute("network") ?? source?.attribute("bridge") ?? source?.attribute("dev"),
+                model: interface.child("model")?.attribute("type"))
+        } ?? []
+    }
+}

@@ -1,0 +1,54 @@
+import Libvirt
+
+/// One domain as `GET /v1/domains` lists it.
+public struct DomainSummary: Sendable, Hashable, Encodable {
+    public var name: String
+    public var uuid: String
+    /// The hypervisor's id; nil when the domain is not running.
+    public var id: UInt32?
+    /// libvirt's state name (`running`, `shutoff`...).
+    public var state: String
+    public var powerState: PowerState
+    public var vcpus: Int
+    public var memoryMB: UInt64
+    public var maxMemoryMB: UInt64
+    public var persistent: Bool
+    public var autostart: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case name, uuid, id, state, vcpus, persistent, autostart
+        case powerState = "power_state"
+        case memoryMB = "memory_mb"
+        case maxMemoryMB = "max_memory_mb"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(uuid, forKey: .uuid)
+        try container.encode(id, forKey: .id)  // null, not absent, when inactive
+        try container.encode(state, forKey: .state)
+        try container.encode(powerState, forKey: .powerState)
+        try container.encode(vcpus, forKey: .vcpus)
+        try container.encode(memoryMB, forKey: .memoryMB)
+        try container.encode(maxMemoryMB, forKey: .maxMemoryMB)
+        try container.encode(persistent, forKey: .persistent)
+        try container.encode(autostart, forKey: .autostart)
+    }
+
+    /// Reads a domain's summary: five cheap calls, no XML.
+    init(_ domain: Domain) throws {
+        let info = try domain.info()
+        name = try domain.name()
+        uuid = try domain.uuid()
+        id = domain.id()
+        state = info.state.description
+        powerState = PowerState(info.state)
+        vcpus = info.vcpus
+        memoryMB = info.memoryKiB / 1024
+        maxMemoryMB = info.maxMemoryKiB / 1024
+        persistent = try domain.isPersistent()
+        // Transient domains have no autostart setting; some drivers refuse to say.
+        autostart = (try? domain.autostart()) ?? false
+    }
+}

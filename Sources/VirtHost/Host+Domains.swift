@@ -1,0 +1,107 @@
+import Foundation
+import Libvirt
+
+/// Domain listing and lookup (Nova's `list_instance_domains` and `get_guest`).
+extension Host {
+    /// Which domains a listing returns, by activity.
+    public enum DomainActivity: String, Sendable, CaseIterable {
+        case active, inactive, all
+
+        var filter: DomainListFilter {
+            switch self {
+            case .active: .active
+            case .inactive: .inactive
+            case .all: []
+            }
+        }
+    }
+
+    /// Every domain matching `activity`, in one `virConnectListAllDomains` call. `guestsOnly`
+    /// leaves out domain id 0, the host itself under Xen. A domain that vanishes while it is
+    /// read (undefined in between) is left out.
+    public func domains(_ activity: DomainActivity = .all, guestsOnly: Bool = true) throws(HostError)
+        -> [DomainSummary] {
+        try withConnection { connection in
+            try connection.listAllDomains(activity.filter).compactMap { domain -> DomainSummary? in
+                if guestsOnly, domain.id() == 0 { return nil }
+                do {
+                    return try DomainSummary(domain)
+                } catch let error as LibvirtError where error.isNoDomain {
+                    return nil
+                }
+            }.sorted { ($0.name, $0.uuid) < ($1.name, $1.uuid) }
+        }
+    }
+
+    /// Names of every domain, in one `virConnectListAllDomains` call.
+    public func domainNames(_ filter: DomainListFilter = []) throws(HostError) -> [String] {
+        try withConnection { connection in try connection.listAllDomains(filter).map { try $0.name() } }
+    }
+
+    /// One domain, by UUID or name, with what its XML says.
+    public func domain(_ reference: String) throws(HostError) -> DomainDetails {
+        try withDomain(reference) { domain in
+            let info = try domain.info()
+            return try DomainDetails(summary: try DomainSummary(domain), cpuTimeNanoseconds: info.cpuTimeNanoseconds,
+                                     xml: try domain.xml())
+        }
+    }
+
+    /// A domain's XML: the live one, or the persistent definition when `inactive`.
+    public func domainXML(_ reference: String, inactive: Bool = false) throws(HostError) -> String {
+        try withDomain(reference) { try $0.xml(inactive ? [.inactive] : []) }
+    }
+
+    /// Runs `body` with the domain `reference` names: a UUID (with or without dashes) or a
+    /// name. Unknown references throw ``HostError/domainNotFound(_:)``.
+    public func withDomain<T>(_ reference: String, _ body: (Domain) throws -> T) throws(HostError) -> T {
+        try withConnection { connection in
+            let domain: Domain
+            do {
+                if Self.looksLikeUUID(reference), let byUUID = try? connection.lookupDomain(uuid: reference) {
+                    domain = byUUID
+                } else {
+                    domain = try connection.lookupDomain(name: reference)
+                }
+            } catch let error as LibvirtError where error.isNoDomain {
+                throw HostError.domainNotFound(reference)
+            }
+            do {
+                return try body(domain)
+            } catch let error as LibvirtError where error.isNoDomain {
+                throw HostError.domainNotFound(reference)
+            } catch let error as XMLTree.ParseError {
+                throw HostError.unreadable(error.description)
+            }
+        }
+    }
+
+    static func looksLikeUUID(_ text: String) -> Bool {
+        let hex = text.filter { $0 != "-" }
+        return (text.count == 36 || text.count == 32) && hex.count == 32 && hex.allSatisfy(\.isHexDigit)
+    }
+
+    /// Statistics of every domain for `/metrics`, in one `virConnectGetAllDomainStats` call
+    /// with NOWAIT, so a domain busy with a long job cannot hang the scrape.
+    public func domainStatistics() throws(HostError) -> [DomainStatistics] {
+        try withConnection { connection in
+            let records = try connection.allDomainStats([.state, .cpu, .balloon, .vcpu, .interface, .block],
+                                                        flags: [.noWait])
+            return records.compactMap { record in
+                guard let summary = try? DomainSummary(record.domain) else { return nil }
+                // cpu.time where the driver gives statistics, else virDomainGetInfo's.
+                let cpuTime = record.parameters["cpu.time"]?.number.map { UInt64($0) }
+                    ?? (try? record.domain.info().cpuTimeNanoseconds) ?? 0
+                return DomainStatistics(summary: summary, cpuTimeNanoseconds: cpuTime, parameters: record.parameters)
+            }.sorted { $0.summary.name < $1.summary.name }
+        }
+    }
+}
+
+/// One domain's summary with libvirt's statistics (`state.state`, `cpu.time`,
+/// `block.0.rd.bytes`...).
+public struct DomainStatistics: Sendable {
+    public var summary: DomainSummary
+    public var cpuTimeNanoseconds: UInt64
+    public var parameters: [TypedParameter]
+}

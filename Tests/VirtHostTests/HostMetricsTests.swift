@@ -1,0 +1,115 @@
+import Foundation
+import Libvirt
+import Logging
+import Testing
+import TestSupport
+@testable import VirtHost
+
+/// Nova's host figures on libvirt's test driver, each checked against what `virsh` reports.
+@Suite struct HostMetricsTests {
+    let logs = LogCapture()
+
+    func makeHost(uri: String = "test:///default", instancesPath: String = NSTemporaryDirectory()) -> Host {
+        Host(configuration: .init(uri: uri, instancesPath: instancesPath), logger: logs.logger)
+    }
+
+    /// `virsh <command>` output as `key: value` pairs.
+    func virsh(_ uri: String, _ arguments: String...) throws -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in try run("virsh", ["-c", uri] + arguments).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        return fields
+    }
+
+    func leadingNumber(_ text: String?) -> Int? {
+        text.flatMap { Int($0.prefix { $0.isNumber }) }
+    }
+
+    @Test func figuresMatchVirshOnTheDefaultTestDriver() async throws {
+        let uri = "test:///default"
+        let metrics = try await makeHost().metrics()
+        let nodeinfo = try virsh(uri, "nodeinfo")
+        let cpumap = try virsh(uri, "nodecpumap")
+        let dominfo = try virsh(uri, "dominfo", "test")
+
+        #expect(metrics.vcpus.source == "cpu_map")
+        #expect(metrics.vcpus.total == leadingNumber(cpumap["CPUs online"]))
+        #expect(metrics.vcpus.used == leadingNumber(dominfo["CPU(s)"]))
+        #expect(metrics.vcpus.used == 2)
+
+        #expect(metrics.memoryMB.total == 3072)
+        #expect(metrics.memoryMB.total * 1024 == leadingNumber(nodeinfo["Memory size"]).map(UInt64.init))
+        // The test driver has no node memory statistics: the running domains' memory is used.
+        #expect(metrics.memoryMB.source == "domains")
+        #expect(metrics.memoryMB.used * 1024 == leadingNumber(dominfo["Used memory"]).map(UInt64.init))
+
+        #expect(metrics.hypervisor.type == "TEST")
+        #expect(metrics.hypervisor.version == "0.0.2")
+        #expect(metrics.hypervisor.versionCode == 2)
+        #expect(metrics.hypervisor.hostname == (try Connection(uri: uri).hostname()))
+
+        let topology = metrics.cpuInfo.topology
+        #expect(topology.sockets == leadingNumber(nodeinfo["CPU socket(s)"]))
+        #expect(topology.cores == leadingNumber(nodeinfo["Core(s) per socket"]))
+        #expect(topology.threads == leadingNumber(nodeinfo["Thread(s) per core"]))
+        #expect(topology.cells == leadingNumber(nodeinfo["NUMA cell(s)"]))
+        #expect((topology.sockets, topology.cores, topology.threads, topology.cells) == (2, 2, 2, 2))
+        #expect(metrics.cpuInfo.arch == "i686")
+        #expect(metrics.cpuInfo.model == nil)
+        #expect(metrics.cpuInfo.features == ["nonpae", "pae"])
+        #expect(abs(metrics.sampledAt.timeIntervalSinceNow) < 60)
+    }
+
+    @Test func sumsCountEveryActiveDomainAndNoInactiveOne() async throws {
+        let metrics = try await makeHost(uri: Fixtures.domainsInEveryStateURI).metrics()
+        // running1 (3 vCPUs, 512 MiB), paused1 (2, 2048 MiB) and crashed1 (1, 1024 MiB) are
+        // active; off1 (4 vCPUs, 4096 MiB) is not.
+        #expect(metrics.vcpus.used == 6)
+        #expect(metrics.memoryMB.used == 512 + 2048 + 1024)
+        #expect(metrics.memoryMB.source == "domains")
+    }
+
+    @Test func diskFiguresAreThoseOfTheInstancesPathFileSystem() async throws {
+        let path = NSTemporaryDirectory()
+        let disk = try await makeHost(instancesPath: path).metrics().disk
+        let attributes = try FileManager.default.attributesOfFileSystem(forPath: path)
+        let size = try #require((attributes[.systemSize] as? NSNumber)?.uint64Value)
+        #expect(disk.error == nil)
+        #expect(disk.path == path)
+        #expect(disk.totalBytes == size)
+        let free = try #require(disk.freeBytes)
+        #expect(free > 0 && free <= size)
+        // The default test driver's only domain has no disk: nothing is over-committed.
+        #expect(disk.overCommittedBytes == 0)
+        #expect(disk.availableLeastBytes == Int64(free))
+    }
+
+    @Test func aMissingInstancesPathIsAnErrorInTheDiskFieldOnly() async throws {
+        let metrics = try await makeHost(instancesPath: "/nonexistent/virthost-images").metrics()
+        #expect(metrics.disk.error == "instances path /nonexistent/virthost-images does not exist")
+        #expect(metrics.disk.totalBytes == nil && metrics.disk.freeBytes == nil)
+        #expect(metrics.disk.availableLeastBytes == nil)
+        #expect(metrics.vcpus.total > 0)
+    }
+
+    @Test func overCommitIsWhatADiskMayStillGrow() {
+        // qcow2: 10 GiB virtual, 1 GiB written.
+        #expect(DiskUsage.overCommit(BlockInfo(capacity: 10 << 30, allocation: 1 << 30, physical: 1 << 30)) == 9 << 30)
+        // A sparse raw file of 512 MiB with 3 MiB of blocks allocated.
+        #expect(DiskUsage.overCommit(BlockInfo(capacity: 512 << 20, allocation: 3 << 20, physical: 512 << 20))
+            == 509 << 20)
+        // A full qcow2 occupies more than its virtual size (metadata): it cannot grow.
+        #expect(DiskUsage.overCommit(BlockInfo(capacity: 1 << 30, allocation: (1 << 30) + 4096, physical: 0)) == 0)
+        // Available least goes negative when disks could outgrow the free space, as in Nova.
+        let usage = DiskUsage(path: "/x", totalBytes: 100, freeBytes: 10, overCommittedBytes: 25)
+        #expect(usage.availableLeastBytes == -15)
+    }
+
+    @Test func memoryUsedIsTotalLessFreeBuffersAndCache() {
+        #expect(HostMetrics.memoryUsedKiB(stats: ["total": 1000, "free": 100, "buffers": 50, "cached": 250]) == 600)
+        #expect(HostMetrics.memoryUsedKiB(stats: ["total": 1000, "free": 100]) == 900)
+        #expect(HostMetrics.memoryUsedKiB(stats: ["free": 100]) == nil)
+    }
+}
