@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs and starts everything the tests need, then runs every test.
 #   - the build packages and a real libvirtd with QEMU (KVM when /dev/kvm works, else TCG);
-#   - openapi-spec-validator from PyPI in a virtual environment under .build/;
+#   - openapi-spec-validator and prometheus-client from PyPI in a virtual environment under .build/;
 #   - `swift test` with the real libvirtd and the validator switched on.
 # A skipped test fails the run: a skip is not a pass.
 set -euo pipefail
@@ -13,12 +13,14 @@ export VIRTHOST_TEST_VIRT_TYPE
 export VIRTHOST_TEST_QEMU_URI=qemu:///system
 echo "libvirtd answers on $VIRTHOST_TEST_QEMU_URI; guests use virt type $VIRTHOST_TEST_VIRT_TYPE"
 
+# Python tools the tests call: the OpenAPI validator and Prometheus' own exposition parser.
 venv=.build/pyvenv
-if [[ ! -x $venv/bin/openapi-spec-validator ]]; then
+if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator
+    "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator prometheus-client
 fi
 export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator
+export VIRTHOST_TEST_PYTHON=$PWD/$venv/bin/python
 
 swift build --build-tests
 log=$(mktemp)

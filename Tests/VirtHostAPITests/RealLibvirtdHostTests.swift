@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Host figures, domain capabilities, listing and disk over-commit against the real libvirtd.
+extension RealLibvirtdTests {
+    /// `virsh <command>` output as `key: value` pairs.
+    func virsh(_ arguments: String...) throws -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in try run("virsh", ["-c", uri] + arguments).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        return fields
+    }
+
+    func number(_ text: String?) -> Int? { text.flatMap { Int($0.prefix { $0.isNumber }) } }
+
+    @Test func metricsMatchVirshNodeinfoAndNodememstats() async throws {
+        let api = try APITestServer(uri: uri)
+        let response = try await httpRequest(port: api.port, "/v1/host/metrics")
+        await api.stop()
+        #expect(response.status == 200, "\(response.text)")
+        let metrics = try response.json()
+        let nodeinfo = try virsh("nodeinfo")
+        let cpumap = try virsh("nodecpumap")
+        let memstats = try virsh("nodememstats")
+
+        let vcpus = try #require(metrics["vcpus"] as? [String: Any])
+        #expect(vcpus["total"] as? Int == number(cpumap["CPUs online"]))
+        #expect(vcpus["source"] as? String == "cpu_map")
+        let memory = try #require(metrics["memory_mb"] as? [String: Any])
+        #expect(memory["source"] as? String == "node_memory_stats")
+        #expect(memory["total"] as? Int == number(nodeinfo["Memory size"]).map { $0 / 1024 })
+        // Used memory moves between the two reads; they agree within 256 MiB.
+        let reclaimable = [memstats["free"], memstats["buffers"], memstats["cached"]].compactMap(number).reduce(0, +)
+        let total = try #require(number(memstats["total"]))
+        let expectedUsed = (total - reclaimable) / 1024
+        let used = try #require(memory["used"] as? Int)
+        #expect(abs(used - expectedUsed) < 256, "used \(used) MiB, virsh says about \(expectedUsed) MiB")
+        let hypervisor = try #require(metrics["hypervisor"] as? [String: Any])
+        #expect(hypervisor["type"] as? String == "QEMU")
+        let cpu = try #require(metrics["cpu_info"] as? [String: Any])
+        #expect(cpu["arch"] as? String == "x86_64")
+        #expect(!(cpu["features"] as? [String] ?? []).isEmpty)
+        let topology = try #require(cpu["topology"] as? [String: Int])
+        let sockets = try #require(topology["sockets"]), cores = try #require(topology["cores"])
+        let threads = try #require(topology["threads"])
+        #expect(sockets * cores * threads == number(nodeinfo["CPU(s)"]))
+    }
+
+    @Test func domainCapabilitiesListQ35() async throws {
+        let api = try APITestServer(uri: uri)
+        let response = try await httpRequest(
+            port: api.port, "/v1/host/domain-capabilities?arch=x86_64&machine=q35&virt_type=\(RealLibvirtd.virtType)")
+        let capabilities = try await httpRequest(port: api.port, "/v1/host/capabilities")
+        await api.stop()
+        #expect(response.status == 200, "\(response.text)")
+        let document = try response.json()
+        #expect((document["machine"] as? String)?.hasPrefix("pc-q35") == true)
+        #expect(document["virt_type"] as? String == RealLibvirtd.virtType)
+        let modes = try #require(document["cpu_modes"] as? [[String: Any]])
+        #expect(modes.contains { $0["name"] as? String == "host-passthrough" })
+        let devices = try #require(document["devices"] as? [String: [String: Any]])
+        let disk = try #require(devices["disk"]?["enums"] as? [String: [String]])
+        #expect(disk["bus"]?.contains("virtio") == true)
+
+        let guests = try #require(try capabilities.json()["guests"] as? [[String: Any]])
+        let x86 = try #require(guests.first { $0["arch"] as? String == "x86_64" })
+        let machines = try #require(x86["machines"] as? [[String: Any]])
+        #expect(machines.contains { $0["name"] as? String == "q35" })
+    }
+
+    @Test func aRunningGuestIsListedWithItsState() async throws {
+        let guest = try TestGuest(uri: uri, virtType: RealLibvirtd.virtType)
+        defer { guest.remove() }
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
+
+        let api = try APITestServer(uri: uri)
+        let list = try await httpRequest(port: api.port, "/v1/domains?state=active")
+        let details = try await httpRequest(port: api.port, "/v1/domains/\(guest.uuid)")
+        let metrics = try await httpRequest(port: api.port, "/metrics")
+        await api.stop()
+
+        let domains = try #require(try list.json()["domains"] as? [[String: Any]])
+        let entry = try #require(domains.first { $0["uuid"] as? String == guest.uuid })
+        #expect(entry["name"] as? String == guest.name)
+        #expect(entry["state"] as? String == "running" && entry["power_state"] as? String == "running")
+        #expect(entry["vcpus"] as? Int == 1 && entry["max_memory_mb"] as? Int == 64)
+        #expect(entry["id"] as? Int != nil)
+        let document = try details.json()
+        #expect((document["os"] as? [String: Any])?["machine"] as? String != nil)
+        #expect(metrics.text.contains(#"libvirt_domain_info_state{domain="\#(guest.name)",uuid="\#(guest.uuid)"} 1.0"#))
+    }
+
+    /// Real qcow2 and sparse raw files, in a domain that is defined and never started: each
+    /// counts with capacity − allocation, as `qemu-img info` reports them.
+    @Test func diskOverCommitCountsQcow2AndSparseRawOfInactiveDomains() async throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("virthost-disks-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let qcow2 = directory.appendingPathComponent("disk.qcow2").path
+        let raw = directory.appendingPathComponent("disk.raw").path
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "1G"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "raw", raw, "512M"])
+        _ = try run("dd", ["if=/dev/urandom", "of=\(raw)", "bs=1M", "count=3", "conv=notrunc", "status=none"])
+        func growth(_ path: String) throws -> Int {
+            let info = try JSONSerialization.jsonObject(with: Data(try run("qemu-img", ["info", "--output=json", path]).utf8))
+                as? [String: Any]
+            return (info?["virtual-size"] as? Int ?? 0) - (info?["actual-size"] as? Int ?? 0)
+        }
+        let expected = try growth(qcow2) + growth(raw)
+        #expect(expected > 1_400_000_000)
+
+        let api = try APITestServer(uri: uri, instancesPath: directory.path)
+        func overCommitted() async throws -> Int {
+            let disk = try #require(try await httpRequest(port: api.port, "/v1/host/metrics").json()["disk_gb"]
+                as? [String: Any])
+            #expect(disk["error"] is NSNull)
+            return try #require(disk["over_committed_bytes"] as? Int)
+        }
+        let before = try await overCommitted()
+        let guest = try TestGuest(uri: uri, virtType: RealLibvirtd.virtType, disks: [(qcow2, "qcow2"), (raw, "raw")])
+        let after = try await overCommitted()
+        guest.remove()
+        await api.stop()
+        #expect(after - before == expected)
+    }
+}
+
+extension RealLibvirtd {
+    /// `kvm` where `/dev/kvm` works, else `qemu` (TCG): what `scripts/start-libvirtd.sh` printed.
+    static let virtType = ProcessInfo.processInfo.environment["VIRTHOST_TEST_VIRT_TYPE"]
+        ?? (FileManager.default.isWritableFile(atPath: "/dev/kvm") ? "kvm" : "qemu")
+}
+
+/// A small guest defined on the real libvirtd for one test: 64 MiB, one vCPU, network boot,
+/// optional file disks. `remove()` destroys and undefines it.
+struct TestGuest {
+    let uri: String
+    let name: String
+    let uuid: String
+
+    init(uri: String, virtType: String, disks: [(path: String, format: String)] = []) throws {
+        self.uri = uri
+        uuid = UUID().uuidString.lowercased()
+        name = "virthost-test-\(uuid.prefix(8))"
+        let diskXML = disks.enumerated().map { index, disk in
+            """
+            <disk type='file' device='disk'><driver name='qemu' type='\(disk.format)'/>\
+            <source file='\(disk.path)'/><target dev='vd\(Character(UnicodeScalar(97 + index)!))' bus='virtio'/></disk>
+            """
+        }.joined()
+        let xml = """
+            <domain type='\(virtType)'><name>\(name)</name><uuid>\(uuid)</uuid>
+            <memory unit='MiB'>64</memory><vcpu>1</vcpu>
+            <os><type arch='x86_64' machine='q35'>hvm</type><boot dev='network'/></os>
+            <devices>\(diskXML)</devices></domain>
+            """
+        let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(name).xml")
+        try xml.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try run("virsh", ["-c", uri, "define", file.path])
+    }
+
+    func remove() {
+        _ = try? run("virsh", ["-c", uri, "destroy", name])
+        _ = try? run("virsh", ["-c", uri, "undefine", name, "--nvram"])
+    }
+}
