@@ -81,8 +81,9 @@ typealias Host = VirtHost.Host
     }
 
     @Test func failedReconnectsBackOffAndFailFast() async throws {
-        let host = makeHost(uri: "nosuchdriver:///x", initialRetryDelay: .milliseconds(200),
-                            maximumRetryDelay: .milliseconds(400))
+        // Windows of a second or more, so a loaded machine cannot outrun them.
+        let host = makeHost(uri: "nosuchdriver:///x", initialRetryDelay: .seconds(1),
+                            maximumRetryDelay: .seconds(2))
         func retryAfter() async -> Duration? {
             do {
                 try await host.connect()
@@ -95,17 +96,17 @@ typealias Host = VirtHost.Host
                 return nil
             }
         }
-        #expect(await retryAfter() == .milliseconds(200))
+        #expect(await retryAfter() == .seconds(1))
         // Within the back-off, calls fail fast without trying libvirt.
         let remaining = try #require(await retryAfter())
-        #expect(remaining <= .milliseconds(200) && remaining > .zero)
+        #expect(remaining <= .seconds(1) && remaining > .zero)
         let attempts = logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count
         #expect(attempts == 1)
         // After it, the next call tries again and the delay doubles, up to the cap.
-        try await Task.sleep(for: .milliseconds(220))
-        #expect(await retryAfter() == .milliseconds(400))
-        try await Task.sleep(for: .milliseconds(420))
-        #expect(await retryAfter() == .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(1100))
+        #expect(await retryAfter() == .seconds(2))
+        try await Task.sleep(for: .milliseconds(2100))
+        #expect(await retryAfter() == .seconds(2))
         #expect(logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count == 3)
     }
 
