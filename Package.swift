@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "VirtHostAPI",
             dependencies: [
-                "VirtHost", "HTTPServer",
+                "VirtHost", "HTTPServer", "GuestConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -73,6 +73,7 @@ let package = Package(
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig"], exclude: ["Golden"]),
         .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "TestSupport"]),

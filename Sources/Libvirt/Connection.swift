@@ -165,6 +165,14 @@ public final class Connection {
         }
     }
 
+    /// Defines (or redefines) a persistent domain from XML (`virDomainDefineXMLFlags`).
+    public func defineDomain(xml: String, flags: DomainDefineFlags = []) throws -> Domain {
+        guard let domain = virDomainDefineXMLFlags(handle, xml, flags.rawValue) else {
+            throw LibvirtError.last("virDomainDefineXMLFlags")
+        }
+        return Domain(taking: domain)
+    }
+
     public func lookupDomain(name: String) throws -> Domain {
         guard let domain = virDomainLookupByName(handle, name) else { throw LibvirtError.last("virDomainLookupByName") }
         return Domain(taking: domain)
@@ -204,6 +212,15 @@ public final class Connection {
         }
         closeCallbackRegistered = true
     }
+}
+
+/// `virDomainDefineFlags`.
+public struct DomainDefineFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Check the XML against libvirt's schema before defining.
+    public static let validate = DomainDefineFlags(rawValue: VIR_DOMAIN_DEFINE_VALIDATE.rawValue)
 }
 
 /// Which domains `virConnectListAllDomains` returns (`virConnectListAllDomainsFlags`).

@@ -93,6 +93,21 @@ public final class Domain {
     public func destroy() throws {
         guard virDomainDestroy(handle) == 0 else { throw LibvirtError.last("virDomainDestroy") }
     }
+
+    /// Removes the persistent definition (`virDomainUndefineFlags`).
+    public func undefine(_ flags: DomainUndefineFlags = []) throws {
+        guard virDomainUndefineFlags(handle, flags.rawValue) == 0 else { throw LibvirtError.last("virDomainUndefineFlags") }
+    }
+}
+
+/// `virDomainUndefineFlagsValues`.
+public struct DomainUndefineFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let managedSave = DomainUndefineFlags(rawValue: VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue)
+    public static let snapshotsMetadata = DomainUndefineFlags(rawValue: VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue)
+    public static let nvram = DomainUndefineFlags(rawValue: VIR_DOMAIN_UNDEFINE_NVRAM.rawValue)
 }
 
 /// `virDomainGetXMLDesc` flags.

@@ -20,8 +20,11 @@ public actor Host {
         public var keepAliveCount: UInt32
         /// Where guests' disk images live: the file system whose space the metrics report.
         public var instancesPath: String
+        /// Directories guests' file and block disks must lie in; the instances path when empty.
+        public var allowedDiskRoots: [String]
 
         public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
+                    allowedDiskRoots: [String] = [],
                     initialRetryDelay: Duration = .milliseconds(250), maximumRetryDelay: Duration = .seconds(30),
                     keepAliveInterval: Int32 = 5, keepAliveCount: UInt32 = 3) {
             self.uri = uri
@@ -31,6 +34,7 @@ public actor Host {
             self.keepAliveInterval = keepAliveInterval
             self.keepAliveCount = keepAliveCount
             self.instancesPath = instancesPath
+            self.allowedDiskRoots = allowedDiskRoots
         }
     }
 

@@ -22,6 +22,7 @@ public struct API: Sendable {
         HealthRoutes(host: host).register(in: &router)
         HostRoutes(host: host).register(in: &router)
         DomainRoutes(host: host).register(in: &router)
+        GuestRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

@@ -9,6 +9,7 @@ enum APIProblem {
     static let libvirtError = "libvirt-error"
     static let unsupportedByDriver = "unsupported-by-driver"
     static let domainNotFound = "domain-not-found"
+    static let invalidGuestSpec = "invalid-guest-spec"
 
     static func from(_ error: HostError) -> Problem {
         switch error {

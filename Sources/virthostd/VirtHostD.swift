@@ -31,6 +31,10 @@ struct VirtHostD: AsyncParsableCommand {
     @Option(help: "Where guests' disk images live; its free space is reported. Env: VIRTHOST_INSTANCES_PATH.")
     var instancesPath: String = environment("VIRTHOST_INSTANCES_PATH") ?? "/var/lib/libvirt/images"
 
+    @Option(name: .customLong("allowed-disk-root"), parsing: .singleValue,
+            help: "A directory guests' disks may live in (repeatable; default: the instances path). Env: VIRTHOST_ALLOWED_DISK_ROOTS (colon-separated).")
+    var allowedDiskRoots: [String] = environment("VIRTHOST_ALLOWED_DISK_ROOTS")?.split(separator: ":").map(String.init) ?? []
+
     @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
     var httpThreads: Int = environment("VIRTHOST_HTTP_THREADS").flatMap(Int.init) ?? 1
 
@@ -66,6 +70,9 @@ struct VirtHostD: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         _ = try ListenAddress(listen)
+        for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
+            throw ValidationError("disk roots and the instances path must be absolute, got \(root)")
+        }
         guard httpThreads >= 1, connectionLimit >= 1, perIPConnectionLimit >= 0, connectionTimeout >= 0,
               maxBodySize >= 0 else {
             throw ValidationError("limits must not be negative, and threads and connection limit at least 1")
@@ -83,7 +90,8 @@ struct VirtHostD: AsyncParsableCommand {
         let address = try ListenAddress(listen)
         Self.raiseOpenFileLimit()
 
-        let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath),
+        let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath,
+                                             allowedDiskRoots: allowedDiskRoots),
                         logger: Logger(label: "virthost.host"))
         do {
             try await host.connect()

@@ -1,0 +1,176 @@
+/// One disk: where its data is, how the guest sees it, and how QEMU reaches it.
+public struct DiskSpec: Sendable, Hashable {
+    public static let types = ["file", "block", "network"]
+    public static let formats = ["qcow2", "raw"]
+    public static let devices = ["disk", "cdrom"]
+    public static let buses = ["virtio", "scsi", "sata", "ide"]
+    public static let caches = ["none", "writethrough", "writeback", "directsync", "unsafe", "default"]
+    public static let ioModes = ["native", "threads", "io_uring"]
+    public static let discards = ["unmap", "ignore"]
+    public static let protocols = ["rbd", "iscsi", "nbd"]
+
+    /// A network disk's source: protocol, image name and servers.
+    public struct NetworkSource: Sendable, Hashable {
+        public struct Host: Sendable, Hashable {
+            public var name: String
+            public var port: Int?
+
+            public init(name: String, port: Int? = nil) {
+                self.name = name
+                self.port = port
+            }
+        }
+
+        public var `protocol`: String
+        /// `pool/image` for rbd, `iqn.../lun` for iSCSI, an export name for NBD.
+        public var name: String
+        public var hosts: [Host]
+
+        public init(protocol: String, name: String, hosts: [Host] = []) {
+            self.protocol = `protocol`
+            self.name = name
+            self.hosts = hosts
+        }
+    }
+
+    /// Throttling limits (`<iotune>`); nil fields are unlimited.
+    public struct IOTune: Sendable, Hashable {
+        public var totalBytesSec: Int?
+        public var readBytesSec: Int?
+        public var writeBytesSec: Int?
+        public var totalIOPSSec: Int?
+        public var readIOPSSec: Int?
+        public var writeIOPSSec: Int?
+
+        public init(totalBytesSec: Int? = nil, readBytesSec: Int? = nil, writeBytesSec: Int? = nil,
+                    totalIOPSSec: Int? = nil, readIOPSSec: Int? = nil, writeIOPSSec: Int? = nil) {
+            self.totalBytesSec = totalBytesSec
+            self.readBytesSec = readBytesSec
+            self.writeBytesSec = writeBytesSec
+            self.totalIOPSSec = totalIOPSSec
+            self.readIOPSSec = readIOPSSec
+            self.writeIOPSSec = writeIOPSSec
+        }
+
+        /// Elements in libvirt's order, with their values.
+        var limits: [(String, Int?)] {
+            [("total_bytes_sec", totalBytesSec), ("read_bytes_sec", readBytesSec),
+             ("write_bytes_sec", writeBytesSec), ("total_iops_sec", totalIOPSSec),
+             ("read_iops_sec", readIOPSSec), ("write_iops_sec", writeIOPSSec)]
+        }
+    }
+
+    /// `file` when nil (or `network` when `network_source` is given).
+    public var type: String?
+    /// The file or block device path.
+    public var path: String?
+    public var networkSource: NetworkSource?
+    /// `qcow2` for files, `raw` otherwise, when nil.
+    public var format: String?
+    /// `disk` when nil.
+    public var device: String?
+    /// `virtio` for disks, `sata` for CD-ROMs, when nil.
+    public var bus: String?
+    /// The guest's device name (`vda`); assigned per bus when nil.
+    public var target: String?
+    public var cache: String?
+    public var io: String?
+    public var discard: String?
+    public var readonly: Bool
+    public var serial: String?
+    public var bootOrder: Int?
+    public var iotune: IOTune?
+
+    public init(type: String? = nil, path: String? = nil, networkSource: NetworkSource? = nil, format: String? = nil,
+                device: String? = nil, bus: String? = nil, target: String? = nil, cache: String? = nil,
+                io: String? = nil, discard: String? = nil, readonly: Bool = false, serial: String? = nil,
+                bootOrder: Int? = nil, iotune: IOTune? = nil) {
+        self.type = type
+        self.path = path
+        self.networkSource = networkSource
+        self.format = format
+        self.device = device
+        self.bus = bus
+        self.target = target
+        self.cache = cache
+        self.io = io
+        self.discard = discard
+        self.readonly = readonly
+        self.serial = serial
+        self.bootOrder = bootOrder
+        self.iotune = iotune
+    }
+
+    /// `source` is a path (file, block) or an object `{protocol, name, hosts}` (network).
+    init(reader: ObjectReader) {
+        type = reader.choice("type", Self.types)
+        if let source = reader.value("source") {
+            switch source {
+            case .string(let path):
+                self.path = path
+            case .object:
+                if let object = ObjectReader(source, pointer: reader.path("source"), errors: reader.errors) {
+                    networkSource = NetworkSource(
+                        protocol: object.choice("protocol", Self.protocols) ?? "rbd",
+                        name: object.string("name") ?? "",
+                        hosts: object.objects("hosts") { host in
+                            NetworkSource.Host(name: host.string("name") ?? "", port: host.int("port"))
+                        })
+                    if !object.has("protocol") { reader.errors.add(object.path("protocol"), "is required") }
+                    if !object.has("name") { reader.errors.add(object.path("name"), "is required") }
+                    object.finish()
+                }
+            default:
+                reader.errors.add(reader.path("source"), "must be a path or a network source object, got \(source.kind)")
+            }
+        }
+        format = reader.choice("format", Self.formats)
+        device = reader.choice("device", Self.devices)
+        bus = reader.choice("bus", Self.buses)
+        target = reader.string("target")
+        cache = reader.choice("cache", Self.caches)
+        io = reader.choice("io", Self.ioModes)
+        discard = reader.choice("discard", Self.discards)
+        readonly = reader.bool("readonly") ?? false
+        serial = reader.string("serial")
+        bootOrder = reader.int("boot_order")
+        iotune = reader.object("iotune").map { tune in
+            defer { tune.finish() }
+            return IOTune(totalBytesSec: tune.int("total_bytes_sec"), readBytesSec: tune.int("read_bytes_sec"),
+                          writeBytesSec: tune.int("write_bytes_sec"), totalIOPSSec: tune.int("total_iops_sec"),
+                          readIOPSSec: tune.int("read_iops_sec"), writeIOPSSec: tune.int("write_iops_sec"))
+        }
+        reader.finish()
+    }
+}
+
+/// Nova's storage roles: the instance's root, ephemeral and swap disks, its config drive,
+/// and attached volumes, assembled into one ordered disk list (``StorageConfig``).
+public struct StorageSpec: Sendable, Hashable {
+    public var root: DiskSpec?
+    public var ephemeral: [DiskSpec]
+    public var swap: DiskSpec?
+    /// A CD-ROM on SATA unless said otherwise; read-only.
+    public var configDrive: DiskSpec?
+    public var volumes: [DiskSpec]
+
+    public init(root: DiskSpec? = nil, ephemeral: [DiskSpec] = [], swap: DiskSpec? = nil,
+                configDrive: DiskSpec? = nil, volumes: [DiskSpec] = []) {
+        self.root = root
+        self.ephemeral = ephemeral
+        self.swap = swap
+        self.configDrive = configDrive
+        self.volumes = volumes
+    }
+
+    init(reader: ObjectReader) {
+        root = reader.object("root").map(DiskSpec.init(reader:))
+        ephemeral = reader.objects("ephemeral", DiskSpec.init(reader:))
+        swap = reader.object("swap").map(DiskSpec.init(reader:))
+        configDrive = reader.object("config_drive").map(DiskSpec.init(reader:))
+        volumes = reader.objects("volumes", DiskSpec.init(reader:))
+        reader.finish()
+    }
+
+    public var isEmpty: Bool { root == nil && ephemeral.isEmpty && swap == nil && configDrive == nil && volumes.isEmpty }
+}

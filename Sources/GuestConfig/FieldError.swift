@@ -1,0 +1,22 @@
+/// One problem with one field of a guest spec.
+public struct FieldError: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// RFC 6901 JSON pointer into the request body, e.g. `/spec/disks/0/bus`.
+    public var pointer: String
+    public var detail: String
+
+    public init(pointer: String, detail: String) {
+        self.pointer = pointer
+        self.detail = detail
+    }
+
+    public var description: String { "\(pointer): \(detail)" }
+}
+
+/// A guest spec that cannot be used, with every reason at once.
+public struct GuestSpecError: Error, Sendable, CustomStringConvertible {
+    public var errors: [FieldError]
+
+    public init(_ errors: [FieldError]) { self.errors = errors }
+
+    public var description: String { errors.map(\.description).joined(separator: "; ") }
+}

@@ -1,0 +1,255 @@
+import Foundation
+
+/// A guest spec with every default settled and every rule checked: what the builders render.
+/// Creating one reports all field errors at once (``GuestSpecError``).
+public struct GuestDefinition: Sendable, Hashable {
+    public var spec: GuestSpec
+    public var uuid: String
+    public var arch: String
+    public var machine: String?
+    public var virtType: String
+    public var firmware: String
+    public var cpuMode: String
+    public var topology: CPUSpec.Topology
+    public var disks: [StorageConfig.Disk]
+    public var macs: [String]
+    public var hasDisplay: Bool
+
+    /// - Parameters:
+    ///   - host: what the host offers; nil skips the checks against it.
+    ///   - policy: where disks may live; nil skips the path checks.
+    ///   - pointer: where the spec sits in the request body (`/spec`), for error pointers.
+    ///   - readErrors: errors found while reading the spec, reported with these.
+    public init(_ spec: GuestSpec, host: HostProfile? = nil, policy: ValidationPolicy? = nil,
+                pointer: String = "", readErrors: [FieldError] = []) throws(GuestSpecError) {
+        var errors = readErrors
+        func fail(_ path: String, _ detail: String) { errors.append(FieldError(pointer: pointer + path, detail: detail)) }
+
+        self.spec = spec
+        uuid = spec.uuid?.lowercased() ?? UUID().uuidString.lowercased()
+        arch = spec.os.arch ?? host?.arch ?? "x86_64"
+        let isX86 = arch == "x86_64" || arch == "i686"
+        machine = spec.os.machine ?? (arch == "x86_64" ? "q35" : nil)
+        virtType = spec.virtType ?? "kvm"
+        firmware = spec.os.firmware ?? "bios"
+        cpuMode = spec.cpu.mode ?? (spec.cpu.model != nil ? "custom" : "host-model")
+        topology = spec.cpu.topology ?? CPUSpec.Topology(sockets: max(spec.vcpus, 1), cores: 1, threads: 1)
+        disks = StorageConfig.disks(spec)
+        hasDisplay = spec.graphics.type != "none"
+        let uuid = uuid
+        macs = spec.interfaces.enumerated().map { index, interface in
+            interface.mac?.lowercased() ?? Self.derivedMAC(uuid: uuid, index: index)
+        }
+
+        // Identity and size.
+        if !Self.isValidName(spec.name) {
+            fail("/name", "must be 1 to 64 of letters, digits, '.', '_' and '-', got \(spec.name)")
+        }
+        if let given = spec.uuid, !Self.isValidUUID(given) {
+            fail("/uuid", "must be a UUID like 6695eb01-f6a4-8304-79aa-97f2502e193f, got \(given)")
+        }
+        if spec.memoryMB <= 0 { fail("/memory_mb", "must be greater than 0, got \(spec.memoryMB)") }
+        if spec.memoryMB > 16 * 1024 * 1024 { fail("/memory_mb", "must be at most 16777216 (16 TiB)") }
+        let maxVCPUs = host?.offer?.maxVCPUs ?? host?.architectures[arch]?.maxCPUs
+        if spec.vcpus < 1 {
+            fail("/vcpus", "must be at least 1, got \(spec.vcpus)")
+        } else if let maxVCPUs, spec.vcpus > maxVCPUs {
+            fail("/vcpus", "must be at most \(maxVCPUs), the host's maximum for this machine, got \(spec.vcpus)")
+        }
+        for key in spec.metadata.keys.sorted() where key.isEmpty || key.count > 128 {
+            fail("/metadata", "keys must be 1 to 128 characters")
+        }
+
+        // Against the host's architectures, machines and domain types.
+        if let host {
+            if let architecture = host.architectures[arch] {
+                if let machine, !architecture.machines.contains(machine) {
+                    fail("/os/machine", "must be one the host offers for \(arch): "
+                         + architecture.machines.sorted().joined(separator: ", "))
+                }
+                if !architecture.domainTypes.contains(virtType) {
+                    fail("/virt_type", "must be one the host offers for \(arch): "
+                         + architecture.domainTypes.joined(separator: ", "))
+                }
+            } else {
+                fail("/os/arch", "must be one the host runs: " + host.architectures.keys.sorted().joined(separator: ", "))
+            }
+        } else if !["kvm", "qemu"].contains(virtType) {
+            fail("/virt_type", "must be kvm or qemu, got \(virtType)")
+        }
+
+        // CPU.
+        if cpuMode == "custom", spec.cpu.model == nil { fail("/cpu/model", "is required when mode is custom") }
+        if cpuMode != "custom", spec.cpu.model != nil { fail("/cpu/model", "is only used with mode custom") }
+        if let offer = host?.offer {
+            if !offer.cpuModes.contains(cpuMode) {
+                fail("/cpu/mode", "must be one the host supports: \(offer.cpuModes.joined(separator: ", "))")
+            }
+            if cpuMode == "custom", let model = spec.cpu.model, !offer.cpuModels.contains(model) {
+                fail("/cpu/model", "must be a model the host knows, e.g. \(offer.cpuModels.prefix(5).joined(separator: ", "))")
+            }
+        }
+        for (index, feature) in spec.cpu.features.enumerated() where feature.name.isEmpty {
+            fail("/cpu/features/\(index)/name", "is required")
+        }
+        if Set(spec.cpu.features.map(\.name)).count != spec.cpu.features.count {
+            fail("/cpu/features", "names each feature once")
+        }
+        if let given = spec.cpu.topology {
+            for (name, value) in [("sockets", given.sockets), ("cores", given.cores), ("threads", given.threads)]
+            where value < 1 {
+                fail("/cpu/topology/\(name)", "must be at least 1, got \(value)")
+            }
+            if given.sockets * given.cores * given.threads != spec.vcpus {
+                fail("/cpu/topology", "sockets × cores × threads (\(given.sockets * given.cores * given.threads)) "
+                     + "must equal vcpus (\(spec.vcpus))")
+            }
+        }
+
+        // OS.
+        if Set(spec.os.boot).count != spec.os.boot.count { fail("/os/boot", "names each device once") }
+        if spec.os.initrd != nil, spec.os.kernel == nil { fail("/os/initrd", "needs a kernel") }
+        if spec.os.cmdline != nil, spec.os.kernel == nil { fail("/os/cmdline", "needs a kernel") }
+        for (field, path) in [("kernel", spec.os.kernel), ("initrd", spec.os.initrd)] {
+            if let path, let refusal = policy?.refusal(of: path) ?? (path.hasPrefix("/") ? nil : "must be an absolute path") {
+                fail("/os/\(field)", refusal)
+            }
+        }
+        if firmware == "efi", !isX86, arch != "aarch64" { fail("/os/firmware", "efi is offered on x86_64 and aarch64") }
+
+        // Disks.
+        var targets: [String: String] = [:]
+        var bootOrders: [Int: String] = [:]
+        for disk in disks {
+            let at = disk.pointer
+            switch disk.type {
+            case "file", "block":
+                guard let path = disk.spec.path else {
+                    fail(at + "/source", "is required: the \(disk.type == "file" ? "file" : "device") path")
+                    break
+                }
+                if disk.spec.networkSource != nil { fail(at + "/source", "must be a path for a \(disk.type) disk") }
+                if let refusal = policy?.refusal(of: path) ?? (path.hasPrefix("/") ? nil : "must be an absolute path") {
+                    fail(at + "/source", refusal)
+                }
+            default:
+                guard let source = disk.spec.networkSource else {
+                    fail(at + "/source", "is required: {protocol, name, hosts}")
+                    break
+                }
+                if source.name.isEmpty { fail(at + "/source/name", "must not be empty") }
+                if source.protocol != "rbd", source.hosts.isEmpty {
+                    fail(at + "/source/hosts", "needs at least one host for \(source.protocol)")
+                }
+                for (index, host) in source.hosts.enumerated() {
+                    if host.name.isEmpty { fail(at + "/source/hosts/\(index)/name", "must not be empty") }
+                    if let port = host.port, !(1...65535).contains(port) {
+                        fail(at + "/source/hosts/\(index)/port", "must be 1 to 65535, got \(port)")
+                    }
+                }
+            }
+            if disk.device == "cdrom", disk.bus == "virtio" { fail(at + "/bus", "a CD-ROM cannot be on virtio") }
+            if let offer = host?.offer, !offer.diskBuses.isEmpty, !offer.diskBuses.contains(disk.bus) {
+                fail(at + "/bus", "must be one the host offers for this machine: \(offer.diskBuses.joined(separator: ", "))")
+            }
+            if !Self.isValidTarget(disk.target) {
+                fail(at + "/target", "must be a device name like vda or sdb, got \(disk.target)")
+            } else if let other = targets[disk.target] {
+                fail(at + "/target", "\(disk.target) is already the target of \(pointer + other)")
+            } else {
+                targets[disk.target] = disk.pointer
+            }
+            if let order = disk.spec.bootOrder {
+                if order < 1 {
+                    fail(at + "/boot_order", "must be at least 1, got \(order)")
+                } else if let other = bootOrders[order] {
+                    fail(at + "/boot_order", "\(order) is already the boot order of \(pointer + other)")
+                } else {
+                    bootOrders[order] = disk.pointer
+                }
+                if !spec.os.boot.isEmpty {
+                    fail(at + "/boot_order", "cannot be combined with os.boot (libvirt takes one or the other)")
+                }
+            }
+            if let tune = disk.spec.iotune {
+                for (name, value) in tune.limits { if let value, value < 0 { fail(at + "/iotune/\(name)", "must not be negative") } }
+            }
+        }
+
+        // Interfaces.
+        var seenMACs: [String: Int] = [:]
+        for (index, interface) in spec.interfaces.enumerated() {
+            let at = "/interfaces/\(index)"
+            let mac = macs[index]
+            if !Self.isValidMAC(mac) {
+                fail(at + "/mac", "must be a unicast MAC like 52:54:00:12:34:56, got \(interface.mac ?? mac)")
+            } else if let other = seenMACs[mac] {
+                fail(at + "/mac", "\(mac) is already the MAC of \(pointer)/interfaces/\(other)")
+            } else {
+                seenMACs[mac] = index
+            }
+            let type = interface.type ?? "network"
+            if ["bridge", "direct", "vhostuser"].contains(type), interface.source == nil {
+                fail(at + "/source", "is required for a \(type) interface")
+            }
+            if type == "vhostuser", let source = interface.source, !source.hasPrefix("/") {
+                fail(at + "/source", "must be the absolute path of the vhost-user socket")
+            }
+            if let mtu = interface.mtu, !(68...65535).contains(mtu) { fail(at + "/mtu", "must be 68 to 65535, got \(mtu)") }
+            if let filter = interface.filter, filter.name.isEmpty { fail(at + "/filter/name", "must not be empty") }
+        }
+
+        // PCI devices.
+        var addresses: Set<String> = []
+        for (index, device) in spec.pciDevices.enumerated() {
+            if device.parts == nil {
+                fail("/pci_devices/\(index)/address", "must be a PCI address like 0000:81:00.1, got \(device.address)")
+            } else if !addresses.insert(device.address.lowercased()).inserted {
+                fail("/pci_devices/\(index)/address", "\(device.address) is passed through twice")
+            }
+        }
+
+        if spec.memballoon.statsPeriodSeconds < 0 { fail("/memballoon/stats_period_s", "must not be negative") }
+        if spec.graphics.listen.isEmpty { fail("/graphics/listen", "must not be empty") }
+
+        guard errors.isEmpty else { throw GuestSpecError(errors) }
+    }
+
+    // MARK: Formats
+
+    static func isValidName(_ name: String) -> Bool {
+        (1...64).contains(name.count)
+            && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+    }
+
+    static func isValidUUID(_ text: String) -> Bool {
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+    }
+
+    static func isValidMAC(_ mac: String) -> Bool {
+        let octets = mac.split(separator: ":", omittingEmptySubsequences: false)
+        guard octets.count == 6, octets.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }),
+              let first = UInt8(octets[0], radix: 16) else { return false }
+        return first & 1 == 0  // unicast
+    }
+
+    static func isValidTarget(_ target: String) -> Bool {
+        guard let prefix = ["vd", "sd", "hd"].first(where: { target.hasPrefix($0) }) else { return false }
+        let letters = target.dropFirst(prefix.count)
+        return (1...3).contains(letters.count) && letters.allSatisfy { $0 >= "a" && $0 <= "z" }
+    }
+
+    /// A MAC in QEMU's `52:54:00` range, derived from the guest UUID and the interface's index
+    /// (FNV-1a), so rendering the same spec twice gives the same address.
+    static func derivedMAC(uuid: String, index: Int) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(uuid)#\(index)".utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let bytes = [UInt8(0x52), 0x54, 0x00, UInt8(truncatingIfNeeded: hash >> 16),
+                     UInt8(truncatingIfNeeded: hash >> 8), UInt8(truncatingIfNeeded: hash)]
+        return bytes.map { String(format: "%02x", $0) }.joined(separator: ":")
+    }
+}

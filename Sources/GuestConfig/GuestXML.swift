@@ -1,0 +1,130 @@
+/// Nova's `_get_guest_config` and `_get_guest_xml`: the whole domain, composed from the
+/// builders, in the element order libvirt documents.
+public enum GuestXML {
+    /// The service's XML namespace for `<metadata>`.
+    public static let metadataNamespace = "https://virthost.dev/xmlns/guest/1.0"
+
+    /// The `<domain>` element tree.
+    public static func config(_ definition: GuestDefinition) -> Element {
+        let spec = definition.spec
+        let isX86 = definition.arch == "x86_64" || definition.arch == "i686"
+        let vhostUser = spec.interfaces.contains { $0.type == "vhostuser" }
+        return Element("domain", [("type", definition.virtType)]) {
+            Element.text("name", spec.name)
+            Element.text("uuid", definition.uuid)
+            if !spec.metadata.isEmpty { metadata(spec.metadata) }
+            Element.text("memory", String(spec.memoryMB), [("unit", "MiB")])
+            Element.text("currentMemory", String(spec.memoryMB), [("unit", "MiB")])
+            if vhostUser {
+                // vhost-user back ends read guest memory: it must be shared.
+                Element("memoryBacking") {
+                    Element("source", [("type", "memfd")])
+                    Element("access", [("mode", "shared")])
+                }
+            }
+            Element.text("vcpu", String(spec.vcpus), [("placement", "static")])
+            SysinfoConfig.sysinfo(definition)
+            os(definition)
+            features(spec.features, isX86: isX86)
+            CPUConfig.cpu(definition)
+            clock(spec.clock, isX86: isX86)
+            Element.text("on_poweroff", "destroy")
+            Element.text("on_reboot", "restart")
+            Element.text("on_crash", "destroy")
+            devices(definition)
+        }
+    }
+
+    /// The domain XML document.
+    public static func xml(_ definition: GuestDefinition) -> String {
+        config(definition).serialized()
+    }
+
+    static func metadata(_ entries: [String: String]) -> Element {
+        Element("metadata") {
+            Element("virthost:guest", [("xmlns:virthost", metadataNamespace)]) {
+                for key in entries.keys.sorted() {
+                    Element.text("virthost:entry", entries[key] ?? "", [("key", key)])
+                }
+            }
+        }
+    }
+
+    static func os(_ definition: GuestDefinition) -> Element {
+        let os = definition.spec.os
+        let hasDeviceBootOrder = definition.disks.contains { $0.spec.bootOrder != nil }
+        let boot = os.boot.isEmpty && !hasDeviceBootOrder && os.kernel == nil ? ["hd"] : os.boot
+        return Element("os", [("firmware", definition.firmware == "efi" ? "efi" : nil)]) {
+            Element.text("type", "hvm", [("arch", definition.arch), ("machine", definition.machine)])
+            if let kernel = os.kernel { Element.text("kernel", kernel) }
+            if let initrd = os.initrd { Element.text("initrd", initrd) }
+            if let cmdline = os.cmdline { Element.text("cmdline", cmdline) }
+            for device in boot { Element("boot", [("dev", device)]) }
+            Element("smbios", [("mode", "sysinfo")])
+        }
+    }
+
+    static func features(_ features: FeaturesSpec, isX86: Bool) -> Element {
+        Element("features") {
+            if features.acpi { Element("acpi") }
+            if features.apic, isX86 { Element("apic") }
+            if features.vmcoreinfo, isX86 { Element("vmcoreinfo", [("state", "on")]) }
+        }
+    }
+
+    /// UTC, and on x86 Nova's timers: PIT ticks delayed, RTC catching up, no HPET.
+    static func clock(_ clock: ClockSpec, isX86: Bool) -> Element {
+        Element("clock", [("offset", clock.offset)]) {
+            if isX86 {
+                Element("timer", [("name", "pit"), ("tickpolicy", "delay")])
+                Element("timer", [("name", "rtc"), ("tickpolicy", "catchup")])
+                Element("timer", [("name", "hpet"), ("present", "no")])
+            }
+        }
+    }
+
+    static func devices(_ definition: GuestDefinition) -> Element {
+        let spec = definition.spec
+        let videoModel = spec.video.model ?? (definition.hasDisplay ? "virtio" : "none")
+        return Element("devices") {
+            for disk in definition.disks { DiskConfig.disk(disk) }
+            DiskConfig.controllers(definition.disks)
+            for (interface, mac) in zip(spec.interfaces, definition.macs) {
+                InterfaceConfig.interface(interface, mac: mac)
+            }
+            if spec.serial.enabled {
+                Element("serial", [("type", "pty")]) {
+                    if let logFile = spec.serial.logFile { Element("log", [("file", logFile), ("append", "on")]) }
+                    Element("target", [("port", "0")])
+                }
+                Element("console", [("type", "pty")]) {
+                    Element("target", [("type", "serial"), ("port", "0")])
+                }
+            }
+            if spec.input.tablet ?? definition.hasDisplay { Element("input", [("type", "tablet"), ("bus", "usb")]) }
+            if definition.hasDisplay {
+                Element("graphics", [("type", spec.graphics.type), ("autoport", "yes"), ("listen", spec.graphics.listen)]) {
+                    Element("listen", [("type", "address"), ("address", spec.graphics.listen)])
+                }
+            }
+            if videoModel != "none" {
+                Element("video") { Element("model", [("type", videoModel)]) }
+            }
+            for device in spec.pciDevices { PCIDeviceConfig.hostdev(device) }
+            if spec.memballoon.enabled {
+                Element("memballoon", [("model", "virtio")]) {
+                    if spec.memballoon.statsPeriodSeconds > 0 {
+                        Element("stats", [("period", String(spec.memballoon.statsPeriodSeconds))])
+                    }
+                }
+            } else {
+                Element("memballoon", [("model", "none")])
+            }
+            if spec.rng.enabled {
+                Element("rng", [("model", "virtio")]) {
+                    Element.text("backend", "/dev/urandom", [("model", "random")])
+                }
+            }
+        }
+    }
+}

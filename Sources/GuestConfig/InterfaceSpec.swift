@@ -1,0 +1,89 @@
+/// One network interface.
+public struct InterfaceSpec: Sendable, Hashable {
+    public static let types = ["bridge", "network", "ethernet", "direct", "vhostuser"]
+    public static let models = ["virtio", "e1000", "e1000e", "rtl8139"]
+
+    /// An nwfilter and its parameters (`<filterref filter='...'>`).
+    public struct Filter: Sendable, Hashable {
+        public var name: String
+        public var parameters: [String: String]
+
+        public init(name: String, parameters: [String: String] = [:]) {
+            self.name = name
+            self.parameters = parameters
+        }
+    }
+
+    /// `network` when nil.
+    public var type: String?
+    /// The bridge, network, host device (direct) or socket path (vhostuser); `default` for
+    /// `network` when nil.
+    public var source: String?
+    /// Derived from the guest UUID in `52:54:00` when nil, so the same spec renders the same.
+    public var mac: String?
+    /// `virtio` when nil.
+    public var model: String?
+    public var mtu: Int?
+    /// The host-side tap device name.
+    public var target: String?
+    public var filter: Filter?
+
+    public init(type: String? = nil, source: String? = nil, mac: String? = nil, model: String? = nil,
+                mtu: Int? = nil, target: String? = nil, filter: Filter? = nil) {
+        self.type = type
+        self.source = source
+        self.mac = mac
+        self.model = model
+        self.mtu = mtu
+        self.target = target
+        self.filter = filter
+    }
+
+    init(reader: ObjectReader) {
+        type = reader.choice("type", Self.types)
+        source = reader.string("source")
+        mac = reader.string("mac")
+        model = reader.choice("model", Self.models)
+        mtu = reader.int("mtu")
+        target = reader.string("target")
+        filter = reader.object("filter").map { filter in
+            defer { filter.finish() }
+            if !filter.has("name") { filter.errors.add(filter.path("name"), "is required") }
+            return Filter(name: filter.string("name") ?? "", parameters: filter.stringMap("parameters"))
+        }
+        reader.finish()
+    }
+}
+
+/// A host PCI device passed through to the guest.
+public struct PCIDeviceSpec: Sendable, Hashable {
+    /// `DDDD:BB:SS.F`, e.g. `0000:81:00.1`.
+    public var address: String
+    /// libvirt detaches the device from its host driver and reattaches it after (default).
+    public var managed: Bool
+
+    public init(address: String, managed: Bool = true) {
+        self.address = address
+        self.managed = managed
+    }
+
+    init(reader: ObjectReader) {
+        if !reader.has("address") { reader.errors.add(reader.path("address"), "is required") }
+        address = reader.string("address") ?? ""
+        managed = reader.bool("managed") ?? true
+        reader.finish()
+    }
+
+    /// The address's parts, or nil when it is not `DDDD:BB:SS.F` in hex.
+    public var parts: (domain: Int, bus: Int, slot: Int, function: Int)? {
+        let pieces = address.split(separator: ":", omittingEmptySubsequences: false)
+        guard pieces.count == 3, pieces[0].count == 4, pieces[1].count == 2 else { return nil }
+        let slotFunction = pieces[2].split(separator: ".", omittingEmptySubsequences: false)
+        guard slotFunction.count == 2, slotFunction[0].count == 2, slotFunction[1].count == 1,
+              let domain = Int(pieces[0], radix: 16), let bus = Int(pieces[1], radix: 16),
+              let slot = Int(slotFunction[0], radix: 16), let function = Int(slotFunction[1], radix: 16),
+              slot < 32, function < 8, (pieces + slotFunction).allSatisfy({ $0.allSatisfy(\.isHexDigit) })
+        else { return nil }
+        return (domain, bus, slot, function)
+    }
+}

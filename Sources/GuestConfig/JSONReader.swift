@@ -1,0 +1,170 @@
+import Foundation
+
+/// A parsed JSON value, as the guest spec reader walks it.
+enum JSON: Decodable {
+    case object([String: JSON])
+    case array([JSON])
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let bool = try? container.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if let array = try? container.decode([JSON].self) {
+            self = .array(array)
+        } else {
+            self = .object(try container.decode([String: JSON].self))
+        }
+    }
+
+    var kind: String {
+        switch self {
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .number: "a number"
+        case .bool: "a boolean"
+        case .null: "null"
+        }
+    }
+}
+
+/// Collects every field error of one request, so the caller hears of all at once.
+final class FieldErrors {
+    private(set) var errors: [FieldError] = []
+
+    func add(_ pointer: String, _ detail: String) {
+        errors.append(FieldError(pointer: pointer, detail: detail))
+    }
+}
+
+/// Reads one JSON object of the spec: typed fields by key, each error recorded with its
+/// RFC 6901 pointer; keys that were never read are reported as unknown by ``finish()``.
+final class ObjectReader {
+    let pointer: String
+    let errors: FieldErrors
+    private let object: [String: JSON]
+    private var read: Set<String> = []
+    private var finished = false
+
+    init?(_ json: JSON, pointer: String, errors: FieldErrors) {
+        guard case .object(let object) = json else {
+            errors.add(pointer, "must be an object, got \(json.kind)")
+            return nil
+        }
+        self.object = object
+        self.pointer = pointer
+        self.errors = errors
+    }
+
+    func path(_ key: String) -> String { pointer + "/" + Self.escape(key) }
+
+    /// RFC 6901: `~` → `~0`, `/` → `~1`.
+    static func escape(_ token: String) -> String {
+        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+
+    /// The raw value; absent and null are both nil.
+    func value(_ key: String) -> JSON? {
+        read.insert(key)
+        guard let value = object[key] else { return nil }
+        if case .null = value { return nil }
+        return value
+    }
+
+    func has(_ key: String) -> Bool { value(key) != nil }
+
+    func string(_ key: String) -> String? {
+        guard let value = value(key) else { return nil }
+        guard case .string(let string) = value else {
+            errors.add(path(key), "must be a string, got \(value.kind)")
+            return nil
+        }
+        if string.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            errors.add(path(key), "must not contain control characters")
+        }
+        return string
+    }
+
+    func int(_ key: String) -> Int? {
+        guard let value = value(key) else { return nil }
+        guard case .number(let number) = value, let int = Int(exactly: number) else {
+            errors.add(path(key), "must be a whole number, got \(value.kind == "a number" ? "a fraction" : value.kind)")
+            return nil
+        }
+        return int
+    }
+
+    func bool(_ key: String) -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard case .bool(let bool) = value else {
+            errors.add(path(key), "must be true or false, got \(value.kind)")
+            return nil
+        }
+        return bool
+    }
+
+    /// A string that must be one of `allowed`.
+    func choice(_ key: String, _ allowed: [String]) -> String? {
+        guard let string = string(key) else { return nil }
+        guard allowed.contains(string) else {
+            errors.add(path(key), "must be one of \(allowed.joined(separator: ", ")), got \(string)")
+            return nil
+        }
+        return string
+    }
+
+    func object(_ key: String) -> ObjectReader? {
+        guard let value = value(key) else { return nil }
+        return ObjectReader(value, pointer: path(key), errors: errors)
+    }
+
+    /// Each element of an array field, with its pointer.
+    func array(_ key: String) -> [(value: JSON, pointer: String)] {
+        guard let value = value(key) else { return [] }
+        guard case .array(let items) = value else {
+            errors.add(path(key), "must be an array, got \(value.kind)")
+            return []
+        }
+        return items.enumerated().map { ($0.element, path(key) + "/\($0.offset)") }
+    }
+
+    /// Objects of an array field, each read by `body`.
+    func objects<T>(_ key: String, _ body: (ObjectReader) -> T) -> [T] {
+        array(key).compactMap { item in
+            ObjectReader(item.value, pointer: item.pointer, errors: errors).map { reader in
+                let result = body(reader)
+                reader.finish()
+                return result
+            }
+        }
+    }
+
+    /// A map of string to string.
+    func stringMap(_ key: String) -> [String: String] {
+        guard let reader = object(key) else { return [:] }
+        var result: [String: String] = [:]
+        for name in reader.object.keys {
+            if let value = reader.string(name) { result[name] = value }
+        }
+        return result
+    }
+
+    /// Reports every key of the object that no reader asked for.
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        for key in object.keys.sorted() where !read.contains(key) {
+            errors.add(path(key), "is not a field of this object")
+        }
+    }
+}

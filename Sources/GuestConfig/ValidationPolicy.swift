@@ -1,0 +1,51 @@
+import Foundation
+
+/// Where the service lets guests' disks live, and how paths are resolved to find out.
+public struct ValidationPolicy: Sendable {
+    /// Absolute directories; every file or block disk path must resolve inside one.
+    public var allowedDiskRoots: [String]
+    /// Resolves symbolic links of a path (of its longest existing prefix), so a link that
+    /// leaves a root is caught. Replaceable for tests.
+    public var resolve: @Sendable (String) -> String
+
+    public init(allowedDiskRoots: [String], resolve: @escaping @Sendable (String) -> String = ValidationPolicy.realPath) {
+        self.allowedDiskRoots = allowedDiskRoots
+        self.resolve = resolve
+    }
+
+    /// `realpath(3)` of the longest existing prefix, with the rest appended.
+    @Sendable public static func realPath(_ path: String) -> String {
+        var existing = URL(fileURLWithPath: path)
+        var rest: [String] = []
+        while existing.path != "/" {
+            if let resolved = realpath(existing.path, nil) {
+                defer { free(resolved) }
+                var result = URL(fileURLWithPath: String(cString: resolved))
+                for component in rest.reversed() { result.appendPathComponent(component) }
+                return result.path
+            }
+            rest.append(existing.lastPathComponent)
+            existing.deleteLastPathComponent()
+        }
+        return path
+    }
+
+    /// Why `path` may not be used, or nil when it may.
+    func refusal(of path: String) -> String? {
+        guard path.hasPrefix("/") else { return "must be an absolute path" }
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard !components.contains("..") else { return "must not contain .." }
+        let resolved = resolve(path)
+        let inside = allowedDiskRoots.contains { root in
+            let root = resolve(root)
+            let prefix = root.hasSuffix("/") ? root : root + "/"
+            return resolved == root || resolved.hasPrefix(prefix)
+        }
+        guard inside else {
+            let roots = allowedDiskRoots.joined(separator: ", ")
+            return resolved == path ? "must be inside an allowed disk root (\(roots))"
+                : "resolves to \(resolved), outside the allowed disk roots (\(roots))"
+        }
+        return nil
+    }
+}

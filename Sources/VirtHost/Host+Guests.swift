@@ -1,0 +1,46 @@
+import GuestConfig
+import Libvirt
+
+/// What guest configuration needs from the host: the offer to validate a spec against, and
+/// the disk policy.
+extension Host {
+    /// Where guests' disks may live.
+    public nonisolated var validationPolicy: ValidationPolicy {
+        let roots = configuration.allowedDiskRoots
+        return ValidationPolicy(allowedDiskRoots: roots.isEmpty ? [configuration.instancesPath] : roots)
+    }
+
+    /// The host's offer for a spec: its architectures, machines and domain types from the
+    /// capabilities, and, where the driver has domain capabilities, the CPU modes, models,
+    /// disk buses and vCPU maximum for the spec's arch, machine and virt type.
+    public func hostProfile(for spec: GuestSpec) throws(HostError) -> HostProfile {
+        let capabilities = try capabilities()
+        var architectures: [String: HostProfile.Architecture] = [:]
+        for guest in capabilities.guests where guest.osType == "hvm" {
+            var architecture = architectures[guest.arch] ?? .init(machines: [], domainTypes: [])
+            for machine in guest.machines {
+                architecture.machines.append(machine.name)
+                if let canonical = machine.canonical { architecture.machines.append(canonical) }
+                if let maxCPUs = machine.maxCPUs { architecture.maxCPUs = max(architecture.maxCPUs ?? 0, maxCPUs) }
+            }
+            architecture.domainTypes += guest.domainTypes.filter { !architecture.domainTypes.contains($0) }
+            architectures[guest.arch] = architecture
+        }
+        let arch = spec.os.arch ?? capabilities.cpu.arch
+        let machine = spec.os.machine ?? (arch == "x86_64" ? "q35" : nil)
+        let virtType = spec.virtType ?? "kvm"
+        var offer: HostProfile.Offer?
+        // Only for what the capabilities offer; anything else is a field error already.
+        if let architecture = architectures[arch], architecture.domainTypes.contains(virtType),
+           machine.map(architecture.machines.contains) ?? true,
+           let domain = try? domainCapabilities(arch: arch, machine: machine, virtType: virtType) {
+            let custom = domain.cpuModes.first { $0.name == "custom" }
+            offer = HostProfile.Offer(
+                maxVCPUs: domain.maxVCPUs,
+                cpuModes: domain.cpuModes.filter(\.supported).map(\.name),
+                cpuModels: custom?.models.map(\.name) ?? [],
+                diskBuses: domain.devices["disk"]?.enums["bus"] ?? [])
+        }
+        return HostProfile(arch: capabilities.cpu.arch, architectures: architectures, offer: offer)
+    }
+}
