@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig"], exclude: ["Golden"]),
         .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
-        .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "TestSupport"]),
+        .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(libvirt-dev libmicrohttpd-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients
-               python3 python3-venv curl procps)
+               python3 python3-venv curl procps ovmf)
 fi
 
 missing=()

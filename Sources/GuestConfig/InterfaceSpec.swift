@@ -82,7 +82,8 @@ public struct PCIDeviceSpec: Sendable, Hashable {
         guard slotFunction.count == 2, slotFunction[0].count == 2, slotFunction[1].count == 1,
               let domain = Int(pieces[0], radix: 16), let bus = Int(pieces[1], radix: 16),
               let slot = Int(slotFunction[0], radix: 16), let function = Int(slotFunction[1], radix: 16),
-              slot < 32, function < 8, (pieces + slotFunction).allSatisfy({ $0.allSatisfy(\.isHexDigit) })
+              slot < 32, function < 8,
+              (pieces.prefix(2) + slotFunction).allSatisfy({ $0.allSatisfy(\.isHexDigit) })
         else { return nil }
         return (domain, bus, slot, function)
     }

@@ -1,0 +1,145 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+@testable import GuestConfig
+import Testing
+
+/// The builders one by one, defaults, and what no input may do to the XML.
+@Suite struct GuestConfigUnitTests {
+    func definition(_ json: String) throws -> GuestDefinition {
+        try GuestDefinition(try GuestSpec.parse(json: Data(json.utf8)))
+    }
+
+    @Test func topologyIsDerivedPreferringSockets() throws {
+        let topology = try definition(#"{"name":"a","memory_mb":1,"vcpus":6}"#).topology
+        #expect((topology.sockets, topology.cores, topology.threads) == (6, 1, 1))
+    }
+
+    @Test func defaultsFollowVirtInstallAndNova() throws {
+        let guest = try definition(#"{"name":"a","memory_mb":1}"#)
+        #expect(guest.arch == "x86_64" && guest.machine == "q35" && guest.virtType == "kvm")
+        #expect(guest.firmware == "bios" && guest.cpuMode == "host-model")
+        #expect(GuestDefinition.isValidUUID(guest.uuid))
+        #expect(try definition(#"{"name":"a","memory_mb":1,"cpu":{"model":"Haswell"}}"#).cpuMode == "custom")
+    }
+
+    @Test func targetsAreAssignedPerBusAroundFixedOnes() throws {
+        let guest = try definition(#"""
+            {"name":"a","memory_mb":1,"storage":{"root":{"source":"/r"},"config_drive":{"source":"/c"},
+             "volumes":[{"source":"/v","bus":"scsi"}]},
+             "disks":[{"source":"/d","target":"vda"},{"source":"/e","bus":"scsi"},{"source":"/f","bus":"ide","device":"cdrom"}]}
+            """#)
+        #expect(guest.disks.map(\.target) == ["vdb", "sda", "sdb", "vda", "sdc", "hda"])
+        #expect(guest.disks.map(\.pointer) == ["/storage/root", "/storage/volumes/0", "/storage/config_drive",
+                                                "/disks/0", "/disks/1", "/disks/2"])
+        #expect(guest.disks[2].device == "cdrom" && guest.disks[2].bus == "sata" && guest.disks[2].spec.readonly)
+    }
+
+    @Test func targetNamesGoOnPastZ() {
+        #expect(StorageConfig.name(prefix: "vd", index: 0) == "vda")
+        #expect(StorageConfig.name(prefix: "vd", index: 25) == "vdz")
+        #expect(StorageConfig.name(prefix: "vd", index: 26) == "vdaa")
+        #expect(StorageConfig.name(prefix: "sd", index: 27) == "sdab")
+    }
+
+    @Test func scsiDisksBringAVirtioSCSIController() throws {
+        let xml = GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"disks":[{"source":"/a","bus":"scsi"}]}"#))
+        #expect(xml.contains("<controller type='scsi' index='0' model='virtio-scsi'/>"))
+        let none = GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"disks":[{"source":"/a"}]}"#))
+        #expect(!none.contains("<controller"))
+    }
+
+    @Test func generatedMACsAreStableAndInQEMUsRange() throws {
+        let json = #"{"name":"a","uuid":"6695eb01-f6a4-8304-79aa-97f2502e193f","memory_mb":1,"interfaces":[{},{}]}"#
+        let macs = try definition(json).macs
+        #expect(macs == (try definition(json).macs))
+        #expect(macs.allSatisfy { $0.hasPrefix("52:54:00:") && GuestDefinition.isValidMAC($0) })
+        #expect(Set(macs).count == 2)
+    }
+
+    @Test func pciAddressesSplitIntoTheirParts() throws {
+        let parts = try #require(PCIDeviceSpec(address: "0000:81:1f.7").parts)
+        #expect(parts.domain == 0 && parts.bus == 0x81 && parts.slot == 0x1f && parts.function == 7)
+        let element = try #require(PCIDeviceConfig.hostdev(PCIDeviceSpec(address: "0000:81:1f.7", managed: false)))
+        #expect(element.serialized() == """
+            <hostdev mode='subsystem' type='pci' managed='no'>
+              <source>
+                <address domain='0x0000' bus='0x81' slot='0x1f' function='0x7'/>
+              </source>
+            </hostdev>
+
+            """)
+    }
+
+    @Test func sysinfoDefaultsItsSerialToTheUUID() throws {
+        let guest = try definition(#"{"name":"a","uuid":"6695eb01-f6a4-8304-79aa-97f2502e193f","memory_mb":1}"#)
+        let xml = SysinfoConfig.sysinfo(guest).serialized()
+        #expect(xml.contains("<entry name='serial'>6695eb01-f6a4-8304-79aa-97f2502e193f</entry>"))
+        #expect(xml.contains("<entry name='family'>Virtual Machine</entry>"))
+        #expect(GuestXML.xml(guest).contains("<smbios mode='sysinfo'/>"))
+    }
+
+    @Test func escapingCoversMarkupQuotesAndControls() {
+        #expect(Element.escape("a<b&c>d", attribute: false) == "a&lt;b&amp;c&gt;d")
+        #expect(Element.escape("'\"", attribute: true) == "&apos;&quot;")
+        #expect(Element.escape("]]>", attribute: false) == "]]&gt;")
+        #expect(Element.escape("x\u{1}y\u{1F}z", attribute: false) == "x\u{FFFD}y\u{FFFD}z")
+        #expect(Element.escape("a\nb", attribute: true) == "a&#10;b")
+    }
+
+    /// Hostile strings in every string field: the rendered document parses, and has exactly
+    /// the elements a plain spec of the same shape has, with the strings intact as data.
+    @Test func hostileStringsNeverChangeTheStructure() throws {
+        let hostile = "x<y/>&amp;'\"]]><!--z--><![CDATA[w]]>\u{1}\u{7}\t"
+        func quoted(_ text: String) throws -> String { String(decoding: try JSONEncoder().encode(text), as: UTF8.self) }
+        func spec(_ text: String) throws -> String {
+            let value = try quoted(text), path = try quoted("/" + text)
+            return #"""
+            {"name":"a","memory_mb":1,"metadata":{\#(value):\#(value)},
+             "cpu":{"mode":"custom","model":\#(value),"vendor":\#(value),"features":[{"name":\#(value)}]},
+             "os":{"kernel":\#(path),"initrd":\#(path),"cmdline":\#(value)},
+             "sysinfo":{"manufacturer":\#(value),"product":\#(value),"version":\#(value),"serial":\#(value),"family":\#(value)},
+             "disks":[{"source":\#(path),"serial":\#(value),"target":"vda"},
+                      {"type":"network","source":{"protocol":"rbd","name":\#(value),"hosts":[{"name":\#(value)}]}}],
+             "interfaces":[{"type":"bridge","source":\#(value),"target":\#(value),"mac":"52:54:00:00:00:01",
+                            "filter":{"name":\#(value),"parameters":{\#(value):\#(value)}}}],
+             "graphics":{"listen":\#(value)},"serial":{"log_file":\#(value)}}
+            """#
+        }
+        func render(_ value: String) throws -> String {
+            // Rendered without validation (which would refuse the control characters), to
+            // prove the renderer alone keeps the structure.
+            let (read, _) = GuestSpec.read(json: Data(try spec(value).utf8))
+            var guest = try #require(read)
+            guest.uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+            let definition = try GuestDefinition(guest)
+            return GuestXML.xml(definition)
+        }
+        let plain = try XMLDocument(xmlString: try render("plain"), options: [])
+        let attacked = try XMLDocument(xmlString: try render(hostile), options: [])
+        func shape(_ node: XMLNode) -> [String] {
+            guard let element = node as? XMLElement else { return [] }
+            let attributes = (element.attributes ?? []).compactMap(\.name).sorted().joined(separator: ",")
+            return ["\(element.name ?? "")[\(attributes)]"] + (element.children ?? []).flatMap(shape)
+        }
+        #expect(shape(try #require(attacked.rootElement())) == shape(try #require(plain.rootElement())))
+        // The string survives as data (control characters aside, which XML cannot carry).
+        let model = try attacked.nodes(forXPath: "/domain/cpu/model").first?.stringValue
+        #expect(model == "x<y/>&amp;'\"]]><!--z--><![CDATA[w]]>\u{FFFD}\u{FFFD}\t")
+    }
+
+    @Test func symlinksThatLeaveARootAreRefused() throws {
+        let base = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("virthost-roots-\(UUID())")
+        let root = base.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("escape").path,
+                                                   withDestinationPath: "/etc")
+        let policy = ValidationPolicy(allowedDiskRoots: [root.path])
+        #expect(policy.refusal(of: root.appendingPathComponent("disk.qcow2").path) == nil)
+        #expect(policy.refusal(of: root.appendingPathComponent("new/dir/disk.qcow2").path) == nil)
+        let escaped = policy.refusal(of: root.appendingPathComponent("escape/shadow").path)
+        #expect(escaped?.contains("resolves to /etc/shadow") == true)
+    }
+}
