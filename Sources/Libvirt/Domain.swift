@@ -82,6 +82,60 @@ public final class Domain {
         guard virDomainCreate(handle) == 0 else { throw LibvirtError.last("virDomainCreate") }
     }
 
+    /// Starts a defined domain, optionally paused (`virDomainCreateWithFlags`).
+    public func create(paused: Bool) throws {
+        let flags = paused ? VIR_DOMAIN_START_PAUSED.rawValue : 0
+        guard virDomainCreateWithFlags(handle, flags) == 0 else { throw LibvirtError.last("virDomainCreateWithFlags") }
+    }
+
+    /// Asks the guest to power off (ACPI), without waiting (`virDomainShutdown`).
+    public func shutdown() throws {
+        guard virDomainShutdown(handle) == 0 else { throw LibvirtError.last("virDomainShutdown") }
+    }
+
+    /// Asks the guest to reboot (`virDomainReboot`).
+    public func reboot() throws {
+        guard virDomainReboot(handle, 0) == 0 else { throw LibvirtError.last("virDomainReboot") }
+    }
+
+    public func injectNMI() throws {
+        guard virDomainInjectNMI(handle, 0) == 0 else { throw LibvirtError.last("virDomainInjectNMI") }
+    }
+
+    /// The state and its reason code (`virDomainGetState`).
+    public func state() throws -> (state: DomainState, reason: Int32) {
+        var state: Int32 = 0
+        var reason: Int32 = 0
+        guard virDomainGetState(handle, &state, &reason, 0) == 0 else { throw LibvirtError.last("virDomainGetState") }
+        return (DomainState(rawValue: state) ?? .nostate, reason)
+    }
+
+    /// Each vCPU of a running domain (`virDomainGetVcpus`).
+    public func vcpus() throws -> [VCPUInfo] {
+        let count = try info().vcpus
+        var infos = [virVcpuInfo](repeating: virVcpuInfo(), count: max(count, 1))
+        let filled = virDomainGetVcpus(handle, &infos, Int32(infos.count), nil, 0)
+        guard filled >= 0 else { throw LibvirtError.last("virDomainGetVcpus") }
+        return infos.prefix(Int(filled)).map { info in
+            VCPUInfo(number: Int(info.number), state: VCPUInfo.State(rawValue: info.state) ?? .offline,
+                     cpuTimeNanoseconds: UInt64(info.cpuTime), hostCPU: info.cpu >= 0 ? Int(info.cpu) : nil)
+        }
+    }
+
+    /// Adds a device (`virDomainAttachDeviceFlags`).
+    public func attachDevice(xml: String, _ impact: DomainModificationImpact) throws {
+        guard virDomainAttachDeviceFlags(handle, xml, impact.rawValue) == 0 else {
+            throw LibvirtError.last("virDomainAttachDeviceFlags")
+        }
+    }
+
+    /// Removes a device (`virDomainDetachDeviceFlags`).
+    public func detachDevice(xml: String, _ impact: DomainModificationImpact) throws {
+        guard virDomainDetachDeviceFlags(handle, xml, impact.rawValue) == 0 else {
+            throw LibvirtError.last("virDomainDetachDeviceFlags")
+        }
+    }
+
     public func suspend() throws {
         guard virDomainSuspend(handle) == 0 else { throw LibvirtError.last("virDomainSuspend") }
     }
@@ -98,6 +152,37 @@ public final class Domain {
     public func undefine(_ flags: DomainUndefineFlags = []) throws {
         guard virDomainUndefineFlags(handle, flags.rawValue) == 0 else { throw LibvirtError.last("virDomainUndefineFlags") }
     }
+}
+
+/// Whether a change applies to the running domain, its persistent definition, or both
+/// (`virDomainModificationImpact`).
+public struct DomainModificationImpact: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let live = DomainModificationImpact(rawValue: VIR_DOMAIN_AFFECT_LIVE.rawValue)
+    public static let config = DomainModificationImpact(rawValue: VIR_DOMAIN_AFFECT_CONFIG.rawValue)
+}
+
+/// `virVcpuInfo`.
+public struct VCPUInfo: Sendable, Hashable {
+    public enum State: Int32, Sendable, CustomStringConvertible {
+        case offline = 0, running, blocked
+
+        public var description: String {
+            switch self {
+            case .offline: "offline"
+            case .running: "running"
+            case .blocked: "blocked"
+            }
+        }
+    }
+
+    public let number: Int
+    public let state: State
+    public let cpuTimeNanoseconds: UInt64
+    /// The host CPU it runs on; nil when it runs on none.
+    public let hostCPU: Int?
 }
 
 /// `virDomainUndefineFlagsValues`.

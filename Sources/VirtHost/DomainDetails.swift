@@ -92,3 +92,29 @@ struct DomainDescription {
         } ?? []
     }
 }
+
+extension DomainDescription {
+    /// The XML of the device `identifier` names in a domain document: a disk by target, an
+    /// interface by MAC, a PCI host device by address (`0000:81:00.1`). Nil when none matches.
+    static func deviceXML(in xml: String, identifier: String) throws -> String? {
+        let devices = try XMLTree(xml, root: "domain").root.child("devices")
+        let wanted = identifier.lowercased()
+        for disk in devices?.children("disk") ?? [] where disk.child("target")?.attribute("dev") == identifier {
+            return disk.xmlString
+        }
+        for interface in devices?.children("interface") ?? []
+        where interface.child("mac")?.attribute("address")?.lowercased() == wanted {
+            return interface.xmlString
+        }
+        for hostdev in devices?.children("hostdev") ?? [] {
+            guard let address = hostdev.at("source", "address") else { continue }
+            let parts = ["domain", "bus", "slot", "function"].map { name -> Int? in
+                address.attribute(name).flatMap { Int($0.replacingOccurrences(of: "0x", with: ""), radix: 16) }
+            }
+            guard let domain = parts[0], let bus = parts[1], let slot = parts[2], let function = parts[3] else { continue }
+            let text = String(format: "%04x:%02x:%02x.%x", domain, bus, slot, function)
+            if text == wanted { return hostdev.xmlString }
+        }
+        return nil
+    }
+}

@@ -11,6 +11,15 @@ public enum HostError: Error, Sendable, CustomStringConvertible {
     case domainNotFound(String)
     /// What libvirt returned could not be read (an XML document that does not parse).
     case unreadable(String)
+    /// A domain with this name or UUID exists already.
+    case domainExists(String)
+    /// The action makes no sense in the domain's current state.
+    case invalidState(action: String, state: String)
+    /// A step of a multi-step operation failed; `rolledBack` says whether what the earlier
+    /// steps made was removed again.
+    case stepFailed(step: String, error: LibvirtError, rolledBack: Bool)
+    /// The domain has no device with this target, MAC or PCI address.
+    case deviceNotFound(String)
 
     public var description: String {
         switch self {
@@ -18,6 +27,10 @@ public enum HostError: Error, Sendable, CustomStringConvertible {
         case .libvirt(let error): error.description
         case .domainNotFound(let reference): "no domain with UUID or name \(reference)"
         case .unreadable(let reason): reason
+        case .domainExists(let reference): "a domain named or with UUID \(reference) exists"
+        case .invalidState(let action, let state): "cannot \(action) a domain that is \(state)"
+        case .stepFailed(let step, let error, _): "\(step) failed: \(error.message)"
+        case .deviceNotFound(let identifier): "no device \(identifier)"
         }
     }
 }

@@ -10,6 +10,10 @@ enum APIProblem {
     static let unsupportedByDriver = "unsupported-by-driver"
     static let domainNotFound = "domain-not-found"
     static let invalidGuestSpec = "invalid-guest-spec"
+    static let domainExists = "domain-exists"
+    static let invalidState = "invalid-state"
+    static let operationFailed = "operation-failed"
+    static let deviceNotFound = "device-not-found"
 
     static func from(_ error: HostError) -> Problem {
         switch error {
@@ -24,6 +28,28 @@ enum APIProblem {
             return Problem(type: Problem.type(domainNotFound), title: "Domain Not Found", status: 404,
                            detail: "no domain has the UUID or name \(reference)",
                            extensions: ["domain": .string(reference)])
+        case .domainExists(let reference):
+            return Problem(type: Problem.type(domainExists), title: "Domain Exists", status: 409,
+                           detail: "a domain named or with UUID \(reference) exists already",
+                           extensions: ["domain": .string(reference)])
+        case .invalidState(let action, let state):
+            return Problem(type: Problem.type(invalidState), title: "Invalid State", status: 409,
+                           detail: "cannot \(action) a domain that is \(state)",
+                           extensions: ["state": .string(state), "action": .string(action)])
+        case .stepFailed(let step, let error, let rolledBack):
+            var problem = from(error)
+            if problem.status == 500 {
+                problem.type = Problem.type(operationFailed)
+                problem.title = "Operation Failed"
+            }
+            problem.detail = "\(step) failed: \(error.message)" + (rolledBack ? "; the domain it defined was removed" : "")
+            problem.extensions["step"] = .string(step)
+            problem.extensions["rolled_back"] = .bool(rolledBack)
+            return problem
+        case .deviceNotFound(let identifier):
+            return Problem(type: Problem.type(deviceNotFound), title: "Device Not Found", status: 404,
+                           detail: "the domain has no disk target, interface MAC or PCI address \(identifier)",
+                           extensions: ["device": .string(identifier)])
         case .unreadable(let reason):
             return Problem(type: Problem.type(libvirtError), title: "libvirt Error", status: 500,
                            detail: "libvirt returned a document that cannot be read: \(reason)")

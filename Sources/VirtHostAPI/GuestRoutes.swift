@@ -1,8 +1,10 @@
 import GuestConfig
 import HTTPServer
+import Libvirt
 import VirtHost
 
-/// `/v1/guests...`: guest specs turned into domains.
+/// `/v1/guests...` and the write operations on `/v1/domains/{ref}`: guest specs turned into
+/// domains, their power, their devices, their removal.
 struct GuestRoutes {
     let host: Host
 
@@ -10,20 +12,129 @@ struct GuestRoutes {
         let xml: String
     }
 
+    struct VCPUList: Encodable {
+        struct VCPU: Encodable {
+            let number: Int
+            let state: String
+            let hostCPU: Int?
+            let cpuTimeNs: UInt64
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(number, forKey: .number)
+                try container.encode(state, forKey: .state)
+                try container.encode(hostCPU, forKey: .hostCPU)
+                try container.encode(cpuTimeNs, forKey: .cpuTimeNs)
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case number, state
+                case hostCPU = "host_cpu"
+                case cpuTimeNs = "cpu_time_ns"
+            }
+        }
+
+        let vcpus: [VCPU]
+    }
+
     func register(in router: inout Router) {
         // Validates a spec against the host and renders its domain XML; touches no domain.
         router.post("/v1/guests/render") { [host] request in
             let (read, readErrors) = GuestSpec.read(json: request.body)
             guard let spec = read else { throw GuestSpecError(readErrors) }
-            let profile = try await host.hostProfile(for: spec)
-            let definition = try GuestDefinition(spec, host: profile, policy: host.validationPolicy,
-                                                 readErrors: readErrors)
+            let definition = try await define(spec, readErrors: readErrors, pointer: "")
             let xml = GuestXML.xml(definition)
             if request.headers["Accept"]?.contains("application/json") == true {
                 return .json(RenderedXML(xml: xml))
             }
             return Response(contentType: "application/xml", text: xml)
         }
+
+        router.post("/v1/guests") { [host] request in
+            let (read, readErrors) = GuestCreation.read(json: request.body)
+            guard let creation = read else { throw GuestSpecError(readErrors) }
+            let definition = try await define(creation.spec, readErrors: readErrors, pointer: "/spec")
+            let details = try await host.createGuest(xml: GuestXML.xml(definition), name: creation.spec.name,
+                                                     uuid: definition.uuid, start: creation.start, paused: creation.paused)
+            var response = Response.json(details, status: 201)
+            response.headers.add("Location", "/v1/domains/\(details.summary.uuid)")
+            return response
+        }
+
+        for action in Guest.Action.allCases {
+            router.post("/v1/domains/{ref}/\(action.rawValue)") { [host] request in
+                let reference = request.pathParameter("ref") ?? ""
+                switch action {
+                case .start:
+                    return .json(try await host.perform(.start, on: reference, paused: try request.bool("paused", default: false)))
+                case .reboot:
+                    let mode = try request.choice("mode", default: RebootMode.soft)
+                    return .json(try await host.perform(.reboot, on: reference, hard: mode == .hard))
+                case .shutdown:
+                    let timeout = try request.integer("timeout_s", in: 0...3600)
+                    let force = try request.bool("force", default: false)
+                    if force, timeout == nil {
+                        throw Problem.badRequest("force needs timeout_s: how long the guest gets to shut down", parameter: "force")
+                    }
+                    return .json(try await host.shutdown(reference, timeout: timeout.map { .seconds($0) }, force: force))
+                default:
+                    return .json(try await host.perform(action, on: reference))
+                }
+            }
+        }
+
+        router.delete("/v1/domains/{ref}") { [host] request in
+            try await host.deleteGuest(request.pathParameter("ref") ?? "", force: try request.bool("force", default: false))
+            return Response(status: 204)
+        }
+
+        router.get("/v1/domains/{ref}/vcpus") { [host] request in
+            let vcpus = try await host.vcpus(request.pathParameter("ref") ?? "")
+            return .json(VCPUList(vcpus: vcpus.map {
+                .init(number: $0.number, state: $0.state.description, hostCPU: $0.hostCPU, cpuTimeNs: $0.cpuTimeNanoseconds)
+            }))
+        }
+
+        router.post("/v1/domains/{ref}/devices") { [host] request in
+            let reference = request.pathParameter("ref") ?? ""
+            let inventory = try await host.deviceInventory(reference)
+            let device = try DeviceDefinition(json: request.body, existingTargets: inventory.targets,
+                                              existingMACs: inventory.macs, uuid: inventory.uuid,
+                                              policy: host.validationPolicy)
+            let impact = try impact(request, inventory)
+            var response = Response.json(try await host.attachDevice(reference, xml: device.xml, impact: impact),
+                                         status: 201)
+            response.headers.add("Location", "/v1/domains/\(inventory.uuid)/devices/\(device.identifier)")
+            return response
+        }
+
+        router.delete("/v1/domains/{ref}/devices/{target}") { [host] request in
+            let reference = request.pathParameter("ref") ?? ""
+            let inventory = try await host.deviceInventory(reference)
+            return .json(try await host.detachDevice(reference, identifier: request.pathParameter("target") ?? "",
+                                                     impact: try impact(request, inventory)))
+        }
+    }
+
+    enum RebootMode: String, CaseIterable { case soft, hard }
+
+    /// Validates a spec against what the host offers for it.
+    func define(_ spec: GuestSpec, readErrors: [FieldError], pointer: String) async throws -> GuestDefinition {
+        let profile = try await host.hostProfile(for: spec)
+        return try GuestDefinition(spec, host: profile, policy: host.validationPolicy, pointer: pointer,
+                                   readErrors: readErrors)
+    }
+
+    /// libvirt's AFFECT flags from `?live=&persistent=`; by default the running domain when it
+    /// runs, and the definition when it has one.
+    func impact(_ request: Request, _ inventory: Host.DeviceInventory) throws -> DomainModificationImpact {
+        var impact: DomainModificationImpact = []
+        if try request.bool("live", default: inventory.active) { impact.insert(.live) }
+        if try request.bool("persistent", default: inventory.persistent) { impact.insert(.config) }
+        guard !impact.isEmpty else {
+            throw Problem.badRequest("live and persistent cannot both be false", parameter: "live")
+        }
+        return impact
     }
 }
 

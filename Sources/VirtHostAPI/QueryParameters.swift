@@ -31,6 +31,16 @@ extension Request {
         return version
     }
 
+    /// A whole number in `range`, or nil when absent.
+    func integer(_ name: String, in range: ClosedRange<Int>) throws(Problem) -> Int? {
+        guard let text = query(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw .badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(text)",
+                              parameter: name)
+        }
+        return value
+    }
+
     /// A non-empty string parameter, or nil when absent or empty.
     func text(_ name: String) -> String? {
         guard let value = query(name), !value.isEmpty else { return nil }
