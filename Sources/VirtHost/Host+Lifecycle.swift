@@ -28,8 +28,10 @@ extension Host {
             }
             if start {
                 do {
-                    try domain.create(paused: paused)
+                    try Guest(domain).launch(paused: paused)
                 } catch let error as LibvirtError {
+                    // A start that half-happened (started, then could not pause) is undone too.
+                    if (try? domain.isActive()) == true { try? domain.destroy() }
                     let rolledBack = (try? domain.undefine([.managedSave, .nvram])) != nil
                         || (try? domain.undefine()) != nil
                     logger.warning("guest did not start; its definition was removed", metadata: [

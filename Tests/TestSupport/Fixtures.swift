@@ -10,6 +10,21 @@ public enum Fixtures {
     /// A test-driver node with domains running, paused, crashed and shut off.
     public static let domainsInEveryStateURI = "test://" + path("domains-in-every-state.xml")
 
+    /// A test driver of its own (test:///default is one driver shared by every connection of
+    /// the process, so tests that change domains must not use it): one running domain,
+    /// `test`, with 2 vCPUs.
+    public static func privateTestDriverURI() throws -> String {
+        try testDriverURI(node: """
+            <node>
+              <cpu><mhz>2000</mhz><model>i686</model><nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads></cpu>
+              <memory>4194304</memory>
+              <domain type='test'>
+                <name>test</name><memory>1048576</memory><vcpu>2</vcpu><os><type>hvm</type></os>
+              </domain>
+            </node>
+            """)
+    }
+
     /// A test-driver URI for a node document written to a temporary file.
     public static func testDriverURI(node xml: String) throws -> String {
         let file = URL(fileURLWithPath: NSTemporaryDirectory())

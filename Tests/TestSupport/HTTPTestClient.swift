@@ -128,6 +128,9 @@ public final class HTTPTestConnection: @unchecked Sendable {
     /// Reads a whole response.
     public func readResponse() throws -> HTTPTestResponse {
         var response = try readHead()
+        if response.status == 204 || response.status == 304 || (100..<200).contains(response.status) {
+            return response  // RFC 9112 §6.3: no body, whatever the headers say
+        }
         if response.headers["transfer-encoding"]?.lowercased() == "chunked" {
             while let chunk = try readChunk() { response.body += chunk }
         } else if let length = response.headers["content-length"].flatMap(Int.init) {

@@ -129,6 +129,11 @@ extension RealLibvirtdTests {
 }
 
 extension RealLibvirtd {
+    /// The guest CPU for started test guests: host-model, less `arch-capabilities`. Nested KVM
+    /// (this project's CI machines) cannot set that MSR (0x10a), and QEMU aborts the start; a
+    /// real host has no such limit, and the default spec (plain host-model) stays untouched.
+    static let startableCPU = #"{"mode":"host-model","features":[{"name":"arch-capabilities","policy":"disable"}]}"#
+
     /// `kvm` where `/dev/kvm` works, else `qemu` (TCG): what `scripts/start-libvirtd.sh` printed.
     static let virtType = ProcessInfo.processInfo.environment["VIRTHOST_TEST_VIRT_TYPE"]
         ?? (FileManager.default.isWritableFile(atPath: "/dev/kvm") ? "kvm" : "qemu")
