@@ -11,6 +11,8 @@ public final class Connection {
     let handle: virConnectPtr
     public let uri: String
     private var closeCallbackRegistered = false
+    /// Domain event registrations, undone before the connection closes.
+    var eventCallbackIDs: [Int32] = []
 
     /// Why libvirt closed a connection under its owner (`virConnectCloseReason`).
     public enum CloseReason: Int32, Sendable, CustomStringConvertible {
@@ -36,6 +38,7 @@ public final class Connection {
     }
 
     deinit {
+        for id in eventCallbackIDs { virConnectDomainEventDeregisterAny(handle, id) }
         if closeCallbackRegistered {
             // Otherwise libvirt would report our own close to the callback.
             virConnectUnregisterCloseCallback(handle, Connection.closeTrampoline)

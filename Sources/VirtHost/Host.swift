@@ -22,9 +22,11 @@ public actor Host {
         public var instancesPath: String
         /// Directories guests' file and block disks must lie in; the instances path when empty.
         public var allowedDiskRoots: [String]
+        /// The event stream's buffer, queues and stop-event coalescing.
+        public var events: EventHub.Configuration
 
         public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
-                    allowedDiskRoots: [String] = [],
+                    allowedDiskRoots: [String] = [], events: EventHub.Configuration = .init(),
                     initialRetryDelay: Duration = .milliseconds(250), maximumRetryDelay: Duration = .seconds(30),
                     keepAliveInterval: Int32 = 5, keepAliveCount: UInt32 = 3) {
             self.uri = uri
@@ -35,6 +37,7 @@ public actor Host {
             self.keepAliveCount = keepAliveCount
             self.instancesPath = instancesPath
             self.allowedDiskRoots = allowedDiskRoots
+            self.events = events
         }
     }
 
@@ -55,11 +58,19 @@ public actor Host {
     private var retryDelay: Duration
     private var cachedHostname: String?
     private var keepAliveAbsenceLogged = false
+    /// Set when a connection is lost, so the next one is announced as restored and resynced.
+    private var lostConnection = false
+    private var reconnectTask: Task<Void, Never>?
+
+    /// Lifecycle, reboot, device-removed and connection events, for every subscriber.
+    public nonisolated let events: EventHub
+    let domainStates = DomainStateTracker()
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.retryDelay = configuration.initialRetryDelay
+        self.events = EventHub(configuration: configuration.events)
     }
 
     // MARK: Connection
@@ -76,6 +87,8 @@ public actor Host {
 
     /// Closes the connection (at shutdown). Later calls reconnect.
     public func disconnect() {
+        reconnectTask?.cancel()
+        reconnectTask = nil
         guard connection != nil else { return }
         connection = nil
         generation += 1
@@ -120,10 +133,14 @@ public actor Host {
                 Task { await self.connectionClosed(generation: generation, reason: reason) }
             }
             enableKeepAlive(on: connection)
+            subscribeToEvents(on: connection)
             self.connection = connection
             retryAt = nil
             retryDelay = configuration.initialRetryDelay
+            reconnectTask?.cancel()
+            reconnectTask = nil
             logger.info("libvirt connection opened", metadata: ["uri": "\(uri)"])
+            resync(connection)
             return connection
         } catch {
             let reason = (error as? LibvirtError)?.message ?? "\(error)"
@@ -156,6 +173,66 @@ public actor Host {
         }
     }
 
+    /// Registers for domain events; the handler runs on libvirt's event loop thread and only
+    /// hands each event to the tracker and the hub.
+    private func subscribeToEvents(on connection: Connection) {
+        let events = events, states = domainStates
+        do {
+            try connection.onDomainEvents { event in
+                let hostEvent = HostEvent(event)
+                states.apply(hostEvent)
+                events.publish(hostEvent)
+            }
+        } catch {
+            logger.warning("libvirt domain events are not available", metadata: ["uri": "\(uri)", "error": "\(error)"])
+        }
+    }
+
+    /// Reads every domain's state. After a loss, announces the restored connection and emits
+    /// a synthetic event for each change the lost connection did not report.
+    private func resync(_ connection: Connection) {
+        var now: [String: DomainStateTracker.Known] = [:]
+        for domain in (try? connection.listAllDomains()) ?? [] {
+            guard let uuid = try? domain.uuid(), let name = try? domain.name(), let state = try? domain.state().state
+            else { continue }
+            now[uuid] = .init(name: name, state: state.description)
+        }
+        if lostConnection {
+            lostConnection = false
+            events.publish(.connection("restored"))
+            let missed = DomainStateTracker.changes(from: domainStates.snapshot, to: now)
+            for event in missed { events.publish(event) }
+            if !missed.isEmpty { logger.info("events missed while disconnected", metadata: ["count": "\(missed.count)"]) }
+        }
+        domainStates.reset(now)
+    }
+
+    /// After a loss, keeps trying to reconnect in the background (with the usual back-off), so
+    /// the event stream resumes even when no request comes.
+    private func scheduleReconnect() {
+        guard reconnectTask == nil else { return }
+        reconnectTask = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let wait = await self.reconnectWait()
+                guard let wait else { return }
+                try? await Task.sleep(for: wait)
+                if Task.isCancelled { return }
+                _ = try? await self.connect()
+            }
+        }
+    }
+
+    /// How long until the next reconnect attempt; nil when connected.
+    private func reconnectWait() -> Duration? {
+        guard connection == nil else {
+            reconnectTask = nil
+            return nil
+        }
+        guard let retryAt else { return .milliseconds(100) }
+        return max(retryAt - clock.now, .milliseconds(10))
+    }
+
     private func connectionClosed(generation closed: Int, reason: Connection.CloseReason) {
         guard closed == generation, connection != nil else { return }
         connectionLost(reason: "connection closed: \(reason)")
@@ -170,6 +247,9 @@ public actor Host {
         lastFailure = reason
         retryAt = nil
         logger.warning("libvirt connection lost", metadata: ["uri": "\(uri)", "reason": "\(reason)"])
+        lostConnection = true
+        events.publish(.connection("lost", reason: reason))
+        scheduleReconnect()
     }
 
     // MARK: Host facts

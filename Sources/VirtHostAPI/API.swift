@@ -7,11 +7,15 @@ public struct API: Sendable {
     public let host: Host
     /// The service's own HTTP series; give ``ServiceMetrics/record(_:)`` to the server.
     public let metrics: ServiceMetrics
+    /// How often a quiet event stream sends a heartbeat comment.
+    public let eventHeartbeat: Duration
     let logger: Logger
 
-    public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger) {
+    public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
+                logger: Logger) {
         self.host = host
         self.metrics = metrics
+        self.eventHeartbeat = eventHeartbeat
         self.logger = logger
     }
 
@@ -23,6 +27,7 @@ public struct API: Sendable {
         HostRoutes(host: host).register(in: &router)
         DomainRoutes(host: host).register(in: &router)
         GuestRoutes(host: host).register(in: &router)
+        EventRoutes(host: host, heartbeat: eventHeartbeat).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

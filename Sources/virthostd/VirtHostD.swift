@@ -35,6 +35,18 @@ struct VirtHostD: AsyncParsableCommand {
             help: "A directory guests' disks may live in (repeatable; default: the instances path). Env: VIRTHOST_ALLOWED_DISK_ROOTS (colon-separated).")
     var allowedDiskRoots: [String] = environment("VIRTHOST_ALLOWED_DISK_ROOTS")?.split(separator: ":").map(String.init) ?? []
 
+    @Option(help: "Events kept for replay with Last-Event-ID. Env: VIRTHOST_EVENT_BUFFER.")
+    var eventBuffer: Int = environment("VIRTHOST_EVENT_BUFFER").flatMap(Int.init) ?? 1024
+
+    @Option(help: "Events queued per event-stream client before its oldest are dropped. Env: VIRTHOST_EVENT_QUEUE.")
+    var eventQueue: Int = environment("VIRTHOST_EVENT_QUEUE").flatMap(Int.init) ?? 1024
+
+    @Option(help: "Seconds between heartbeat comments on a quiet event stream. Env: VIRTHOST_SSE_HEARTBEAT.")
+    var sseHeartbeat: Int = environment("VIRTHOST_SSE_HEARTBEAT").flatMap(Int.init) ?? 15
+
+    @Option(help: "Seconds a stopped event is held for ?coalesce=true clients, dropped if the domain starts again (0 = off). Env: VIRTHOST_STOP_EVENT_DELAY.")
+    var stopEventDelay: Int = environment("VIRTHOST_STOP_EVENT_DELAY").flatMap(Int.init) ?? 0
+
     @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
     var httpThreads: Int = environment("VIRTHOST_HTTP_THREADS").flatMap(Int.init) ?? 1
 
@@ -56,7 +68,8 @@ struct VirtHostD: AsyncParsableCommand {
     }
 
     /// Numeric settings whose environment variable must parse, rather than silently fall back.
-    private static let numericEnvironment = ["VIRTHOST_HTTP_THREADS", "VIRTHOST_CONNECTION_LIMIT",
+    private static let numericEnvironment = ["VIRTHOST_EVENT_BUFFER", "VIRTHOST_EVENT_QUEUE", "VIRTHOST_SSE_HEARTBEAT",
+                                             "VIRTHOST_STOP_EVENT_DELAY", "VIRTHOST_HTTP_THREADS", "VIRTHOST_CONNECTION_LIMIT",
                                              "VIRTHOST_PER_IP_CONNECTION_LIMIT", "VIRTHOST_CONNECTION_TIMEOUT",
                                              "VIRTHOST_MAX_BODY_SIZE"]
 
@@ -72,6 +85,9 @@ struct VirtHostD: AsyncParsableCommand {
         _ = try ListenAddress(listen)
         for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
             throw ValidationError("disk roots and the instances path must be absolute, got \(root)")
+        }
+        guard eventBuffer >= 1, eventQueue >= 1, sseHeartbeat >= 1, stopEventDelay >= 0 else {
+            throw ValidationError("--event-buffer, --event-queue and --sse-heartbeat must be at least 1, --stop-event-delay at least 0")
         }
         guard httpThreads >= 1, connectionLimit >= 1, perIPConnectionLimit >= 0, connectionTimeout >= 0,
               maxBodySize >= 0 else {
@@ -91,7 +107,9 @@ struct VirtHostD: AsyncParsableCommand {
         Self.raiseOpenFileLimit()
 
         let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath,
-                                             allowedDiskRoots: allowedDiskRoots),
+                                             allowedDiskRoots: allowedDiskRoots,
+                                             events: .init(bufferSize: eventBuffer, subscriberQueueSize: eventQueue,
+                                                           stopEventDelay: .seconds(stopEventDelay))),
                         logger: Logger(label: "virthost.host"))
         do {
             try await host.connect()
@@ -100,7 +118,7 @@ struct VirtHostD: AsyncParsableCommand {
             logger.warning("libvirt is not reachable yet", metadata: ["uri": "\(uri)", "error": "\(error)"])
         }
 
-        let api = API(host: host, logger: Logger(label: "virthost.api"))
+        let api = API(host: host, eventHeartbeat: .seconds(sseHeartbeat), logger: Logger(label: "virthost.api"))
         var serverConfiguration = HTTPServer.Configuration(
             host: address.host, port: address.port, threads: httpThreads, connectionLimit: connectionLimit,
             perIPConnectionLimit: perIPConnectionLimit, connectionTimeout: connectionTimeout, maxBodySize: maxBodySize)

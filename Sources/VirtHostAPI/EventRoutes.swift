@@ -1,0 +1,146 @@
+import Foundation
+import HTTPServer
+import VirtHost
+
+/// `GET /v1/events`: the Host's events as server-sent events.
+struct EventRoutes {
+    let host: VirtHost.Host
+    /// How often a quiet stream sends a comment, so proxies keep it and dead peers show.
+    let heartbeat: Duration
+
+    func register(in router: inout Router) {
+        router.get("/v1/events") { [host, heartbeat] request in
+            let types = Set(request.queryValues("type").flatMap { $0.split(separator: ",").map(String.init) })
+            if let unknown = types.subtracting(EventFilter.knownTypes).sorted().first {
+                throw Problem.badRequest("type \(unknown) is not an event type; known: "
+                                         + EventFilter.knownTypes.sorted().joined(separator: ", "), parameter: "type")
+            }
+            let filter = EventFilter(domains: Set(request.queryValues("domain").filter { !$0.isEmpty }), types: types)
+            let lastID: UInt64?
+            if let text = request.query("last_event_id") ?? request.headers["Last-Event-ID"] {
+                guard let id = UInt64(text) else {
+                    throw Problem.badRequest("last_event_id must be an event id, got \(text)", parameter: "last_event_id")
+                }
+                lastID = id
+            } else {
+                lastID = nil
+            }
+            let coalesce = try request.bool("coalesce", default: false)
+            let subscription = host.events.subscribe(filter, after: lastID, coalesce: coalesce)
+            return .stream(contentType: "text/event-stream",
+                           headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
+                           ServerSentEvents(subscription: subscription, heartbeat: heartbeat))
+        }
+    }
+}
+
+/// A subscription as an SSE byte stream: a `retry:` hint, then one frame per event, an
+/// `overflow` frame when the subscriber fell behind, and a comment when the stream is quiet.
+/// It is pulled as fast as the client reads; a client that stops reading makes its own
+/// subscription overflow, never the hub wait.
+struct ServerSentEvents: AsyncSequence, Sendable {
+    typealias Element = [UInt8]
+
+    let subscription: EventSubscription
+    let heartbeat: Duration
+    static let retryMilliseconds = 3000
+
+    final class Iterator: AsyncIteratorProtocol {
+        let subscription: EventSubscription
+        var started = false
+        let poker: Task<Void, Never>
+
+        init(subscription: EventSubscription, heartbeat: Duration) {
+            self.subscription = subscription
+            poker = Task {
+                while !subscription.isFinished {
+                    try? await Task.sleep(for: heartbeat)
+                    subscription.poke()
+                }
+            }
+        }
+
+        deinit {
+            poker.cancel()
+            subscription.finish()
+        }
+
+        func next() async -> [UInt8]? {
+            if !started {
+                started = true
+                return Array("retry: \(ServerSentEvents.retryMilliseconds)\n\n".utf8)
+            }
+            guard let item = await subscription.next() else {
+                poker.cancel()
+                return nil
+            }
+            return ServerSentEvents.frame(item)
+        }
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(subscription: subscription, heartbeat: heartbeat) }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static func frame(_ item: EventSubscription.Item) -> [UInt8] {
+        switch item {
+        case .heartbeat:
+            return Array(": heartbeat\n\n".utf8)
+        case .overflow(let dropped):
+            // No `id:`: the client's Last-Event-ID stays at the last event it really got.
+            let data = #"{"dropped":\#(dropped),"detail":"events were dropped; list the domains again"}"#
+            return Array("event: overflow\ndata: \(data)\n\n".utf8)
+        case .event(let event):
+            let data = (try? encoder.encode(EventDocument(event))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return Array("id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n".utf8)
+        }
+    }
+}
+
+/// An event's `data:` JSON.
+struct EventDocument: Encodable {
+    struct Domain: Encodable {
+        let name: String
+        let uuid: String
+    }
+
+    let id: UInt64
+    let time: Date
+    let domain: Domain?
+    let event: String?
+    let detail: String?
+    let state: String?
+    let synthetic: Bool?
+    let device: String?
+    let reason: String?
+
+    init(_ event: HostEvent) {
+        id = event.id
+        time = event.time
+        domain = event.domainUUID.map { Domain(name: event.domainName ?? "", uuid: $0) }
+        switch event.kind {
+        case .lifecycle:
+            self.event = event.event
+            detail = event.detail
+            state = event.state
+            synthetic = event.synthetic
+        case .connection:
+            self.event = nil
+            detail = nil
+            state = event.event
+            synthetic = nil
+        default:
+            self.event = nil
+            detail = nil
+            state = nil
+            synthetic = nil
+        }
+        device = event.device
+        reason = event.reason
+    }
+}
