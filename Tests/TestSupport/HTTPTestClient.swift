@@ -14,7 +14,7 @@ public final class HTTPTestConnection: @unchecked Sendable {
         public let description: String
     }
 
-    let descriptor: Int32
+    public let descriptor: Int32
     private var buffer: [UInt8] = []
 
     public init(port: UInt16, host: String = "127.0.0.1", timeout: Double = 10) throws {

@@ -11,12 +11,13 @@ struct APITestServer {
     var port: UInt16 { server.port }
 
     init(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250),
-         instancesPath: String = NSTemporaryDirectory()) throws {
-        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath,
+         instancesPath: String = NSTemporaryDirectory(), events: EventHub.Configuration = .init(),
+         heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024) throws {
+        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, events: events,
                                                   initialRetryDelay: initialRetryDelay),
                              logger: Logger(label: "test.host"))
-        let api = API(host: host, logger: Logger(label: "test.api"))
-        var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
+        let api = API(host: host, eventHeartbeat: heartbeat, logger: Logger(label: "test.api"))
+        var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
         configuration.onCompletion = api.metrics.record
         server = HTTPServer(configuration: configuration, router: api.router(), logger: Logger(label: "test.http"))
         try server.start()
