@@ -9,6 +9,18 @@ sudo=""
 
 answers() { $sudo virsh -c qemu:///system version >/dev/null 2>&1; }
 
+# Starts a daemon with no stdio and no other descriptor of ours: whoever runs this script
+# (a test reading its output to the end, say) must never wait on a daemon holding its pipe.
+daemon() {
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [[ $fd -gt 2 ]] && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec $sudo "$@" </dev/null >/dev/null 2>&1
+    )
+}
+
 if ! answers; then
     if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
         $sudo systemctl start virtlogd libvirtd >/dev/null 2>&1 || true
@@ -20,9 +32,13 @@ if ! answers; then
     getent passwd libvirt-qemu >/dev/null || $sudo useradd -r -g libvirt-qemu -G kvm libvirt-qemu
     $sudo mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
     [[ -e /dev/kvm ]] && $sudo chgrp kvm /dev/kvm && $sudo chmod 660 /dev/kvm
-    pgrep -x virtlogd >/dev/null || $sudo virtlogd -d
-    pgrep -x libvirtd >/dev/null || $sudo libvirtd -d
-    for _ in $(seq 1 100); do answers && break; sleep 0.1; done
+    pgrep -x virtlogd >/dev/null || daemon virtlogd -d
+    # Right after a libvirtd was killed, a new one can exit at once (its old pid file and
+    # sockets are still being released): try a few times.
+    for _attempt in 1 2 3 4 5; do
+        pgrep -x libvirtd >/dev/null || daemon libvirtd -d || true
+        for _ in $(seq 1 50); do answers && break 2; sleep 0.1; done
+    done
 fi
 if ! answers; then
     echo "libvirtd did not answer on qemu:///system" >&2
