@@ -44,20 +44,28 @@ public enum DiskConfig {
 
 /// One `<interface>` element.
 public enum InterfaceConfig {
-    public static func interface(_ interface: InterfaceSpec, mac: String) -> Element {
+    /// - Parameter firewallFilter: the per-interface filter the firewall defines, when it is on.
+    public static func interface(_ interface: InterfaceSpec, mac: String, firewallFilter: String? = nil) -> Element {
         let type = interface.type ?? "network"
+        let model = type == "vhostuser" ? "virtio" : interface.model ?? "virtio"
         return Element("interface", [("type", type)]) {
             Element("mac", [("address", mac)])
             switch type {
             case "bridge": Element("source", [("bridge", interface.source)])
             case "network": Element("source", [("network", interface.source ?? "default")])
-            case "direct": Element("source", [("dev", interface.source), ("mode", "bridge")])
-            case "vhostuser": Element("source", [("type", "unix"), ("path", interface.source), ("mode", "client")])
+            case "direct": Element("source", [("dev", interface.source), ("mode", interface.mode ?? "bridge")])
+            case "vhostuser":
+                Element("source", [("type", "unix"), ("path", interface.source), ("mode", interface.mode ?? "client")])
             default: [Element]()
             }
             if let target = interface.target { Element("target", [("dev", target)]) }
-            Element("model", [("type", type == "vhostuser" ? "virtio" : interface.model ?? "virtio")])
-            if let filter = interface.filter {
+            Element("model", [("type", model)])
+            if let queues = interface.queues, model == "virtio" {
+                Element("driver", [("name", type == "vhostuser" ? nil : "vhost"), ("queues", String(queues))])
+            }
+            if let firewallFilter {
+                Element("filterref", [("filter", firewallFilter)])
+            } else if let filter = interface.filter {
                 Element("filterref", [("filter", filter.name)]) {
                     for name in filter.parameters.keys.sorted() {
                         Element("parameter", [("name", name), ("value", filter.parameters[name])])

@@ -35,6 +35,10 @@ public struct DeviceDefinition: Sendable {
     public var identifier: String
     public var element: Element
     public var xml: String { element.serialized() }
+    /// The interface's firewall filter, to define before the device is attached.
+    public var firewallFilter: (name: String, xml: String)?
+    /// The interface, for the VIF checks.
+    public var interface: InterfaceSpec?
 
     /// - Parameters:
     ///   - existingTargets: disk targets the domain has; a new disk takes a free one.
@@ -111,7 +115,12 @@ public struct DeviceDefinition: Sendable {
                 index += 1
             }
             identifier = mac
-            element = InterfaceConfig.interface(spec.interfaces[0], mac: mac)
+            interface = spec.interfaces[0]
+            if let firewall = spec.interfaces[0].firewall, firewall.enabled {
+                let name = FirewallConfig.filterName(uuid: uuid, mac: mac)
+                firewallFilter = (name, FirewallConfig.filter(name: name, firewall: firewall).serialized())
+            }
+            element = InterfaceConfig.interface(spec.interfaces[0], mac: mac, firewallFilter: firewallFilter?.name)
         default:
             identifier = spec.pciDevices[0].address.lowercased()
             element = PCIDeviceConfig.hostdev(spec.pciDevices[0])!

@@ -14,6 +14,9 @@ public struct GuestDefinition: Sendable, Hashable {
     public var disks: [StorageConfig.Disk]
     public var macs: [String]
     public var hasDisplay: Bool
+    /// Per interface index, the filter its firewall defines (only for interfaces with the
+    /// firewall on).
+    public var firewallFilters: [Int: String]
 
     /// - Parameters:
     ///   - host: what the host offers; nil skips the checks against it.
@@ -40,6 +43,11 @@ public struct GuestDefinition: Sendable, Hashable {
         macs = spec.interfaces.enumerated().map { index, interface in
             interface.mac?.lowercased() ?? Self.derivedMAC(uuid: uuid, index: index)
         }
+        var filters: [Int: String] = [:]
+        for (index, interface) in spec.interfaces.enumerated() where interface.firewall?.enabled == true {
+            filters[index] = FirewallConfig.filterName(uuid: uuid, mac: macs[index])
+        }
+        firewallFilters = filters
 
         // Identity and size.
         if !Self.isValidName(spec.name) {
@@ -197,6 +205,32 @@ public struct GuestDefinition: Sendable, Hashable {
             }
             if let mtu = interface.mtu, !(68...65535).contains(mtu) { fail(at + "/mtu", "must be 68 to 65535, got \(mtu)") }
             if let filter = interface.filter, filter.name.isEmpty { fail(at + "/filter/name", "must not be empty") }
+            if let mode = interface.mode {
+                let allowed = type == "direct" ? InterfaceSpec.directModes : type == "vhostuser" ? InterfaceSpec.vhostUserModes : []
+                if allowed.isEmpty {
+                    fail(at + "/mode", "is only used with direct and vhostuser interfaces")
+                } else if !allowed.contains(mode) {
+                    fail(at + "/mode", "must be one of \(allowed.joined(separator: ", ")) for a \(type) interface")
+                }
+            }
+            if let queues = interface.queues {
+                if !(1...256).contains(queues) { fail(at + "/queues", "must be 1 to 256, got \(queues)") }
+                if type != "vhostuser", (interface.model ?? "virtio") != "virtio" {
+                    fail(at + "/queues", "needs the virtio model")
+                }
+            }
+            if let firewall = interface.firewall, firewall.enabled {
+                if interface.filter != nil { fail(at + "/firewall", "cannot be combined with filter: the firewall sets the filter") }
+                if type == "vhostuser" { fail(at + "/firewall", "libvirt's filters do not apply to vhostuser interfaces") }
+                var seenIPs: Set<String> = []
+                for (ipIndex, ip) in firewall.allowedIPs.enumerated() {
+                    if !Self.isValidIPv4(ip) {
+                        fail(at + "/firewall/allowed_ips/\(ipIndex)", "must be an IPv4 address like 10.0.0.5, got \(ip)")
+                    } else if !seenIPs.insert(ip).inserted {
+                        fail(at + "/firewall/allowed_ips/\(ipIndex)", "\(ip) is listed twice")
+                    }
+                }
+            }
         }
 
         // PCI devices.
@@ -232,6 +266,14 @@ public struct GuestDefinition: Sendable, Hashable {
         guard octets.count == 6, octets.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }),
               let first = UInt8(octets[0], radix: 16) else { return false }
         return first & 1 == 0  // unicast
+    }
+
+    static func isValidIPv4(_ text: String) -> Bool {
+        let octets = text.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { octet in
+            (1...3).contains(octet.count) && octet.allSatisfy(\.isASCII) && octet.allSatisfy(\.isNumber)
+                && Int(octet).map { $0 <= 255 } == true && (octet.count == 1 || octet.first != "0")
+        }
     }
 
     static func isValidTarget(_ target: String) -> Bool {

@@ -35,6 +35,15 @@ public enum GuestXML {
         }
     }
 
+    /// The nwfilter document of each interface whose firewall is on, by filter name.
+    public static func firewallFilters(_ definition: GuestDefinition) -> [(name: String, xml: String)] {
+        definition.firewallFilters.keys.sorted().compactMap { index in
+            guard let name = definition.firewallFilters[index],
+                  let firewall = definition.spec.interfaces[index].firewall else { return nil }
+            return (name, FirewallConfig.filter(name: name, firewall: firewall).serialized())
+        }
+    }
+
     /// The domain XML document.
     public static func xml(_ definition: GuestDefinition) -> String {
         config(definition).serialized()
@@ -89,8 +98,9 @@ public enum GuestXML {
         return Element("devices") {
             for disk in definition.disks { DiskConfig.disk(disk) }
             DiskConfig.controllers(definition.disks)
-            for (interface, mac) in zip(spec.interfaces, definition.macs) {
-                InterfaceConfig.interface(interface, mac: mac)
+            for (index, interface) in spec.interfaces.enumerated() {
+                InterfaceConfig.interface(interface, mac: definition.macs[index],
+                                          firewallFilter: definition.firewallFilters[index])
             }
             if spec.serial.enabled {
                 Element("serial", [("type", "pty")]) {

@@ -14,6 +14,23 @@ public struct InterfaceSpec: Sendable, Hashable {
         }
     }
 
+    /// Anti-spoofing protection: a per-interface nwfilter built on libvirt's `clean-traffic`.
+    public struct Firewall: Sendable, Hashable {
+        public var enabled: Bool
+        /// The IPv4 addresses the guest may send from (clean-traffic's `IP` parameter).
+        public var allowedIPs: [String]
+        public var allowDHCP: Bool
+
+        public init(enabled: Bool = true, allowedIPs: [String] = [], allowDHCP: Bool = false) {
+            self.enabled = enabled
+            self.allowedIPs = allowedIPs
+            self.allowDHCP = allowDHCP
+        }
+    }
+
+    public static let directModes = ["bridge", "vepa", "private", "passthrough"]
+    public static let vhostUserModes = ["client", "server"]
+
     /// `network` when nil.
     public var type: String?
     /// The bridge, network, host device (direct) or socket path (vhostuser); `default` for
@@ -27,9 +44,18 @@ public struct InterfaceSpec: Sendable, Hashable {
     /// The host-side tap device name.
     public var target: String?
     public var filter: Filter?
+    /// direct: the macvtap mode (`bridge` when nil); vhostuser: `client` (default) or `server`.
+    public var mode: String?
+    /// virtio multiqueue: queue pairs (`<driver name='vhost' queues='N'/>`).
+    public var queues: Int?
+    public var firewall: Firewall?
 
     public init(type: String? = nil, source: String? = nil, mac: String? = nil, model: String? = nil,
-                mtu: Int? = nil, target: String? = nil, filter: Filter? = nil) {
+                mtu: Int? = nil, target: String? = nil, filter: Filter? = nil, mode: String? = nil, queues: Int? = nil,
+                firewall: Firewall? = nil) {
+        self.mode = mode
+        self.queues = queues
+        self.firewall = firewall
         self.type = type
         self.source = source
         self.mac = mac
@@ -50,6 +76,20 @@ public struct InterfaceSpec: Sendable, Hashable {
             defer { filter.finish() }
             if !filter.has("name") { filter.errors.add(filter.path("name"), "is required") }
             return Filter(name: filter.string("name") ?? "", parameters: filter.stringMap("parameters"))
+        }
+        mode = reader.choice("mode", Self.directModes + Self.vhostUserModes)
+        queues = reader.int("queues")
+        firewall = reader.object("firewall").map { firewall in
+            defer { firewall.finish() }
+            let ips = firewall.array("allowed_ips").compactMap { item -> String? in
+                guard case .string(let ip) = item.value else {
+                    firewall.errors.add(item.pointer, "must be a string")
+                    return nil
+                }
+                return ip
+            }
+            return Firewall(enabled: firewall.bool("enabled") ?? true, allowedIPs: ips,
+                            allowDHCP: firewall.bool("allow_dhcp") ?? false)
         }
         reader.finish()
     }

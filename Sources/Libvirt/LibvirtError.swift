@@ -37,6 +37,8 @@ public struct LibvirtError: Error, Sendable, Equatable, CustomStringConvertible 
     public var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }
     /// The driver does not implement the call.
     public var isUnsupported: Bool { code == Int32(VIR_ERR_NO_SUPPORT.rawValue) }
+    /// The network filter does not exist.
+    public var isNoNWFilter: Bool { code == Int32(VIR_ERR_NO_NWFILTER.rawValue) }
     /// A flag or argument the driver does not accept.
     public var isInvalidArgument: Bool { code == Int32(VIR_ERR_INVALID_ARG.rawValue) }
     /// The call does not apply in the object's current state.

@@ -28,6 +28,7 @@ public struct API: Sendable {
         DomainRoutes(host: host).register(in: &router)
         GuestRoutes(host: host).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat).register(in: &router)
+        FirewallRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

@@ -54,8 +54,29 @@ struct GuestRoutes {
             let (read, readErrors) = GuestCreation.read(json: request.body)
             guard let creation = read else { throw GuestSpecError(readErrors) }
             let definition = try await define(creation.spec, readErrors: readErrors, pointer: "/spec")
-            let details = try await host.createGuest(xml: GuestXML.xml(definition), name: creation.spec.name,
+            // What the interfaces attach to must exist, and the firewall must be able to protect them.
+            let firewall = Firewall(host: host)
+            let networkErrors = try await VIF(host: host).check(creation.spec.interfaces, pointer: "/spec/interfaces")
+                + (await firewall.check(definition, pointer: "/spec/interfaces"))
+            guard networkErrors.isEmpty else { throw GuestSpecError(networkErrors) }
+            let filters = GuestXML.firewallFilters(definition)
+            if !filters.isEmpty {
+                // Checked before the filters are made, so an existing guest's are never redefined.
+                for reference in [creation.spec.name, definition.uuid] where (try? await host.domain(reference)) != nil {
+                    throw HostError.domainExists(reference)
+                }
+            }
+            try await firewall.define(filters)
+            let details: DomainDetails
+            do {
+                details = try await host.createGuest(xml: GuestXML.xml(definition), name: creation.spec.name,
                                                      uuid: definition.uuid, start: creation.start, paused: creation.paused)
+            } catch {
+                // Nothing of a failed create stays: not its filters either. A domain that
+                // existed already keeps the filters it has.
+                await firewall.remove(filters.map(\.name))
+                throw error
+            }
             var response = Response.json(details, status: 201)
             response.headers.add("Location", "/v1/domains/\(details.summary.uuid)")
             return response
@@ -84,7 +105,12 @@ struct GuestRoutes {
         }
 
         router.delete("/v1/domains/{ref}") { [host] request in
-            try await host.deleteGuest(request.pathParameter("ref") ?? "", force: try request.bool("force", default: false))
+            let reference = request.pathParameter("ref") ?? ""
+            let uuid = try await host.deviceInventory(reference).uuid
+            try await host.deleteGuest(reference, force: try request.bool("force", default: false))
+            // Its firewall filters go with it; a failure here leaves orphans that
+            // GET /v1/firewall/filters reports.
+            try? await Firewall(host: host).removeFilters(ofDomain: uuid)
             return Response(status: 204)
         }
 
@@ -102,8 +128,28 @@ struct GuestRoutes {
                                               existingMACs: inventory.macs, uuid: inventory.uuid,
                                               policy: host.validationPolicy)
             let impact = try impact(request, inventory)
-            var response = Response.json(try await host.attachDevice(reference, xml: device.xml, impact: impact),
-                                         status: 201)
+            if let interface = device.interface {
+                let errors = try await VIF(host: host).check([interface], pointer: "/interface")
+                    .map { FieldError(pointer: $0.pointer.replacingOccurrences(of: "/interface/0", with: "/interface"),
+                                      detail: $0.detail) }
+                guard errors.isEmpty else { throw GuestSpecError(errors) }
+            }
+            let firewall = Firewall(host: host)
+            if let filter = device.firewallFilter {
+                guard await firewall.baseFiltersPresent() else {
+                    throw GuestSpecError([FieldError(pointer: "/interface/firewall",
+                                                     detail: "libvirt has no clean-traffic filter; \(Firewall.installHint)")])
+                }
+                try await firewall.define([filter])
+            }
+            let attached: DomainDetails
+            do {
+                attached = try await host.attachDevice(reference, xml: device.xml, impact: impact)
+            } catch {
+                if let filter = device.firewallFilter { await firewall.remove([filter.name]) }
+                throw error
+            }
+            var response = Response.json(attached, status: 201)
             response.headers.add("Location", "/v1/domains/\(inventory.uuid)/devices/\(device.identifier)")
             return response
         }

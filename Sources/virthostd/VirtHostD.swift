@@ -118,6 +118,11 @@ struct VirtHostD: AsyncParsableCommand {
             logger.warning("libvirt is not reachable yet", metadata: ["uri": "\(uri)", "error": "\(error)"])
         }
 
+        if await !Firewall(host: host).baseFiltersPresent() {
+            // Guests asking for the firewall are refused until the base filters are there.
+            logger.warning("libvirt's base network filters are missing; firewall-enabled guests will be refused",
+                           metadata: ["hint": "\(Firewall.installHint)"])
+        }
         let api = API(host: host, eventHeartbeat: .seconds(sseHeartbeat), logger: Logger(label: "virthost.api"))
         var serverConfiguration = HTTPServer.Configuration(
             host: address.host, port: address.port, threads: httpThreads, connectionLimit: connectionLimit,
