@@ -45,6 +45,16 @@ if ! answers; then
     exit 1
 fi
 
+# The base network filters ship as files that libvirtd reads at its start; one that was
+# already running when they were installed has not: define them now.
+if [[ -d /etc/libvirt/nwfilter ]] && ! $sudo virsh -c qemu:///system nwfilter-list 2>/dev/null | grep -qw clean-traffic; then
+    for _pass in 1 2; do
+        for file in /etc/libvirt/nwfilter/*.xml; do
+            $sudo virsh -c qemu:///system nwfilter-define "$file" >/dev/null 2>&1 || true
+        done
+    done
+fi
+
 # KVM only when the device opens; otherwise guests run under TCG.
 if [[ -r /dev/kvm && -w /dev/kvm ]] && $sudo virsh -c qemu:///system domcapabilities --virttype kvm >/dev/null 2>&1; then
     echo kvm

@@ -143,3 +143,39 @@ import Testing
         #expect(escaped?.contains("resolves to /etc/shadow") == true)
     }
 }
+
+/// The firewall's per-interface filter.
+@Suite struct FirewallConfigTests {
+    @Test func theFilterBuildsOnCleanTrafficWithTheAllowedAddresses() {
+        let name = FirewallConfig.filterName(uuid: "6695EB01-F6A4-8304-79AA-97F2502E193F", mac: "52:54:00:AB:CD:EF")
+        #expect(name == "virthost-6695eb01-f6a4-8304-79aa-97f2502e193f-525400abcdef")
+        #expect(FirewallConfig.ownerUUID(ofFilter: name) == "6695eb01-f6a4-8304-79aa-97f2502e193f")
+        #expect(FirewallConfig.ownerUUID(ofFilter: "clean-traffic") == nil)
+        let xml = FirewallConfig.filter(name: name, firewall: .init(allowedIPs: ["10.0.0.5", "10.0.0.6"], allowDHCP: true))
+            .serialized()
+        #expect(xml == """
+            <filter name='virthost-6695eb01-f6a4-8304-79aa-97f2502e193f-525400abcdef' chain='root'>
+              <filterref filter='clean-traffic'>
+                <parameter name='IP' value='10.0.0.5'/>
+                <parameter name='IP' value='10.0.0.6'/>
+              </filterref>
+              <filterref filter='allow-dhcp'/>
+            </filter>
+
+            """)
+        let noDHCP = FirewallConfig.filter(name: name, firewall: .init()).serialized()
+        #expect(!noDHCP.contains("allow-dhcp") && noDHCP.contains("<filterref filter='clean-traffic'/>"))
+    }
+
+    @Test func anInterfaceWithTheFirewallOnPointsAtItsFilter() throws {
+        let spec = try GuestSpec.parse(json: Data(#"""
+            {"name":"a","uuid":"6695eb01-f6a4-8304-79aa-97f2502e193f","memory_mb":1,
+             "interfaces":[{"type":"bridge","source":"br0","mac":"52:54:00:ab:cd:ef","firewall":{"allowed_ips":["10.0.0.5"]}},
+                           {"type":"bridge","source":"br0","firewall":{"enabled":false}}]}
+            """#.utf8))
+        let definition = try GuestDefinition(spec)
+        let xml = GuestXML.xml(definition)
+        #expect(xml.contains("<filterref filter='virthost-6695eb01-f6a4-8304-79aa-97f2502e193f-525400abcdef'/>"))
+        #expect(GuestXML.firewallFilters(definition).map(\.name) == ["virthost-6695eb01-f6a4-8304-79aa-97f2502e193f-525400abcdef"])
+    }
+}

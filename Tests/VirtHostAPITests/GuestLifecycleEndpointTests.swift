@@ -154,3 +154,19 @@ import TestSupport
         await api.stop()
     }
 }
+
+/// What interfaces attach to is checked before anything is defined (test driver).
+@Suite struct VIFCheckEndpointTests {
+    @Test func aMissingNetworkOrBridgeIsRefusedAndNothingIsDefined() async throws {
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        let response = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
+            {"spec":{"name":"vif","memory_mb":64,"virt_type":"test",
+                     "interfaces":[{"type":"network","source":"nonet"},{"type":"bridge","source":"nobridge"},{"type":"ethernet"}]}}
+            """#.utf8))
+        #expect(response.status == 422, "\(response.text)")
+        let errors = try #require(try response.json()["errors"] as? [[String: String]])
+        #expect(Set(errors.compactMap { $0["pointer"] }) == ["/spec/interfaces/0/source", "/spec/interfaces/1/source"])
+        #expect(try await httpRequest(port: api.port, "/v1/domains/vif").status == 404)
+        await api.stop()
+    }
+}
