@@ -26,14 +26,7 @@ extension RealLibvirtdTests {
         }
         try await createGuest(api, name)
         #expect(try await httpRequest(port: api.port, "POST", "/v1/domains/\(name)/destroy", timeout: 60).status == 200)
-        let frames = try await onOwnThread { () -> [SSEFrame] in
-            var frames: [SSEFrame] = []
-            while let frame = try stream.nextEvent() {
-                frames.append(frame)
-                if try frame.json()["event"] as? String == "stopped" { break }
-            }
-            return frames
-        }
+        let frames = try await framesUntilStopped(stream)
         let events = try frames.map { try $0.json() }
         await api.stop()
         let names = events.map { "\($0["event"] as? String ?? "")/\($0["detail"] as? String ?? "")" }
@@ -63,14 +56,7 @@ extension RealLibvirtdTests {
         try await waitUntil(timeout: .seconds(20)) { kill(qemuPID, 0) != 0 }
         _ = try run(Self.startScript, [])
 
-        let frames = try await onOwnThread { () -> [SSEFrame] in
-            var frames: [SSEFrame] = []
-            while let frame = try stream.nextEvent() {
-                frames.append(frame)
-                if try frame.json()["event"] as? String == "stopped" { break }
-            }
-            return frames
-        }
+        let frames = try await framesUntilStopped(stream)
         let events = try frames.map { frame in
             var data = try frame.json()
             data["type"] = frame.event
@@ -86,6 +72,18 @@ extension RealLibvirtdTests {
         #expect(stopped["synthetic"] as? Bool == true)
         #expect((stopped["domain"] as? [String: String])?["name"] == name)
         #expect(ready.status == 200)
+    }
+
+    /// Frames up to and including the first `stopped` lifecycle event.
+    func framesUntilStopped(_ stream: SSEStreamClient) async throws -> [SSEFrame] {
+        try await onOwnThread {
+            var frames: [SSEFrame] = []
+            while let frame = try stream.nextEvent() {
+                frames.append(frame)
+                if try frame.json()["event"] as? String == "stopped" { break }
+            }
+            return frames
+        }
     }
 
     func waitUntil(timeout: Duration, _ condition: @escaping @Sendable () -> Bool) async throws {
