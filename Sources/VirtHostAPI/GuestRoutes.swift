@@ -157,8 +157,12 @@ struct GuestRoutes {
         router.delete("/v1/domains/{ref}/devices/{target}") { [host] request in
             let reference = request.pathParameter("ref") ?? ""
             let inventory = try await host.deviceInventory(reference)
-            return .json(try await host.detachDevice(reference, identifier: request.pathParameter("target") ?? "",
-                                                     impact: try impact(request, inventory)))
+            let identifier = request.pathParameter("target") ?? ""
+            let details = try await host.detachDevice(reference, identifier: identifier, impact: try impact(request, inventory))
+            // An interface's firewall filter goes with it (names of other devices match none).
+            await Firewall(host: host).remove([FirewallConfig.filterName(uuid: inventory.uuid, mac: identifier)]
+                .filter { _ in identifier.contains(":") && identifier.count == 17 })
+            return .json(details)
         }
     }
 

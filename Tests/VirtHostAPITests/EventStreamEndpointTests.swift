@@ -18,7 +18,7 @@ import VirtHost
     }
 
     @Test func lifecycleActionsArriveAsTheirEventsInOrder() async throws {
-        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(initialID: 0))
         let stream = try await onOwnThread { try SSEStreamClient(port: api.port, path: "/v1/events") }
         #expect(stream.head.status == 200)
         #expect(stream.head.headers["content-type"] == "text/event-stream")
@@ -36,7 +36,8 @@ import VirtHost
     }
 
     @Test func theStreamStartsWithARetryHintAndHeartbeatsWhenQuiet() async throws {
-        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), heartbeat: .milliseconds(200))
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(initialID: 0),
+                                    heartbeat: .milliseconds(200))
         let frames = try await onOwnThread { () -> [SSEFrame] in
             let stream = try SSEStreamClient(port: api.port, path: "/v1/events")
             return [try stream.next(), try stream.next()].compactMap { $0 }
@@ -47,7 +48,7 @@ import VirtHost
     }
 
     @Test func filtersByDomainAndType() async throws {
-        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(initialID: 0))
         _ = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(
             #"{"spec":{"name":"other","memory_mb":64,"virt_type":"test"},"start":false}"#.utf8))
         let byType = try await onOwnThread { try SSEStreamClient(port: api.port, path: "/v1/events?type=started,stopped") }
@@ -65,7 +66,7 @@ import VirtHost
     }
 
     @Test func lastEventIDReplaysWhatFollowsIt() async throws {
-        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(initialID: 0))
         for action in ["pause", "resume", "destroy", "start"] { try await post(api, "/v1/domains/test/\(action)") }
         let header = try await onOwnThread {
             try SSEStreamClient(port: api.port, path: "/v1/events", headers: [("Last-Event-ID", "2")]).events(2)
@@ -81,7 +82,7 @@ import VirtHost
     }
 
     @Test func anIDThatLeftTheBufferGivesAnOverflowFirst() async throws {
-        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(bufferSize: 2))
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(bufferSize: 2, initialID: 0))
         for action in ["pause", "resume", "destroy", "start"] { try await post(api, "/v1/domains/test/\(action)") }
         let frames = try await onOwnThread {
             try SSEStreamClient(port: api.port, path: "/v1/events", headers: [("Last-Event-ID", "1")]).events(3)
@@ -97,7 +98,7 @@ import VirtHost
     /// every event, in order, while it sits.
     @Test func aClientThatStopsReadingOverflowsAloneAndDelaysNoOne() async throws {
         let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(),
-                                    events: .init(bufferSize: 64, subscriberQueueSize: 64), streamHighWater: 4096)
+                                    events: .init(bufferSize: 64, subscriberQueueSize: 64, initialID: 0), streamHighWater: 4096)
         let slow = try await onOwnThread { try SSEStreamClient(port: api.port, path: "/v1/events", timeout: 30) }
         let fast = try await onOwnThread { try SSEStreamClient(port: api.port, path: "/v1/events", timeout: 30) }
         // 16 MB in all: more than loopback's socket buffers (a few MB each way) can hide.

@@ -14,11 +14,17 @@ public final class EventHub: Sendable {
         /// How long a `stopped` event is held for coalescing subscribers, and dropped if a
         /// `started` for the same domain follows (Nova's reboot guard); zero turns it off.
         public var stopEventDelay: Duration
+        /// The id before the first event. By default the wall clock in milliseconds × 1000,
+        /// so ids keep growing across restarts of the service, and a `Last-Event-ID` from an
+        /// earlier run gets an honest overflow, never another run's events.
+        public var initialID: UInt64
 
-        public init(bufferSize: Int = 1024, subscriberQueueSize: Int = 1024, stopEventDelay: Duration = .zero) {
+        public init(bufferSize: Int = 1024, subscriberQueueSize: Int = 1024, stopEventDelay: Duration = .zero,
+                    initialID: UInt64? = nil) {
             self.bufferSize = max(bufferSize, 1)
             self.subscriberQueueSize = max(subscriberQueueSize, 1)
             self.stopEventDelay = stopEventDelay
+            self.initialID = initialID ?? UInt64(max(0, Date().timeIntervalSince1970 * 1000)) * 1000
         }
     }
 
@@ -36,9 +42,10 @@ public final class EventHub: Sendable {
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        state.withLock { $0.lastID = configuration.initialID }
     }
 
-    /// The id of the newest event; 0 before the first.
+    /// The id of the newest event; ``Configuration/initialID`` before the first.
     public var lastID: UInt64 { state.withLock { $0.lastID } }
 
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
