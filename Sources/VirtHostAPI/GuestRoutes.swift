@@ -158,10 +158,15 @@ struct GuestRoutes {
             let reference = request.pathParameter("ref") ?? ""
             let inventory = try await host.deviceInventory(reference)
             let identifier = request.pathParameter("target") ?? ""
-            let details = try await host.detachDevice(reference, identifier: identifier, impact: try impact(request, inventory))
-            // An interface's firewall filter goes with it (names of other devices match none).
-            await Firewall(host: host).remove([FirewallConfig.filterName(uuid: inventory.uuid, mac: identifier)]
-                .filter { _ in identifier.contains(":") && identifier.count == 17 })
+            let impact = try impact(request, inventory)
+            let details = try await host.detachDevice(reference, identifier: identifier, impact: impact)
+            // An interface's firewall filter goes with it once no copy of the domain (live or
+            // persistent) has the interface any more.
+            let goneEverywhere = (impact.contains(.live) || !inventory.active)
+                && (impact.contains(.config) || !inventory.persistent)
+            if goneEverywhere, identifier.count == 17, identifier.contains(":") {
+                await Firewall(host: host).remove([FirewallConfig.filterName(uuid: inventory.uuid, mac: identifier)])
+            }
             return .json(details)
         }
     }
