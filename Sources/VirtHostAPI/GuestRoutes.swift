@@ -92,11 +92,9 @@ struct GuestRoutes {
                     let mode = try request.choice("mode", default: RebootMode.soft)
                     return .json(try await host.perform(.reboot, on: reference, hard: mode == .hard))
                 case .shutdown:
-                    let timeout = try request.integer("timeout_s", in: 0...3600)
                     let force = try request.bool("force", default: false)
-                    if force, timeout == nil {
-                        throw Problem.badRequest("force needs timeout_s: how long the guest gets to shut down", parameter: "force")
-                    }
+                    // With force, the guest gets a minute to shut down unless told otherwise.
+                    let timeout = try request.integer("timeout_s", in: 0...3600) ?? (force ? 60 : nil)
                     return .json(try await host.shutdown(reference, timeout: timeout.map { .seconds($0) }, force: force))
                 default:
                     return .json(try await host.perform(action, on: reference))

@@ -15,7 +15,7 @@ struct MetricsRoutes {
     func register(in router: inout Router) {
         router.get("/metrics") { [host, metrics] _ in
             let scrape = PrometheusCollectorRegistry()
-            let up = scrape.makeGauge(name: "libvirt_up", help: "Whether the libvirt connection answers (1) or not (0).")
+            let up = scrape.makeGauge(descriptor: .named("libvirt_up", help: "Whether the libvirt connection answers (1) or not (0)."))
             do {
                 let figures = try await host.metrics()
                 let statistics = try await host.domainStatistics()
@@ -34,18 +34,18 @@ struct MetricsRoutes {
 
     /// Host series no libvirt exporter has: Nova's capacity figures.
     static func record(_ figures: HostMetrics, into registry: PrometheusCollectorRegistry) {
-        registry.makeGauge(name: "libvirt_node_cpus_online", help: "Online host CPUs.")
+        registry.makeGauge(descriptor: .named("libvirt_node_cpus_online", help: "Online host CPUs."))
             .set(Double(figures.vcpus.total))
-        registry.makeGauge(name: "libvirt_node_vcpus_used", help: "vCPUs of running domains.")
+        registry.makeGauge(descriptor: .named("libvirt_node_vcpus_used", help: "vCPUs of running domains."))
             .set(Double(figures.vcpus.used))
-        registry.makeGauge(name: "libvirt_node_memory_total_bytes", help: "Host memory.")
+        registry.makeGauge(descriptor: .named("libvirt_node_memory_total_bytes", help: "Host memory."))
             .set(Double(figures.memoryMB.total) * 1_048_576)
-        registry.makeGauge(name: "libvirt_node_memory_used_bytes",
-                           help: "Host memory in use (total - free - buffers - cached, or running domains' memory).")
+        registry.makeGauge(descriptor: .named("libvirt_node_memory_used_bytes",
+                                              help: "Host memory in use (total - free - buffers - cached, or running domains' memory)."))
             .set(Double(figures.memoryMB.used) * 1_048_576)
         if let least = figures.disk.availableLeastBytes {
-            registry.makeGauge(name: "libvirt_node_disk_available_least_bytes",
-                               help: "Free space of the instances path once every file-backed disk is fully grown.")
+            registry.makeGauge(descriptor: .named("libvirt_node_disk_available_least_bytes",
+                                                  help: "Free space of the instances path once every file-backed disk is fully grown."))
                 .set(Double(least))
         }
     }
@@ -55,10 +55,10 @@ struct MetricsRoutes {
         let summary = domain.summary
         let labels = [("domain", summary.name), ("uuid", summary.uuid)]
         func gauge(_ name: String, _ help: String, _ value: Double, _ extra: [(String, String)] = []) {
-            registry.makeGauge(name: name, labels: labels + extra, help: help).set(value)
+            registry.makeGauge(descriptor: .named(name, help: help), labels: labels + extra).set(value)
         }
         func counter(_ name: String, _ help: String, _ value: Double, _ extra: [(String, String)] = []) {
-            registry.makeCounter(name: name, labels: labels + extra, help: help).increment(by: value)
+            registry.makeCounter(descriptor: .named(name, help: help), labels: labels + extra).increment(by: value)
         }
         let state = DomainState.allCases.first { $0.description == summary.state } ?? .nostate
         gauge("libvirt_domain_info_state", "Domain state: libvirt's virDomainState code.", Double(state.rawValue))
@@ -95,5 +95,12 @@ struct MetricsRoutes {
                 if let value = parameters["net.\(index).\(field)"]?.number { counter(name, help, value, device) }
             }
         }
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A whole metric name (the exporters' names already carry their unit) with its help.
+    static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }

@@ -24,7 +24,7 @@ extension Request {
     }
 
     func version(_ name: String) throws(Problem) -> LibvirtVersion? {
-        guard let text = query(name), !text.isEmpty else { return nil }
+        guard let text = query(name) else { return nil }
         guard let version = LibvirtVersion(text) else {
             throw .badRequest("\(name) must be a version like 9.0.0, got \(text)", parameter: name)
         }

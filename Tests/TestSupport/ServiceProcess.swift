@@ -102,19 +102,35 @@ public final class ServiceProcess: Sendable {
 }
 
 /// Runs a command and returns its standard output; throws when it exits non-zero.
+///
+/// Output goes through temporary files, not pipes: any other child process started meanwhile
+/// (a `virthostd` of another test, a daemon) inherits open descriptors, and a pipe one of them
+/// holds would never reach its end. The call waits for the command's exit only.
 public func run(_ command: String, _ arguments: [String]) throws -> String {
+    let directory = FileManager.default.temporaryDirectory
+    let outputURL = directory.appendingPathComponent("run-\(UUID().uuidString).out")
+    let errorURL = directory.appendingPathComponent("run-\(UUID().uuidString).err")
+    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+    defer {
+        try? FileManager.default.removeItem(at: outputURL)
+        try? FileManager.default.removeItem(at: errorURL)
+    }
+    let output = try FileHandle(forWritingTo: outputURL)
+    let errors = try FileHandle(forWritingTo: errorURL)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [command] + arguments
-    let output = Pipe()
-    let errors = Pipe()
     process.standardOutput = output
     process.standardError = errors
+    process.standardInput = FileHandle.nullDevice
     try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+    try? output.close()
+    try? errors.close()
     process.waitUntilExit()
+    let data = (try? Data(contentsOf: outputURL)) ?? Data()
     guard process.terminationStatus == 0 else {
+        let errorData = (try? Data(contentsOf: errorURL)) ?? Data()
         throw ServiceProcess.Failure(description: "\(command) \(arguments.joined(separator: " ")) failed: "
                                      + String(decoding: errorData, as: UTF8.self))
     }

@@ -53,8 +53,9 @@ import TestSupport
                 let pipe = Pipe()
                 process.standardError = pipe
                 try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                // Not to the pipe's end: another test's child may have inherited its write end.
                 process.waitUntilExit()
+                let data = pipe.fileHandleForReading.availableData
                 return (process.terminationStatus, String(decoding: data, as: UTF8.self))
             }
             #expect(status != 0, "\(arguments) \(environment) started")
