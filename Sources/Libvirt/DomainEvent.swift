@@ -75,8 +75,7 @@ extension Connection {
         let registrations: [(Int32, virConnectDomainEventGenericCallback)] = [
             (Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue), unsafeBitCast(Self.lifecycleCallback,
                                                                           to: virConnectDomainEventGenericCallback.self)),
-            (Int32(VIR_DOMAIN_EVENT_ID_REBOOT.rawValue), unsafeBitCast(Self.rebootCallback,
-                                                                       to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_REBOOT.rawValue), Self.rebootCallback),
             (Int32(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED.rawValue), unsafeBitCast(Self.deviceRemovedCallback,
                                                                                to: virConnectDomainEventGenericCallback.self)),
         ]

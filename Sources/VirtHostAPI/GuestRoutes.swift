@@ -39,7 +39,7 @@ struct GuestRoutes {
 
     func register(in router: inout Router) {
         // Validates a spec against the host and renders its domain XML; touches no domain.
-        router.post("/v1/guests/render") { [host] request in
+        router.post("/v1/guests/render") { request in
             let (read, readErrors) = GuestSpec.read(json: request.body)
             guard let spec = read else { throw GuestSpecError(readErrors) }
             let definition = try await define(spec, readErrors: readErrors, pointer: "")

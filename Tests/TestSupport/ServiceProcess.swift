@@ -110,8 +110,8 @@ public func run(_ command: String, _ arguments: [String]) throws -> String {
     let directory = FileManager.default.temporaryDirectory
     let outputURL = directory.appendingPathComponent("run-\(UUID().uuidString).out")
     let errorURL = directory.appendingPathComponent("run-\(UUID().uuidString).err")
-    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
     defer {
         try? FileManager.default.removeItem(at: outputURL)
         try? FileManager.default.removeItem(at: errorURL)

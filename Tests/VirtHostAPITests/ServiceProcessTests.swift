@@ -15,6 +15,18 @@ import TestSupport
         #expect(service.waitForLog("stopped", timeout: .seconds(1)))
     }
 
+    /// An open event stream ends cleanly (the chunked body's last chunk) when the service stops.
+    @Test func eventStreamsEndCleanlyOnSIGTERM() async throws {
+        let service = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
+        let stream = try await onOwnThread { try SSEStreamClient(port: service.port, path: "/v1/events") }
+        #expect(stream.head.status == 200)
+        #expect(try await onOwnThread { try stream.next() }?.retry == 3000)
+        let status = try await onOwnThread { service.stop(signal: SIGTERM) }
+        #expect(status == 0)
+        // The stream's end, not a cut connection: readChunk sees the last chunk.
+        #expect(try await onOwnThread { try stream.next() } == nil)
+    }
+
     @Test func stopsOnSIGINTToo() async throws {
         let service = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
         #expect(try await httpRequest(port: service.port, "/healthz").status == 200)

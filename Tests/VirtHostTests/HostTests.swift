@@ -88,12 +88,10 @@ typealias Host = VirtHost.Host
             do {
                 try await host.connect()
                 return nil
-            } catch let error as HostError {
+            } catch {
                 guard case .hypervisorUnavailable(let reason, let retryAfter) = error else { return nil }
                 #expect(reason.contains("nosuchdriver"))
                 return retryAfter
-            } catch {
-                return nil
             }
         }
         #expect(await retryAfter() == .seconds(1))
