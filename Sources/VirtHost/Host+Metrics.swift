@@ -18,7 +18,18 @@ extension Host {
     }
 
     /// vCPUs, memory, hypervisor, CPU and disk figures, as Nova's libvirt driver reports them.
-    public func metrics() throws(HostError) -> HostMetrics {
+    /// A sample no older than `maxAge` (``Configuration/metricsMaxAge`` when nil) is reused:
+    /// the Host runs one call at a time, so requests that arrive together share one sweep of
+    /// libvirt, and `sampledAt` always says when that was. A zero `maxAge` forces a fresh one.
+    public func metrics(maxAge: Duration? = nil) throws(HostError) -> HostMetrics {
+        let maxAge = maxAge ?? configuration.metricsMaxAge
+        if let last = lastMetrics, maxAge > .zero, clock.now - last.at <= maxAge { return last.sample }
+        let sample = try sweepMetrics()
+        lastMetrics = (sample, clock.now)
+        return sample
+    }
+
+    private func sweepMetrics() throws(HostError) -> HostMetrics {
         let hostname = try hostname()
         let capabilities = try capabilities()
         let instancesPath = configuration.instancesPath

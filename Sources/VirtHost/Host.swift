@@ -24,9 +24,12 @@ public actor Host {
         public var allowedDiskRoots: [String]
         /// The event stream's buffer, queues and stop-event coalescing.
         public var events: EventHub.Configuration
+        /// How long a host-metrics sample may be reused.
+        public var metricsMaxAge: Duration
 
         public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
                     allowedDiskRoots: [String] = [], events: EventHub.Configuration = .init(),
+                    metricsMaxAge: Duration = .seconds(1),
                     initialRetryDelay: Duration = .milliseconds(250), maximumRetryDelay: Duration = .seconds(30),
                     keepAliveInterval: Int32 = 5, keepAliveCount: UInt32 = 3) {
             self.uri = uri
@@ -38,6 +41,7 @@ public actor Host {
             self.instancesPath = instancesPath
             self.allowedDiskRoots = allowedDiskRoots
             self.events = events
+            self.metricsMaxAge = metricsMaxAge
         }
     }
 
@@ -48,7 +52,7 @@ public actor Host {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     let logger: Logger
-    private let clock = ContinuousClock()
+    let clock = ContinuousClock()
 
     private var connection: Connection?
     /// Counts opened connections, so a close callback of an older one changes nothing.
@@ -61,6 +65,8 @@ public actor Host {
     /// Set when a connection is lost, so the next one is announced as restored and resynced.
     private var lostConnection = false
     private var reconnectTask: Task<Void, Never>?
+    /// The last host-metrics sample and when it was taken.
+    var lastMetrics: (sample: HostMetrics, at: ContinuousClock.Instant)?
 
     /// Lifecycle, reboot, device-removed and connection events, for every subscriber.
     public nonisolated let events: EventHub

@@ -10,8 +10,9 @@ struct HostRoutes {
         router.get("/v1/host") { [host] _ in
             .json(HostDocument(try await host.summary()))
         }
-        router.get("/v1/host/metrics") { [host] _ in
-            .json(try await host.metrics())
+        router.get("/v1/host/metrics") { [host] request in
+            let maxAge = try request.integer("max_age_ms", in: 0...3_600_000).map { Duration.milliseconds($0) }
+            return .json(try await host.metrics(maxAge: maxAge))
         }
         router.get("/v1/host/capabilities") { [host] request in
             switch try request.choice("format", default: Format.json) {

@@ -47,6 +47,9 @@ struct VirtHostD: AsyncParsableCommand {
     @Option(help: "Seconds a stopped event is held for ?coalesce=true clients, dropped if the domain starts again (0 = off). Env: VIRTHOST_STOP_EVENT_DELAY.")
     var stopEventDelay: Int = environment("VIRTHOST_STOP_EVENT_DELAY").flatMap(Int.init) ?? 0
 
+    @Option(help: "Milliseconds a host-metrics sample may be reused (0 = every request sweeps libvirt). Env: VIRTHOST_METRICS_MAX_AGE_MS.")
+    var metricsMaxAgeMs: Int = environment("VIRTHOST_METRICS_MAX_AGE_MS").flatMap(Int.init) ?? 1000
+
     @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
     var httpThreads: Int = environment("VIRTHOST_HTTP_THREADS").flatMap(Int.init) ?? 1
 
@@ -68,7 +71,7 @@ struct VirtHostD: AsyncParsableCommand {
     }
 
     /// Numeric settings whose environment variable must parse, rather than silently fall back.
-    private static let numericEnvironment = ["VIRTHOST_EVENT_BUFFER", "VIRTHOST_EVENT_QUEUE", "VIRTHOST_SSE_HEARTBEAT",
+    private static let numericEnvironment = ["VIRTHOST_METRICS_MAX_AGE_MS", "VIRTHOST_EVENT_BUFFER", "VIRTHOST_EVENT_QUEUE", "VIRTHOST_SSE_HEARTBEAT",
                                              "VIRTHOST_STOP_EVENT_DELAY", "VIRTHOST_HTTP_THREADS", "VIRTHOST_CONNECTION_LIMIT",
                                              "VIRTHOST_PER_IP_CONNECTION_LIMIT", "VIRTHOST_CONNECTION_TIMEOUT",
                                              "VIRTHOST_MAX_BODY_SIZE"]
@@ -86,7 +89,7 @@ struct VirtHostD: AsyncParsableCommand {
         for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
             throw ValidationError("disk roots and the instances path must be absolute, got \(root)")
         }
-        guard eventBuffer >= 1, eventQueue >= 1, sseHeartbeat >= 1, stopEventDelay >= 0 else {
+        guard eventBuffer >= 1, eventQueue >= 1, sseHeartbeat >= 1, stopEventDelay >= 0, metricsMaxAgeMs >= 0 else {
             throw ValidationError("--event-buffer, --event-queue and --sse-heartbeat must be at least 1, --stop-event-delay at least 0")
         }
         guard httpThreads >= 1, connectionLimit >= 1, perIPConnectionLimit >= 0, connectionTimeout >= 0,
@@ -109,7 +112,8 @@ struct VirtHostD: AsyncParsableCommand {
         let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath,
                                              allowedDiskRoots: allowedDiskRoots,
                                              events: .init(bufferSize: eventBuffer, subscriberQueueSize: eventQueue,
-                                                           stopEventDelay: .seconds(stopEventDelay))),
+                                                           stopEventDelay: .seconds(stopEventDelay)),
+                                             metricsMaxAge: .milliseconds(metricsMaxAgeMs)),
                         logger: Logger(label: "virthost.host"))
         do {
             try await host.connect()

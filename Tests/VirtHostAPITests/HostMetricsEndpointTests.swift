@@ -33,6 +33,15 @@ import TestSupport
         await api.stop()
     }
 
+    @Test func maxAgeIsAWholeNumberOfMilliseconds() async throws {
+        let api = try APITestServer()
+        #expect(try await httpRequest(port: api.port, "/v1/host/metrics?max_age_ms=0").status == 200)
+        let bad = try await httpRequest(port: api.port, "/v1/host/metrics?max_age_ms=soon")
+        #expect(bad.status == 400)
+        #expect(try bad.json()["parameter"] as? String == "max_age_ms")
+        await api.stop()
+    }
+
     @Test func aMissingInstancesPathIsReportedInTheDiskField() async throws {
         let api = try APITestServer(instancesPath: "/nonexistent/images")
         let response = try await httpRequest(port: api.port, "/v1/host/metrics")

@@ -94,6 +94,22 @@ import TestSupport
         #expect(metrics.vcpus.total > 0)
     }
 
+    @Test func aRecentSampleIsReusedAndMaxAgeZeroForcesAFreshOne() async throws {
+        let host = makeHost()
+        let first = try await host.metrics(maxAge: .seconds(60))
+        let reused = try await host.metrics(maxAge: .seconds(60))
+        #expect(reused.sampledAt == first.sampledAt)
+        try await Task.sleep(for: .milliseconds(5))
+        let fresh = try await host.metrics(maxAge: .zero)
+        #expect(fresh.sampledAt > first.sampledAt)
+        // Requests arriving together share one sweep.
+        let together = try await withThrowingTaskGroup(of: Date.self) { group in
+            for _ in 0..<20 { group.addTask { try await host.metrics(maxAge: .seconds(60)).sampledAt } }
+            return try await group.reduce(into: Set<Date>()) { $0.insert($1) }
+        }
+        #expect(together == [fresh.sampledAt])
+    }
+
     @Test func overCommitIsWhatADiskMayStillGrow() {
         // qcow2: 10 GiB virtual, 1 GiB written.
         #expect(DiskUsage.overCommit(BlockInfo(capacity: 10 << 30, allocation: 1 << 30, physical: 1 << 30)) == 9 << 30)
