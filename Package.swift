@@ -70,6 +70,9 @@ let package = Package(
             ]
         ),
 
+        // In-process rendering speed, for scripts/bench.sh.
+        .executableTarget(name: "RenderBenchmark", dependencies: ["GuestConfig"], path: "Benchmarks/RenderBenchmark"),
+
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),

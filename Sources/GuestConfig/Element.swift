@@ -36,54 +36,72 @@ public struct Element: Sendable, Hashable {
 
     /// The document, indented by two spaces as libvirt writes it, ending in a newline.
     public func serialized() -> String {
-        var output = ""
+        var output: [UInt8] = []
+        output.reserveCapacity(4096)
         write(to: &output, depth: 0)
-        return output
+        return String(decoding: output, as: UTF8.self)
     }
 
-    private func write(to output: inout String, depth: Int) {
-        let indent = String(repeating: "  ", count: depth)
-        output += indent + "<" + name
+    private func write(to output: inout [UInt8], depth: Int) {
+        for _ in 0..<depth { output.append(0x20); output.append(0x20) }
+        output.append(UInt8(ascii: "<"))
+        output.append(contentsOf: name.utf8)
         for (key, value) in attributes {
-            output += " " + key + "='" + Self.escape(value, attribute: true) + "'"
+            output.append(0x20)
+            output.append(contentsOf: key.utf8)
+            output.append(contentsOf: "='".utf8)
+            Self.escape(value, attribute: true, into: &output)
+            output.append(UInt8(ascii: "'"))
         }
         if children.isEmpty, text == nil {
-            output += "/>\n"
+            output.append(contentsOf: "/>\n".utf8)
             return
         }
-        output += ">"
-        if let text { output += Self.escape(text, attribute: false) }
+        output.append(UInt8(ascii: ">"))
+        if let text { Self.escape(text, attribute: false, into: &output) }
         if !children.isEmpty {
-            output += "\n"
+            output.append(0x0A)
             for child in children { child.write(to: &output, depth: depth + 1) }
-            output += indent
+            for _ in 0..<depth { output.append(0x20); output.append(0x20) }
         }
-        output += "</" + name + ">\n"
+        output.append(contentsOf: "</".utf8)
+        output.append(contentsOf: name.utf8)
+        output.append(contentsOf: ">\n".utf8)
+    }
+
+    static func escape(_ value: String, attribute: Bool) -> String {
+        var output: [UInt8] = []
+        escape(value, attribute: attribute, into: &output)
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Escapes markup characters. Characters XML 1.0 cannot carry at all (C0 controls other
     /// than tab, newline and return, and U+FFFE/U+FFFF) become U+FFFD, so no input can change
     /// the document's structure or make it unparsable.
-    static func escape(_ value: String, attribute: Bool) -> String {
-        var result = ""
-        result.reserveCapacity(value.utf8.count)
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "'" where attribute: result += "&apos;"
-            case "\"" where attribute: result += "&quot;"
-            case "\t" where attribute: result += "&#9;"
-            case "\n" where attribute: result += "&#10;"
-            case "\r": result += "&#13;"
-            case "\t", "\n": result.unicodeScalars.append(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF:
-                result += "\u{FFFD}"
-            default: result.unicodeScalars.append(scalar)
+    static func escape(_ value: String, attribute: Bool, into output: inout [UInt8]) {
+        let replacement: [UInt8] = [0xEF, 0xBF, 0xBD]
+        var utf8 = Array(value.utf8)[...]
+        while let byte = utf8.first {
+            utf8 = utf8.dropFirst()
+            switch byte {
+            case UInt8(ascii: "&"): output.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): output.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): output.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "'") where attribute: output.append(contentsOf: "&apos;".utf8)
+            case UInt8(ascii: "\"") where attribute: output.append(contentsOf: "&quot;".utf8)
+            case 0x09 where attribute: output.append(contentsOf: "&#9;".utf8)
+            case 0x0A where attribute: output.append(contentsOf: "&#10;".utf8)
+            case 0x0D: output.append(contentsOf: "&#13;".utf8)
+            case 0x09, 0x0A: output.append(byte)
+            case 0..<0x20: output.append(contentsOf: replacement)
+            case 0xEF where utf8.count >= 2 && utf8[utf8.startIndex] == 0xBF
+                && (utf8[utf8.startIndex + 1] == 0xBE || utf8[utf8.startIndex + 1] == 0xBF):
+                // U+FFFE and U+FFFF.
+                output.append(contentsOf: replacement)
+                utf8 = utf8.dropFirst(2)
+            default: output.append(byte)
             }
         }
-        return result
     }
 }
 

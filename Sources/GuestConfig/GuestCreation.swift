@@ -8,7 +8,7 @@ public struct GuestCreation: Sendable, Hashable {
 
     /// Reads `{"spec": {...}, "start": true, "paused": false}`; the spec's errors point under `/spec`.
     public static func read(json data: some DataProtocol) -> (GuestCreation?, [FieldError]) {
-        guard let json = try? JSONDecoder().decode(JSON.self, from: Data(data)) else {
+        guard let json = try? JSONParser.parse(Array(data)) else {
             return (nil, [FieldError(pointer: "", detail: "is not valid JSON")])
         }
         let errors = FieldErrors()
@@ -46,7 +46,7 @@ public struct DeviceDefinition: Sendable {
     ///   - uuid: the domain's UUID (a missing MAC is derived from it).
     public init(json data: some DataProtocol, existingTargets: Set<String>, existingMACs: Set<String>, uuid: String,
                 policy: ValidationPolicy?) throws(GuestSpecError) {
-        guard let json = try? JSONDecoder().decode(JSON.self, from: Data(data)) else {
+        guard let json = try? JSONParser.parse(Array(data)) else {
             throw GuestSpecError([FieldError(pointer: "", detail: "is not valid JSON")])
         }
         let errors = FieldErrors()

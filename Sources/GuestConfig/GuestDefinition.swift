@@ -292,6 +292,13 @@ public struct GuestDefinition: Sendable, Hashable {
         }
         let bytes = [UInt8(0x52), 0x54, 0x00, UInt8(truncatingIfNeeded: hash >> 16),
                      UInt8(truncatingIfNeeded: hash >> 8), UInt8(truncatingIfNeeded: hash)]
-        return bytes.map { String(format: "%02x", $0) }.joined(separator: ":")
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for (index, byte) in bytes.enumerated() {
+            if index > 0 { text.append(UInt8(ascii: ":")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

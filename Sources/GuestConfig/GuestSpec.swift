@@ -70,7 +70,7 @@ public struct GuestSpec: Sendable, Hashable {
     /// Reads what it can: the spec, when its required fields are there, and every error found
     /// on the way, so they can be reported together with ``GuestDefinition``'s own.
     public static func read(json data: some DataProtocol, pointer: String = "") -> (GuestSpec?, [FieldError]) {
-        guard let json = try? JSONDecoder().decode(JSON.self, from: Data(data)) else {
+        guard let json = try? JSONParser.parse(Array(data)) else {
             return (nil, [FieldError(pointer: pointer, detail: "is not valid JSON")])
         }
         return read(json, pointer: pointer)

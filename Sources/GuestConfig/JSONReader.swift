@@ -1,30 +1,13 @@
 import Foundation
 
 /// A parsed JSON value, as the guest spec reader walks it.
-enum JSON: Decodable {
+enum JSON {
     case object([String: JSON])
     case array([JSON])
     case string(String)
     case number(Double)
     case bool(Bool)
     case null
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let bool = try? container.decode(Bool.self) {
-            self = .bool(bool)
-        } else if let number = try? container.decode(Double.self) {
-            self = .number(number)
-        } else if let string = try? container.decode(String.self) {
-            self = .string(string)
-        } else if let array = try? container.decode([JSON].self) {
-            self = .array(array)
-        } else {
-            self = .object(try container.decode([String: JSON].self))
-        }
-    }
 
     var kind: String {
         switch self {

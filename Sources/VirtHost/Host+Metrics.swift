@@ -3,10 +3,9 @@ import Libvirt
 
 /// Nova's HostState figures, read through the Host's one connection.
 extension Host {
-    /// The parsed capabilities document.
+    /// The parsed capabilities document, read once per connection.
     public func capabilities() throws(HostError) -> HostCapabilities {
-        let xml = try capabilitiesXML()
-        return try parse { try HostCapabilities(xml: xml) }
+        try connectionFacts().capabilities
     }
 
     /// The domain capabilities for an architecture, machine and virt type (libvirt picks
@@ -31,11 +30,12 @@ extension Host {
 
     private func sweepMetrics() throws(HostError) -> HostMetrics {
         let hostname = try hostname()
-        let capabilities = try capabilities()
+        let facts = try connectionFacts()
+        let capabilities = facts.capabilities
         let instancesPath = configuration.instancesPath
         return try withConnection { connection in
             let nodeInfo = try connection.nodeInfo()
-            let version = try connection.hypervisorVersion()
+            let version = facts.hypervisorVersion
             let running = try connection.listAllDomains(.active)
 
             let vcpus: HostMetrics.VCPUs
@@ -56,7 +56,7 @@ extension Host {
             let cpu = capabilities.cpu
             return HostMetrics(
                 vcpus: vcpus, memoryMB: memory,
-                hypervisor: .init(type: try connection.hypervisorType(), version: version.description,
+                hypervisor: .init(type: facts.hypervisorType, version: version.description,
                                   versionCode: version.code, hostname: hostname),
                 cpuInfo: .init(arch: cpu.arch, model: cpu.model, vendor: cpu.vendor,
                                topology: HostMetrics.topology(capabilities: capabilities, nodeInfo: nodeInfo),

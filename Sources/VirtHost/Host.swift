@@ -67,6 +67,7 @@ public actor Host {
     private var reconnectTask: Task<Void, Never>?
     /// The last host-metrics sample and when it was taken.
     var lastMetrics: (sample: HostMetrics, at: ContinuousClock.Instant)?
+    private var cachedFacts: ConnectionFacts?
 
     /// Lifecycle, reboot, device-removed and connection events, for every subscriber.
     public nonisolated let events: EventHub
@@ -291,14 +292,36 @@ public actor Host {
         try withConnection { try $0.capabilities() }
     }
 
+    /// What does not change while a connection lasts: the driver's type and versions, and the
+    /// parsed capabilities (a libvirtd upgrade or a new host CPU comes with a new connection).
+    struct ConnectionFacts {
+        var generation: Int
+        var hypervisorType: String
+        var hypervisorVersion: LibvirtVersion
+        var libraryVersion: LibvirtVersion
+        var capabilities: HostCapabilities
+    }
+
+    /// The facts of the current connection, read once per connection.
+    func connectionFacts() throws(HostError) -> ConnectionFacts {
+        let connection = try connected()
+        if let facts = cachedFacts, facts.generation == generation { return facts }
+        let (type, hypervisor, library, xml) = try withConnection { _ in
+            (try connection.hypervisorType(), try connection.hypervisorVersion(), try connection.libraryVersion(),
+             try connection.capabilities())
+        }
+        let facts = ConnectionFacts(generation: generation, hypervisorType: type, hypervisorVersion: hypervisor,
+                                    libraryVersion: library, capabilities: try parse { try HostCapabilities(xml: xml) })
+        cachedFacts = facts
+        return facts
+    }
+
     public func summary() throws(HostError) -> HostSummary {
         let hostname = try hostname()
-        let (type, hypervisor, library, capabilitiesXML) = try withConnection {
-            (try $0.hypervisorType(), try $0.hypervisorVersion(), try $0.libraryVersion(), try $0.capabilities())
-        }
-        let capabilities = try parse { try HostCapabilities(xml: capabilitiesXML) }
-        return HostSummary(hostname: hostname, uri: uri, hypervisorType: type, hypervisorVersion: hypervisor,
-                           libvirtVersion: library, cpuArch: capabilities.cpu.arch, cpuModel: capabilities.cpu.model)
+        let facts = try connectionFacts()
+        return HostSummary(hostname: hostname, uri: uri, hypervisorType: facts.hypervisorType,
+                           hypervisorVersion: facts.hypervisorVersion, libvirtVersion: facts.libraryVersion,
+                           cpuArch: facts.capabilities.cpu.arch, cpuModel: facts.capabilities.cpu.model)
     }
 
     /// Parses a document libvirt returned; a failure is ``HostError/unreadable(_:)``.

@@ -114,7 +114,7 @@ extension RealLibvirtdTests {
 
         let api = try APITestServer(uri: uri, instancesPath: directory.path)
         func overCommitted() async throws -> Int {
-            let disk = try #require(try await httpRequest(port: api.port, "/v1/host/metrics").json()["disk_gb"]
+            let disk = try #require(try await httpRequest(port: api.port, "/v1/host/metrics?max_age_ms=0").json()["disk_gb"]
                 as? [String: Any])
             #expect(disk["error"] is NSNull)
             return try #require(disk["over_committed_bytes"] as? Int)

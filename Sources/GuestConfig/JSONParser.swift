@@ -1,0 +1,192 @@
+/// A small strict JSON parser (RFC 8259) over UTF-8 bytes, straight into ``JSON``: the spec
+/// reader needs the document as a tree, and decoding it through `Decodable` by trial and
+/// error cost most of a render.
+struct JSONParser {
+    struct Failure: Error {}
+
+    private let bytes: [UInt8]
+    private var index = 0
+    private var depth = 0
+    /// Deeper documents are refused: no spec nests anywhere near this.
+    static let maximumDepth = 64
+
+    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSON {
+        var parser = JSONParser(bytes: bytes)
+        let value = try parser.value()
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw Failure() }
+        return value
+    }
+
+    private init(bytes: [UInt8]) { self.bytes = bytes }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+    }
+
+    private mutating func expect(_ literal: StaticString) throws(Failure) {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw Failure() }
+        let matches = literal.withUTF8Buffer { literal in
+            (0..<count).allSatisfy { bytes[index + $0] == literal[$0] }
+        }
+        guard matches else { throw Failure() }
+        index += count
+    }
+
+    private mutating func value() throws(Failure) -> JSON {
+        skipWhitespace()
+        guard index < bytes.count else { throw Failure() }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try object()
+        case UInt8(ascii: "["): return try array()
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expect("null"); return .null
+        default: return .number(try number())
+        }
+    }
+
+    private mutating func nested<T>(_ body: (inout JSONParser) throws(Failure) -> T) throws(Failure) -> T {
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw Failure() }
+        defer { depth -= 1 }
+        return try body(&self)
+    }
+
+    private mutating func object() throws(Failure) -> JSON {
+        try nested { (parser: inout JSONParser) throws(Failure) -> JSON in
+            parser.index += 1
+            var members: [String: JSON] = [:]
+            parser.skipWhitespace()
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
+                parser.index += 1
+                return .object(members)
+            }
+            while true {
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else { throw Failure() }
+                let key = try parser.string()
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw Failure() }
+                parser.index += 1
+                members[key] = try parser.value()
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count else { throw Failure() }
+                if parser.bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
+                guard parser.bytes[parser.index] == UInt8(ascii: "}") else { throw Failure() }
+                parser.index += 1
+                return .object(members)
+            }
+        }
+    }
+
+    private mutating func array() throws(Failure) -> JSON {
+        try nested { (parser: inout JSONParser) throws(Failure) -> JSON in
+            parser.index += 1
+            var items: [JSON] = []
+            parser.skipWhitespace()
+            if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "]") {
+                parser.index += 1
+                return .array(items)
+            }
+            while true {
+                items.append(try parser.value())
+                parser.skipWhitespace()
+                guard parser.index < parser.bytes.count else { throw Failure() }
+                if parser.bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
+                guard parser.bytes[parser.index] == UInt8(ascii: "]") else { throw Failure() }
+                parser.index += 1
+                return .array(items)
+            }
+        }
+    }
+
+    private mutating func string() throws(Failure) -> String {
+        index += 1  // the opening quote
+        var scalars = String.UnicodeScalarView()
+        var start = index
+        while true {
+            guard index < bytes.count else { throw Failure() }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let tail = String(decoding: bytes[start..<index], as: UTF8.self)
+                index += 1
+                if scalars.isEmpty { return tail }
+                scalars.append(contentsOf: tail.unicodeScalars)
+                return String(scalars)
+            }
+            guard byte >= 0x20 else { throw Failure() }  // raw control characters are not JSON
+            guard byte == UInt8(ascii: "\\") else { index += 1; continue }
+            scalars.append(contentsOf: String(decoding: bytes[start..<index], as: UTF8.self).unicodeScalars)
+            index += 1
+            guard index < bytes.count else { throw Failure() }
+            let escaped = bytes[index]
+            index += 1
+            switch escaped {
+            case UInt8(ascii: "\""): scalars.append("\"")
+            case UInt8(ascii: "\\"): scalars.append("\\")
+            case UInt8(ascii: "/"): scalars.append("/")
+            case UInt8(ascii: "b"): scalars.append("\u{08}")
+            case UInt8(ascii: "f"): scalars.append("\u{0C}")
+            case UInt8(ascii: "n"): scalars.append("\n")
+            case UInt8(ascii: "r"): scalars.append("\r")
+            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "u"):
+                var code = try hex4()
+                if (0xD800..<0xDC00).contains(code) {
+                    // A surrogate pair: the low half must follow.
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                    else { throw Failure() }
+                    index += 2
+                    let low = try hex4()
+                    guard (0xDC00..<0xE000).contains(low) else { throw Failure() }
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let scalar = Unicode.Scalar(code) else { throw Failure() }
+                scalars.append(scalar)
+            default: throw Failure()
+            }
+            start = index
+        }
+    }
+
+    private mutating func hex4() throws(Failure) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw Failure() }
+        var value: UInt32 = 0
+        for byte in bytes[index..<index + 4] {
+            guard let digit = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? UInt32(byte - 48)
+                : (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) ? UInt32(byte - 87)
+                : (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) ? UInt32(byte - 55) : nil
+            else { throw Failure() }
+            value = value << 4 | digit
+        }
+        index += 4
+        return value
+    }
+
+    private mutating func number() throws(Failure) -> Double {
+        let start = index
+        func digits() -> Int {
+            let begin = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            return index - begin
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let integerStart = index
+        guard digits() > 0 else { throw Failure() }
+        if bytes[integerStart] == UInt8(ascii: "0"), index - integerStart > 1 { throw Failure() }  // no leading zeros
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw Failure() }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw Failure() }
+        }
+        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw Failure() }
+        return value
+    }
+}
