@@ -69,32 +69,29 @@ struct MetricsRoutes {
         counter("libvirt_domain_info_cpu_time_seconds_total", "CPU time used.",
                 Double(domain.cpuTimeNanoseconds) / 1e9)
 
-        for index in 0..<Int(parameters["block.count"]?.number ?? 0) {
-            guard case .string(let target)? = parameters["block.\(index).name"] else { continue }
-            let device = [("target_device", target)]
-            let series: [(String, String, String)] = [
-                ("rd.bytes", "libvirt_domain_block_stats_read_bytes_total", "Bytes read."),
-                ("rd.reqs", "libvirt_domain_block_stats_read_requests_total", "Read requests."),
-                ("wr.bytes", "libvirt_domain_block_stats_write_bytes_total", "Bytes written."),
-                ("wr.reqs", "libvirt_domain_block_stats_write_requests_total", "Write requests."),
-            ]
-            for (field, name, help) in series {
-                if let value = parameters["block.\(index).\(field)"]?.number { counter(name, help, value, device) }
+        // Per-device counters: libvirt numbers the devices of a group (`block.0.rd.bytes`).
+        func deviceCounters(_ group: String, _ series: [(field: String, name: String, help: String)]) {
+            for index in 0..<Int(parameters["\(group).count"]?.number ?? 0) {
+                guard case .string(let target)? = parameters["\(group).\(index).name"] else { continue }
+                for (field, name, help) in series {
+                    if let value = parameters["\(group).\(index).\(field)"]?.number {
+                        counter(name, help, value, [("target_device", target)])
+                    }
+                }
             }
         }
-        for index in 0..<Int(parameters["net.count"]?.number ?? 0) {
-            guard case .string(let target)? = parameters["net.\(index).name"] else { continue }
-            let device = [("target_device", target)]
-            let series: [(String, String, String)] = [
-                ("rx.bytes", "libvirt_domain_interface_stats_receive_bytes_total", "Bytes received."),
-                ("rx.pkts", "libvirt_domain_interface_stats_receive_packets_total", "Packets received."),
-                ("tx.bytes", "libvirt_domain_interface_stats_transmit_bytes_total", "Bytes transmitted."),
-                ("tx.pkts", "libvirt_domain_interface_stats_transmit_packets_total", "Packets transmitted."),
-            ]
-            for (field, name, help) in series {
-                if let value = parameters["net.\(index).\(field)"]?.number { counter(name, help, value, device) }
-            }
-        }
+        deviceCounters("block", [
+            ("rd.bytes", "libvirt_domain_block_stats_read_bytes_total", "Bytes read."),
+            ("rd.reqs", "libvirt_domain_block_stats_read_requests_total", "Read requests."),
+            ("wr.bytes", "libvirt_domain_block_stats_write_bytes_total", "Bytes written."),
+            ("wr.reqs", "libvirt_domain_block_stats_write_requests_total", "Write requests."),
+        ])
+        deviceCounters("net", [
+            ("rx.bytes", "libvirt_domain_interface_stats_receive_bytes_total", "Bytes received."),
+            ("rx.pkts", "libvirt_domain_interface_stats_receive_packets_total", "Packets received."),
+            ("tx.bytes", "libvirt_domain_interface_stats_transmit_bytes_total", "Bytes transmitted."),
+            ("tx.pkts", "libvirt_domain_interface_stats_transmit_packets_total", "Packets transmitted."),
+        ])
     }
 }
 

@@ -49,6 +49,11 @@ extension RealLibvirtdTests {
             #expect(try virshState(name) == expected, "after \(action)")
         }
 
+        // Block counters from virConnectGetAllDomainStats, per disk.
+        let metrics = try await httpRequest(port: api.port, "/metrics").text
+        #expect(metrics.contains(#"libvirt_domain_block_stats_read_bytes_total{domain="\#(name)""#))
+        #expect(metrics.contains(#"target_device="sda""#))
+
         let vcpus = try await httpRequest(port: api.port, "/v1/domains/\(name)/vcpus")
         #expect((try vcpus.json()["vcpus"] as? [[String: Any]])?.count == 1)
 
