@@ -36,8 +36,15 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
         try container.encode(autostart, forKey: .autostart)
     }
 
-    /// Reads a domain's summary: five cheap calls, no XML.
+    /// Reads a domain's summary: three calls, no XML.
     init(_ domain: Domain) throws {
+        // Transient domains have no autostart setting; some drivers refuse to say.
+        try self.init(domain, persistent: try domain.isPersistent(), autostart: (try? domain.autostart()) ?? false)
+    }
+
+    /// Reads a domain's summary with its persistence and autostart already known (from
+    /// filtered listings): one call, as name, UUID and id are kept in the handle.
+    init(_ domain: Domain, persistent: Bool, autostart: Bool) throws {
         let info = try domain.info()
         name = try domain.name()
         uuid = try domain.uuid()
@@ -47,8 +54,7 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
         vcpus = info.vcpus
         memoryMB = info.memoryKiB / 1024
         maxMemoryMB = info.maxMemoryKiB / 1024
-        persistent = try domain.isPersistent()
-        // Transient domains have no autostart setting; some drivers refuse to say.
-        autostart = (try? domain.autostart()) ?? false
+        self.persistent = persistent
+        self.autostart = autostart
     }
 }
