@@ -12,7 +12,7 @@ import TestSupport
         #expect(service.log.contains { $0.contains("listening on http://127.0.0.1:\(service.port)") })
         let status = try await onOwnThread { service.stop(signal: SIGTERM) }
         #expect(status == 0)
-        #expect(service.waitForLog("stopped", timeout: .seconds(1)))
+        #expect(service.waitForLog("stopped", timeout: .seconds(5)))
     }
 
     /// An open event stream ends cleanly (the chunked body's last chunk) when the service stops.
