@@ -42,8 +42,8 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
         try self.init(domain, persistent: try domain.isPersistent(), autostart: (try? domain.autostart()) ?? false)
     }
 
-    /// Reads a domain's summary with its persistence and autostart already known (from
-    /// filtered listings): one call, as name, UUID and id are kept in the handle.
+    /// Reads a domain's summary with its persistence and autostart already known: one call, as
+    /// name, UUID and id are kept in the handle.
     init(_ domain: Domain, persistent: Bool, autostart: Bool) throws {
         let info = try domain.info()
         name = try domain.name()

@@ -22,16 +22,10 @@ extension Host {
     public func domains(_ activity: DomainActivity = .all, guestsOnly: Bool = true) throws(HostError)
         -> [DomainSummary] {
         try withConnection { connection in
-            // Persistence and autostart come from two filtered listings, not two calls per
-            // domain: a thousand domains cost a thousand and three calls, not three thousand.
-            // Matched by name (unique on a host): formatting UUIDs costs libvirt a printf each.
-            let persistent = Set(try connection.listAllDomains(activity.filter.union(.persistent)).map { try $0.name() })
-            let autostart = Set(try connection.listAllDomains(activity.filter.union(.autostart)).map { try $0.name() })
-            return try connection.listAllDomains(activity.filter).compactMap { domain -> DomainSummary? in
+            try connection.listAllDomains(activity.filter).compactMap { domain -> DomainSummary? in
                 if guestsOnly, domain.id() == 0 { return nil }
                 do {
-                    let name = try domain.name()
-                    return try DomainSummary(domain, persistent: persistent.contains(name), autostart: autostart.contains(name))
+                    return try DomainSummary(domain)
                 } catch let error as LibvirtError where error.isNoDomain {
                     return nil
                 }
