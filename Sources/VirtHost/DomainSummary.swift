@@ -5,7 +5,7 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
     public var name: String
     public var uuid: String
     /// The hypervisor's id; nil when the domain is not running.
-    public var id: UInt32?
+    @NullWhenAbsent public var id: UInt32?
     /// libvirt's state name (`running`, `shutoff`...).
     public var state: String
     public var powerState: PowerState
@@ -20,20 +20,6 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
         case powerState = "power_state"
         case memoryMB = "memory_mb"
         case maxMemoryMB = "max_memory_mb"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(uuid, forKey: .uuid)
-        try container.encode(id, forKey: .id)  // null, not absent, when inactive
-        try container.encode(state, forKey: .state)
-        try container.encode(powerState, forKey: .powerState)
-        try container.encode(vcpus, forKey: .vcpus)
-        try container.encode(memoryMB, forKey: .memoryMB)
-        try container.encode(maxMemoryMB, forKey: .maxMemoryMB)
-        try container.encode(persistent, forKey: .persistent)
-        try container.encode(autostart, forKey: .autostart)
     }
 
     /// Reads a domain's summary: three calls, no XML.

@@ -9,23 +9,12 @@ public struct HostCapabilities: Sendable, Hashable, Encodable {
     public struct CPU: Sendable, Hashable, Encodable {
         public var arch: String
         /// The host CPU model; nil where the driver names none (the test driver).
-        public var model: String?
-        public var vendor: String?
+        @NullWhenAbsent public var model: String?
+        @NullWhenAbsent public var vendor: String?
         /// From `<topology>`; nil where the driver gives none.
-        public var topology: Topology?
+        @NullWhenAbsent public var topology: Topology?
         /// Feature names, sorted.
         public var features: [String]
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(arch, forKey: .arch)
-            try container.encode(model, forKey: .model)  // null, not absent
-            try container.encode(vendor, forKey: .vendor)
-            try container.encode(topology, forKey: .topology)
-            try container.encode(features, forKey: .features)
-        }
-
-        enum CodingKeys: String, CodingKey { case arch, model, vendor, topology, features }
     }
 
     public struct Topology: Sendable, Hashable, Encodable {

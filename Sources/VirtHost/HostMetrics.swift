@@ -41,21 +41,10 @@ public struct HostMetrics: Sendable, Encodable {
         }
 
         public var arch: String
-        public var model: String?
-        public var vendor: String?
+        @NullWhenAbsent public var model: String?
+        @NullWhenAbsent public var vendor: String?
         public var topology: Topology
         public var features: [String]
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(arch, forKey: .arch)
-            try container.encode(model, forKey: .model)
-            try container.encode(vendor, forKey: .vendor)
-            try container.encode(topology, forKey: .topology)
-            try container.encode(features, forKey: .features)
-        }
-
-        enum CodingKeys: String, CodingKey { case arch, model, vendor, topology, features }
     }
 
     public var vcpus: VCPUs

@@ -16,16 +16,8 @@ struct GuestRoutes {
         struct VCPU: Encodable {
             let number: Int
             let state: String
-            let hostCPU: Int?
+            @NullWhenAbsent var hostCPU: Int?
             let cpuTimeNs: UInt64
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(number, forKey: .number)
-                try container.encode(state, forKey: .state)
-                try container.encode(hostCPU, forKey: .hostCPU)
-                try container.encode(cpuTimeNs, forKey: .cpuTimeNs)
-            }
 
             enum CodingKeys: String, CodingKey {
                 case number, state

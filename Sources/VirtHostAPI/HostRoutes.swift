@@ -69,15 +69,7 @@ struct HostDocument: Encodable {
 
     struct CPU: Encodable {
         let arch: String
-        let model: String?
-
-        func encode(to encoder: Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(arch, forKey: .arch)
-            try container.encode(model, forKey: .model)  // null, not absent, when the driver names none
-        }
-
-        enum CodingKeys: String, CodingKey { case arch, model }
+        @NullWhenAbsent var model: String?  // null when the driver names none
     }
 
     let hostname: String
@@ -100,16 +92,8 @@ struct HostDocument: Encodable {
 /// each part required beside what the host has.
 struct VersionCheckDocument: Encodable {
     struct Part: Encodable {
-        let required: String?
+        @NullWhenAbsent var required: String?
         let actual: String
-
-        func encode(to encoder: Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(required, forKey: .required)
-            try container.encode(actual, forKey: .actual)
-        }
-
-        enum CodingKeys: String, CodingKey { case required, actual }
     }
 
     let satisfied: Bool

@@ -135,20 +135,11 @@ public struct ManagedFilter: Sendable, Hashable, Encodable {
 public struct InterfaceProtection: Sendable, Hashable, Encodable {
     public var mac: String
     /// The host-side tap device, while the domain runs.
-    public var target: String?
-    public var filter: String?
+    @NullWhenAbsent public var target: String?
+    @NullWhenAbsent public var filter: String?
     public var parameters: [String: [String]]
     /// libvirt has a binding for the filter on the tap device now.
     public var inForce: Bool
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(mac, forKey: .mac)
-        try container.encode(target, forKey: .target)
-        try container.encode(filter, forKey: .filter)
-        try container.encode(parameters, forKey: .parameters)
-        try container.encode(inForce, forKey: .inForce)
-    }
 
     enum CodingKeys: String, CodingKey {
         case mac, target, filter, parameters
