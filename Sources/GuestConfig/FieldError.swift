@@ -16,6 +16,13 @@ public struct FieldError: Sendable, Hashable, Codable, CustomStringConvertible {
 public struct GuestSpecError: Error, Sendable, CustomStringConvertible {
     public var errors: [FieldError]
 
+    /// The detail of the one error reported when the body is not JSON at all (malformed, or
+    /// nested deeper than the parser allows).
+    public static let notJSON = "is not valid JSON"
+
+    /// Whether the body failed to parse, rather than a field failed its rules.
+    public var isMalformedJSON: Bool { errors.count == 1 && errors[0].detail == Self.notJSON }
+
     public init(_ errors: [FieldError]) { self.errors = errors }
 
     public var description: String { errors.map(\.description).joined(separator: "; ") }

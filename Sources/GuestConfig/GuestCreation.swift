@@ -9,7 +9,7 @@ public struct GuestCreation: Sendable, Hashable {
     /// Reads `{"spec": {...}, "start": true, "paused": false}`; the spec's errors point under `/spec`.
     public static func read(json data: some DataProtocol) -> (GuestCreation?, [FieldError]) {
         guard let json = try? JSONParser.parse(Array(data)) else {
-            return (nil, [FieldError(pointer: "", detail: "is not valid JSON")])
+            return (nil, [FieldError(pointer: "", detail: GuestSpecError.notJSON)])
         }
         let errors = FieldErrors()
         guard let reader = ObjectReader(json, pointer: "", errors: errors) else { return (nil, errors.errors) }
@@ -47,7 +47,7 @@ public struct DeviceDefinition: Sendable {
     public init(json data: some DataProtocol, existingTargets: Set<String>, existingMACs: Set<String>, uuid: String,
                 policy: ValidationPolicy?) throws(GuestSpecError) {
         guard let json = try? JSONParser.parse(Array(data)) else {
-            throw GuestSpecError([FieldError(pointer: "", detail: "is not valid JSON")])
+            throw GuestSpecError([FieldError(pointer: "", detail: GuestSpecError.notJSON)])
         }
         let errors = FieldErrors()
         guard let reader = ObjectReader(json, pointer: "", errors: errors) else { throw GuestSpecError(errors.errors) }

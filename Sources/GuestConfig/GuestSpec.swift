@@ -71,7 +71,7 @@ public struct GuestSpec: Sendable, Hashable {
     /// on the way, so they can be reported together with ``GuestDefinition``'s own.
     public static func read(json data: some DataProtocol, pointer: String = "") -> (GuestSpec?, [FieldError]) {
         guard let json = try? JSONParser.parse(Array(data)) else {
-            return (nil, [FieldError(pointer: pointer, detail: "is not valid JSON")])
+            return (nil, [FieldError(pointer: pointer, detail: GuestSpecError.notJSON)])
         }
         return read(json, pointer: pointer)
     }

@@ -11,6 +11,7 @@ final class Exchange: Sendable {
     let headers: HTTPHeaders
     let id: String
     let started: ContinuousClock.Instant
+    let clientCertificate: ClientCertificate
 
     struct State {
         var body: [UInt8] = []
@@ -20,12 +21,16 @@ final class Exchange: Sendable {
         var status = 0
         /// The matched route's pattern; nil when no route matched.
         var route: String?
+        var pathParameters: [String: String] = [:]
+        /// Who sent it, as admission said.
+        var principal: String?
+        var annotations: [String: String] = [:]
         var sink: StreamSink?
     }
     let state = Mutex(State())
 
     init(connection: ConnectionHandle, method: String, path: String, query: [(name: String, value: String)],
-         headers: HTTPHeaders) {
+         headers: HTTPHeaders, clientCertificate: ClientCertificate) {
         self.connection = connection
         self.method = method
         self.path = path
@@ -33,6 +38,15 @@ final class Exchange: Sendable {
         self.headers = headers
         self.id = RequestID.accept(headers["X-Request-Id"]) ?? RequestID.make()
         self.started = .now
+        self.clientCertificate = clientCertificate
+    }
+
+    /// The request as far as it is known before its body: what admission decides on.
+    var head: Request {
+        var request = Request(method: method, path: path, query: query, headers: headers, id: id)
+        request.clientCertificate = clientCertificate
+        request.principal = state.withLock { $0.principal }
+        return request
     }
 
     /// Posts the answer for a suspended exchange. Returns false when one was posted already
@@ -49,9 +63,17 @@ final class Exchange: Sendable {
 /// What the server tells ``HTTPServer/Configuration/onCompletion`` of each finished request.
 public struct CompletedRequest: Sendable {
     public let method: String
+    /// The decoded path, as requested.
+    public let path: String
     /// The route pattern (`/v1/domains/{ref}`), never the raw path, so labels stay few;
     /// nil when no route matched.
     public let route: String?
+    public let pathParameters: [String: String]
     public let status: Int
     public let duration: Duration
+    public let requestID: String
+    /// Who sent it, as admission said; nil when anonymous.
+    public let principal: String?
+    /// The response's ``Response/annotations``.
+    public let annotations: [String: String]
 }

@@ -35,6 +35,11 @@ public final class HTTPServer: Sendable {
         /// Told of every completed request (for metrics); runs on libmicrohttpd's thread, so
         /// it must not block.
         public var onCompletion: (@Sendable (CompletedRequest) -> Void)?
+        /// HTTPS (and mutual TLS) when set; plain HTTP otherwise.
+        public var tls: TLSConfiguration?
+        /// Decides on each request's head (method, path, query, headers, client certificate)
+        /// before its body is read; runs on libmicrohttpd's thread, so it must not block.
+        public var admission: (@Sendable (Request) -> Admission)?
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 1,
                     connectionLimit: Int = 4096, perIPConnectionLimit: Int = 0, connectionTimeout: Int = 30,
@@ -93,7 +98,7 @@ public final class HTTPServer: Sendable {
         let socket = try ListenSocket(host: configuration.host, port: configuration.port)
         // libmicrohttpd's own errors go to stderr (its external logger takes a va_list, which the
         // Swift 6.3 compiler crashes on when deserialising).
-        let flags: UInt32 = Flag.errorLog | Flag.internalPollingThread | Flag.epoll | Flag.allowSuspendResume
+        var flags: UInt32 = Flag.errorLog | Flag.internalPollingThread | Flag.epoll | Flag.allowSuspendResume
         // The daemon holds the server for its lifetime; shutdown releases it.
         let context = Unmanaged.passRetained(self).toOpaque()
         var options: [CVarArg] = [
@@ -107,6 +112,27 @@ public final class HTTPServer: Sendable {
         if configuration.threads > 1 {
             options += [Option.threadPoolSize, UInt32(configuration.threads)]
         }
+        // libmicrohttpd reads the PEM strings while it starts (GnuTLS copies them), so they
+        // live until it has.
+        var strings: [UnsafeMutablePointer<CChar>] = []
+        defer { strings.forEach { free($0) } }
+        func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
+            let copy = strdup(text)!
+            strings.append(copy)
+            return copy
+        }
+        if let tls = configuration.tls {
+            guard MHD_is_feature_supported(MHD_FEATURE.FEATURE_TLS) == .YES else {
+                close(socket.descriptor)
+                Unmanaged<HTTPServer>.fromOpaque(context).release()
+                throw StartError(description: "this libmicrohttpd was built without TLS")
+            }
+            flags |= Flag.tls
+            options += [Option.httpsMemoryKey, cString(tls.privateKeyPEM),
+                        Option.httpsMemoryCertificate, cString(tls.certificatePEM),
+                        Option.httpsPriorities, cString(tls.priorities)]
+            if let clientCA = tls.clientCAPEM { options += [Option.httpsMemoryTrust, cString(clientCA)] }
+        }
         options.append(Option.end)
         let daemon = withVaList(options) { arguments in
             MHD_start_daemon_va(flags, 0, nil, nil, HTTPServer.access, context, arguments)
@@ -114,7 +140,8 @@ public final class HTTPServer: Sendable {
         guard let daemon else {
             Unmanaged<HTTPServer>.fromOpaque(context).release()
             close(socket.descriptor)
-            throw StartError(description: "libmicrohttpd did not start on \(configuration.host):\(socket.port)")
+            let reason = configuration.tls == nil ? "" : " (check the TLS certificate, key and priorities)"
+            throw StartError(description: "libmicrohttpd did not start on \(configuration.host):\(socket.port)\(reason)")
         }
         state.withLock {
             $0.daemon = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(daemon)))
@@ -185,7 +212,49 @@ public final class HTTPServer: Sendable {
         collector.values.removeAll()
         MHD_get_connection_values(connection, MHD_ValueKind.GET_ARGUMENT_KIND, ValueCollector.iterator, box)
         return Exchange(connection: ConnectionHandle(pointer: connection), method: method, path: path,
-                        query: collector.values, headers: headers)
+                        query: collector.values, headers: headers, clientCertificate: clientCertificate(connection))
+    }
+
+    private func clientCertificate(_ connection: OpaquePointer) -> ClientCertificate {
+        guard configuration.tls?.clientCAPEM != nil else { return .notRequested }
+        var subject = [CChar](repeating: 0, count: 1024)
+        let result = virthost_verify_client_certificate(connection, &subject, subject.count)
+        switch UInt32(result) {
+        case VIRTHOST_CLIENT_CERTIFICATE_VERIFIED.rawValue:
+            return .verified(subject: String(decoding: subject.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        case VIRTHOST_CLIENT_CERTIFICATE_ABSENT.rawValue: return .absent
+        default: return .untrusted
+        }
+    }
+
+    /// Mutual TLS first (the server's own rule), then the configured admission. Nil admits.
+    private func admit(_ exchange: Exchange) -> Response? {
+        if let tls = configuration.tls, tls.clientCAPEM != nil,
+           !tls.clientCertificateOptionalPaths.contains(exchange.path) {
+            let detail: String? = switch exchange.clientCertificate {
+            case .verified: nil
+            case .absent, .notRequested: "this server requires a client certificate"
+            case .untrusted: "the client certificate did not verify against the trusted CA"
+            }
+            if let detail {
+                let problem = Problem(type: Problem.type(Problem.Kind.clientCertificateRequired.rawValue),
+                                      title: "Client Certificate Required", status: 403, detail: detail)
+                return .problem(problem, instance: exchange.path, requestID: exchange.id)
+            }
+        }
+        guard let admission = configuration.admission else {
+            if case .verified(let subject) = exchange.clientCertificate {
+                exchange.state.withLock { $0.principal = subject }
+            }
+            return nil
+        }
+        switch admission(exchange.head) {
+        case .admit(let principal):
+            exchange.state.withLock { $0.principal = principal }
+            return nil
+        case .refuse(let problem):
+            return .problem(problem, instance: exchange.path, requestID: exchange.id)
+        }
     }
 
     private func receive(_ exchange: Exchange, data: UnsafePointer<CChar>, count: Int) {
@@ -217,8 +286,8 @@ public final class HTTPServer: Sendable {
             return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
         }
         let handler: Router.Handler
-        var request = Request(method: exchange.method, path: exchange.path, query: exchange.query,
-                              headers: exchange.headers, body: body, id: exchange.id)
+        var request = exchange.head
+        request.body = body
         switch router.match(method: exchange.method, path: exchange.path) {
         case .notFound:
             return queue(.problem(.notFound("no resource at \(exchange.path)"), instance: exchange.path,
@@ -233,7 +302,7 @@ public final class HTTPServer: Sendable {
         case .found(let route, let parameters):
             handler = route.handler
             request.pathParameters = parameters
-            exchange.state.withLock { $0.route = route.pattern }
+            exchange.state.withLock { $0.route = route.pattern; $0.pathParameters = parameters }
         }
 
         state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
@@ -278,7 +347,11 @@ public final class HTTPServer: Sendable {
         defer { MHD_destroy_response(handle) }
         for (name, value) in response.headers { MHD_add_response_header(handle, name, value) }
         MHD_add_response_header(handle, "X-Request-Id", exchange.id)
-        exchange.state.withLock { $0.status = response.status; $0.sink = sink }
+        exchange.state.withLock {
+            $0.status = response.status
+            $0.sink = sink
+            $0.annotations = response.annotations
+        }
         let result = MHD_queue_response(connection, UInt32(response.status), handle)
         if let sink, case .stream(let stream) = response.body {
             let accepted = state.withLock { state -> Bool in
@@ -299,10 +372,14 @@ public final class HTTPServer: Sendable {
             return sink
         }
         sink?.close()
-        let (status, route) = exchange.state.withLock { ($0.status, $0.route) }
+        let (status, route, principal, parameters, annotations) = exchange.state.withLock {
+            ($0.status, $0.route, $0.principal, $0.pathParameters, $0.annotations)
+        }
         let duration = ContinuousClock.now - exchange.started
-        configuration.onCompletion?(CompletedRequest(method: exchange.method, route: route, status: status,
-                                                     duration: duration))
+        configuration.onCompletion?(CompletedRequest(method: exchange.method, path: exchange.path, route: route,
+                                                     pathParameters: parameters, status: status, duration: duration,
+                                                     requestID: exchange.id, principal: principal,
+                                                     annotations: annotations))
         if logger.logLevel <= .debug {
             logger.debug("request", metadata: [
                 "method": "\(exchange.method)", "path": "\(exchange.path)", "status": "\(status)",
@@ -330,6 +407,10 @@ public final class HTTPServer: Sendable {
             slot.pointee = Unmanaged.passRetained(exchange).toOpaque()
             if server.state.withLock({ $0.shuttingDown }) {
                 return server.refuseDuringShutdown(exchange, connection: connection)
+            }
+            if let refusal = server.admit(exchange) {
+                exchange.state.withLock { $0.dispatched = true }
+                return server.queue(refusal, for: exchange, on: connection)
             }
             return .YES
         }
@@ -383,6 +464,7 @@ private enum Flag {
     static let epoll: UInt32 = 512
     static let itc: UInt32 = 1024
     static let allowSuspendResume: UInt32 = 8192 | itc
+    static let tls: UInt32 = 2
 }
 
 private enum Option {
@@ -394,6 +476,10 @@ private enum Option {
     static let perIPConnectionLimit = Int32(MHD_OPTION.PER_IP_CONNECTION_LIMIT.rawValue)
     static let threadPoolSize = Int32(MHD_OPTION.THREAD_POOL_SIZE.rawValue)
     static let listenSocket = Int32(MHD_OPTION.LISTEN_SOCKET.rawValue)
+    static let httpsMemoryKey = Int32(MHD_OPTION.HTTPS_MEM_KEY.rawValue)
+    static let httpsMemoryCertificate = Int32(MHD_OPTION.HTTPS_MEM_CERT.rawValue)
+    static let httpsPriorities = Int32(MHD_OPTION.HTTPS_PRIORITIES.rawValue)
+    static let httpsMemoryTrust = Int32(MHD_OPTION.HTTPS_MEM_TRUST.rawValue)
 }
 
 extension Duration {

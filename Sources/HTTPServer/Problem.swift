@@ -30,6 +30,7 @@ public struct Problem: Error, Sendable {
         case badRequest = "bad-request"
         case internalError = "internal-error"
         case shuttingDown = "shutting-down"
+        case clientCertificateRequired = "client-certificate-required"
     }
 
     /// The base of every problem type URI of this service.

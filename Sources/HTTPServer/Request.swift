@@ -6,11 +6,15 @@ public struct Request: Sendable {
     /// Query arguments in order; a key without `=` has the value "".
     public let query: [(name: String, value: String)]
     public let headers: HTTPHeaders
-    public let body: [UInt8]
+    public internal(set) var body: [UInt8]
     /// `X-Request-Id`: the client's when it sent a usable one, else a new one.
     public let id: String
     /// Values of the route's `{name}` segments.
     public internal(set) var pathParameters: [String: String] = [:]
+    /// Who sent it, as the server's admission said; nil when anonymous.
+    public internal(set) var principal: String?
+    /// The client's TLS certificate, when the server asks for one.
+    public internal(set) var clientCertificate: ClientCertificate = .notRequested
 
     public init(method: String, path: String, query: [(name: String, value: String)] = [],
                 headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], id: String = RequestID.make()) {

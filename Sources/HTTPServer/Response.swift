@@ -5,6 +5,9 @@ public struct Response: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: Body
+    /// Facts about the outcome for ``HTTPServer/Configuration/onCompletion`` (e.g. which domain
+    /// a request created); never sent.
+    public var annotations: [String: String] = [:]
 
     public enum Body: Sendable {
         case bytes([UInt8])

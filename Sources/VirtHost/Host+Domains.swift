@@ -48,8 +48,11 @@ extension Host {
     }
 
     /// A domain's XML: the live one, or the persistent definition when `inactive`.
-    public func domainXML(_ reference: String, inactive: Bool = false) throws(HostError) -> String {
-        try withDomain(reference) { try $0.xml(inactive ? [.inactive] : []) }
+    public func domainXML(_ reference: String, inactive: Bool = false, secure: Bool = false) throws(HostError) -> String {
+        var flags: DomainXMLFlags = []
+        if inactive { flags.insert(.inactive) }
+        if secure { flags.insert(.secure) }
+        return try withDomain(reference) { try $0.xml(flags) }
     }
 
     /// Runs `body` with the domain `reference` names: a UUID (with or without dashes) or a

@@ -9,14 +9,28 @@ public struct API: Sendable {
     public let metrics: ServiceMetrics
     /// How often a quiet event stream sends a heartbeat comment.
     public let eventHeartbeat: Duration
+    /// Answers kept for `Idempotency-Key` retries of `POST /v1/guests`.
+    public let idempotency: IdempotencyStore
+    /// Where write requests are recorded; nil records none.
+    public let audit: AuditLog?
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
-                logger: Logger) {
+                idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil, logger: Logger) {
         self.host = host
         self.metrics = metrics
         self.eventHeartbeat = eventHeartbeat
+        self.idempotency = idempotency
+        self.audit = audit
         self.logger = logger
+    }
+
+    /// Give to ``HTTPServer/Configuration/onCompletion``: the request metrics and the audit log.
+    public var onCompletion: @Sendable (CompletedRequest) -> Void {
+        { [metrics, audit] request in
+            metrics.record(request)
+            audit?.record(request)
+        }
     }
 
     /// Every route of the service. `openapi/openapi.yaml` describes each one; a test walks
@@ -26,7 +40,7 @@ public struct API: Sendable {
         HealthRoutes(host: host).register(in: &router)
         HostRoutes(host: host).register(in: &router)
         DomainRoutes(host: host).register(in: &router)
-        GuestRoutes(host: host).register(in: &router)
+        GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency)).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)

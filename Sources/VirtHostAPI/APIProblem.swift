@@ -14,6 +14,7 @@ enum APIProblem {
     static let invalidState = "invalid-state"
     static let operationFailed = "operation-failed"
     static let deviceNotFound = "device-not-found"
+    static let malformedJSON = "malformed-json"
 
     static func from(_ error: HostError) -> Problem {
         switch error {

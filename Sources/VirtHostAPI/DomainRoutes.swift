@@ -20,7 +20,9 @@ struct DomainRoutes {
         }
         router.get("/v1/domains/{ref}/xml") { [host] request in
             let inactive = try request.bool("inactive", default: false)
-            let xml = try await host.domainXML(request.pathParameter("ref") ?? "", inactive: inactive)
+            // Secure XML carries console passwords: the write scope is needed for it (see Scope).
+            let secure = try request.bool("secure", default: false)
+            let xml = try await host.domainXML(request.pathParameter("ref") ?? "", inactive: inactive, secure: secure)
             return Response(contentType: "application/xml", text: xml)
         }
     }

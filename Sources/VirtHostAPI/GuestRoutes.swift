@@ -7,6 +7,7 @@ import VirtHost
 /// domains, their power, their devices, their removal.
 struct GuestRoutes {
     let host: Host
+    let idempotency: IdempotentRequest
 
     struct RenderedXML: Encodable {
         let xml: String
@@ -42,38 +43,9 @@ struct GuestRoutes {
             return Response(contentType: "application/xml", text: xml)
         }
 
-        router.post("/v1/guests") { [host] request in
-            let (read, readErrors) = GuestCreation.read(json: request.body)
-            guard let creation = read else { throw GuestSpecError(readErrors) }
-            let definition = try await define(creation.spec, readErrors: readErrors, pointer: "/spec")
-            // What the interfaces attach to must exist, and the firewall must be able to protect them.
-            let firewall = Firewall(host: host)
-            let networkErrors = try await VIF(host: host).check(creation.spec.interfaces, pointer: "/spec/interfaces")
-                + (await firewall.check(definition, pointer: "/spec/interfaces"))
-            guard networkErrors.isEmpty else { throw GuestSpecError(networkErrors) }
-            let filters = GuestXML.firewallFilters(definition)
-            if !filters.isEmpty {
-                // Checked before the filters are made, so an existing guest's are never redefined.
-                for reference in [creation.spec.name, definition.uuid] where (try? await host.domain(reference)) != nil {
-                    throw HostError.domainExists(reference)
-                }
-            }
-            try await firewall.define(filters)
-            let details: DomainDetails
-            do {
-                details = try await host.createGuest(xml: GuestXML.xml(definition), name: creation.spec.name,
-                                                     uuid: definition.uuid, start: creation.start, paused: creation.paused)
-            } catch {
-                // Nothing of a failed create stays: not its filters either. A domain that
-                // existed already keeps the filters it has.
-                await firewall.remove(filters.map(\.name))
-                throw error
-            }
-            var response = Response.json(details, status: 201)
-            response.headers.add("Location", "/v1/domains/\(details.summary.uuid)")
-            return response
+        router.post("/v1/guests") { [host, idempotency] request in
+            try await idempotency.run(request) { try await create(request, host: host) }
         }
-
         for action in Guest.Action.allCases {
             router.post("/v1/domains/{ref}/\(action.rawValue)") { [host] request in
                 let reference = request.pathParameter("ref") ?? ""
@@ -161,6 +133,40 @@ struct GuestRoutes {
         }
     }
 
+    /// Defines (and starts, if asked) a guest from a creation request; nothing of it stays on failure.
+    private func create(_ request: Request, host: Host) async throws -> Response {
+        let (read, readErrors) = GuestCreation.read(json: request.body)
+        guard let creation = read else { throw GuestSpecError(readErrors) }
+        let definition = try await define(creation.spec, readErrors: readErrors, pointer: "/spec")
+        // What the interfaces attach to must exist, and the firewall must be able to protect them.
+        let firewall = Firewall(host: host)
+        let networkErrors = try await VIF(host: host).check(creation.spec.interfaces, pointer: "/spec/interfaces")
+            + (await firewall.check(definition, pointer: "/spec/interfaces"))
+        guard networkErrors.isEmpty else { throw GuestSpecError(networkErrors) }
+        let filters = GuestXML.firewallFilters(definition)
+        if !filters.isEmpty {
+            // Checked before the filters are made, so an existing guest's are never redefined.
+            for reference in [creation.spec.name, definition.uuid] where (try? await host.domain(reference)) != nil {
+                throw HostError.domainExists(reference)
+            }
+        }
+        try await firewall.define(filters)
+        let details: DomainDetails
+        do {
+            details = try await host.createGuest(xml: GuestXML.xml(definition), name: creation.spec.name,
+                                                 uuid: definition.uuid, start: creation.start, paused: creation.paused)
+        } catch {
+            // Nothing of a failed create stays: not its filters either. A domain that
+            // existed already keeps the filters it has.
+            await firewall.remove(filters.map(\.name))
+            throw error
+        }
+        var response = Response.json(details, status: 201)
+        response.headers.add("Location", "/v1/domains/\(details.summary.uuid)")
+        response.annotations["domain"] = details.summary.name
+        return response
+    }
+
     enum RebootMode: String, CaseIterable { case soft, hard }
 
     /// Validates a spec against what the host offers for it.
@@ -185,7 +191,13 @@ struct GuestRoutes {
 
 extension GuestSpecError: ProblemConvertible {
     public var problem: Problem {
-        Problem(type: Problem.type(APIProblem.invalidGuestSpec), title: "Invalid Guest Spec", status: 422,
+        if isMalformedJSON {
+            return Problem(type: Problem.type(APIProblem.malformedJSON), title: "Malformed JSON", status: 400,
+                           detail: "the request body is not JSON, or nests deeper than 64 levels",
+                           extensions: ["errors": .array([.object(["pointer": .string(errors[0].pointer),
+                                                                   "detail": .string(errors[0].detail)])])])
+        }
+        return Problem(type: Problem.type(APIProblem.invalidGuestSpec), title: "Invalid Guest Spec", status: 422,
                 detail: errors.count == 1 ? "1 field is invalid" : "\(errors.count) fields are invalid",
                 extensions: ["errors": .array(errors.map { error in
                     .object(["pointer": .string(error.pointer), "detail": .string(error.detail)])

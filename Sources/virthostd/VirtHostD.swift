@@ -65,6 +65,37 @@ struct VirtHostD: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes (larger gets 413). Env: VIRTHOST_MAX_BODY_SIZE.")
     var maxBodySize: Int = environment("VIRTHOST_MAX_BODY_SIZE").flatMap(Int.init) ?? 1 << 20
 
+    @Option(help: "Memory per connection in bytes, which bounds the request line and headers (larger get 431). Env: VIRTHOST_MAX_HEADER_SIZE.")
+    var maxHeaderSize: Int = environment("VIRTHOST_MAX_HEADER_SIZE").flatMap(Int.init) ?? 64 * 1024
+
+    @Option(name: .customLong("tokens-file"), help: "Bearer tokens file: `<name> <read|write> <sha256 hex>` a line; re-read on SIGHUP. Env: VIRTHOST_TOKENS_FILE.")
+    var tokensFileFlag: String?
+    var tokensFile: String? { tokensFileFlag ?? Self.environment("VIRTHOST_TOKENS_FILE") }
+
+    @Option(name: .customLong("tls-cert"), help: "Serve HTTPS with this PEM certificate chain (needs --tls-key). Env: VIRTHOST_TLS_CERT.")
+    var tlsCertFlag: String?
+    var tlsCert: String? { tlsCertFlag ?? Self.environment("VIRTHOST_TLS_CERT") }
+
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert. Env: VIRTHOST_TLS_KEY.")
+    var tlsKeyFlag: String?
+    var tlsKey: String? { tlsKeyFlag ?? Self.environment("VIRTHOST_TLS_KEY") }
+
+    @Option(name: .customLong("tls-client-ca"), help: "Require client certificates issued by these PEM CAs (mutual TLS). Env: VIRTHOST_TLS_CLIENT_CA.")
+    var tlsClientCaFlag: String?
+    var tlsClientCa: String? { tlsClientCaFlag ?? Self.environment("VIRTHOST_TLS_CLIENT_CA") }
+
+    @Option(help: "GnuTLS priority string. Env: VIRTHOST_TLS_PRIORITIES.")
+    var tlsPriorities: String = environment("VIRTHOST_TLS_PRIORITIES") ?? TLSConfiguration.modernPriorities
+
+    @Flag(help: "Allow listening beyond loopback with neither tokens nor mutual TLS. Env: VIRTHOST_INSECURE_NO_AUTH (1/true/yes).")
+    var insecureNoAuth: Bool = environment("VIRTHOST_INSECURE_NO_AUTH").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+
+    @Option(help: "Audit log: stderr, stdout, or a file to append JSON lines to. Env: VIRTHOST_AUDIT_LOG.")
+    var auditLog: String = environment("VIRTHOST_AUDIT_LOG") ?? "stderr"
+
+    @Option(help: "Seconds an Idempotency-Key's answer is kept. Env: VIRTHOST_IDEMPOTENCY_TTL.")
+    var idempotencyTtl: Int = environment("VIRTHOST_IDEMPOTENCY_TTL").flatMap(Int.init) ?? 86_400
+
     private static func environment(_ name: String) -> String? {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
         return value
@@ -74,7 +105,7 @@ struct VirtHostD: AsyncParsableCommand {
     private static let numericEnvironment = ["VIRTHOST_METRICS_MAX_AGE_MS", "VIRTHOST_EVENT_BUFFER", "VIRTHOST_EVENT_QUEUE", "VIRTHOST_SSE_HEARTBEAT",
                                              "VIRTHOST_STOP_EVENT_DELAY", "VIRTHOST_HTTP_THREADS", "VIRTHOST_CONNECTION_LIMIT",
                                              "VIRTHOST_PER_IP_CONNECTION_LIMIT", "VIRTHOST_CONNECTION_TIMEOUT",
-                                             "VIRTHOST_MAX_BODY_SIZE"]
+                                             "VIRTHOST_MAX_BODY_SIZE", "VIRTHOST_MAX_HEADER_SIZE", "VIRTHOST_IDEMPOTENCY_TTL"]
 
     func validate() throws {
         for name in Self.numericEnvironment {
@@ -85,7 +116,20 @@ struct VirtHostD: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        _ = try ListenAddress(listen)
+        let address = try ListenAddress(listen)
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        if tlsClientCa != nil, tlsCert == nil {
+            throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
+        }
+        if !address.isLoopback, tokensFile == nil, tlsClientCa == nil, !insecureNoAuth {
+            throw ValidationError("""
+                refusing to listen on \(listen) without authentication: anyone who reaches the port could \
+                create and destroy guests. Give --tokens-file (bearer tokens) or --tls-client-ca (mutual TLS), \
+                listen on loopback, or pass --insecure-no-auth to accept the risk.
+                """)
+        }
         for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
             throw ValidationError("disk roots and the instances path must be absolute, got \(root)")
         }
@@ -93,20 +137,26 @@ struct VirtHostD: AsyncParsableCommand {
             throw ValidationError("--event-buffer, --event-queue and --sse-heartbeat must be at least 1, --stop-event-delay at least 0")
         }
         guard httpThreads >= 1, connectionLimit >= 1, perIPConnectionLimit >= 0, connectionTimeout >= 0,
-              maxBodySize >= 0 else {
-            throw ValidationError("limits must not be negative, and threads and connection limit at least 1")
+              maxBodySize >= 0, maxHeaderSize >= 1024, idempotencyTtl >= 1 else {
+            throw ValidationError("limits must not be negative, threads and connection limit at least 1, --max-header-size at least 1024 and --idempotency-ttl at least 1")
         }
     }
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let auditDestination = try AuditDestination(auditLog)
         LoggingSystem.bootstrap { label in
+            // The audit log keeps to info whatever the level, and goes where it is told.
+            if label == AuditDestination.label { return auditDestination.handler(label: label) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "virthostd")
         let address = try ListenAddress(listen)
+        // Files are read here, before anything starts, so a bad one stops the start with its reason.
+        let tokens = try tokensFile.map(Self.readTokens)
+        let tls = try tlsConfiguration()
         Self.raiseOpenFileLimit()
 
         let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath,
@@ -127,26 +177,83 @@ struct VirtHostD: AsyncParsableCommand {
             logger.warning("libvirt's base network filters are missing; firewall-enabled guests will be refused",
                            metadata: ["hint": "\(Firewall.installHint)"])
         }
-        let api = API(host: host, eventHeartbeat: .seconds(sseHeartbeat), logger: Logger(label: "virthost.api"))
+        let api = API(host: host, eventHeartbeat: .seconds(sseHeartbeat),
+                      idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(idempotencyTtl))),
+                      audit: AuditLog(logger: Logger(label: AuditDestination.label)),
+                      logger: Logger(label: "virthost.api"))
+        let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = HTTPServer.Configuration(
             host: address.host, port: address.port, threads: httpThreads, connectionLimit: connectionLimit,
-            perIPConnectionLimit: perIPConnectionLimit, connectionTimeout: connectionTimeout, maxBodySize: maxBodySize)
-        serverConfiguration.onCompletion = api.metrics.record
+            perIPConnectionLimit: perIPConnectionLimit, connectionTimeout: connectionTimeout, maxBodySize: maxBodySize,
+            connectionMemoryLimit: maxHeaderSize)
+        serverConfiguration.onCompletion = api.onCompletion
+        serverConfiguration.tls = tls
+        serverConfiguration.admission = authenticator.admission
         let server = HTTPServer(
             configuration: serverConfiguration,
             router: api.router(),
             logger: Logger(label: "virthost.http")
         )
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
+        let hangups = SignalWatcher(signals: [SIGHUP])
         let port = try server.start()
-        logger.info("listening on http://\(address.urlHost):\(port)")
+        logger.info("listening on \(tls == nil ? "http" : "https")://\(address.urlHost):\(port)", metadata: [
+            "auth": "\(tokens != nil ? "bearer tokens" : tlsClientCa != nil ? "mutual TLS" : "none")",
+        ])
+        let reloads = Task { [tokensFile] in
+            for await _ in hangups.stream {
+                guard let tokensFile else {
+                    logger.info("SIGHUP: no tokens file to re-read")
+                    continue
+                }
+                do {
+                    let file = try Self.readTokens(tokensFile)
+                    authenticator.replaceTokens(file)
+                    logger.info("tokens file re-read", metadata: ["path": "\(tokensFile)", "tokens": "\(file.entries.count)"])
+                } catch {
+                    // A broken edit must not lock everyone out: the tokens in use stay.
+                    logger.error("tokens file not re-read; the previous tokens stay in use",
+                                 metadata: ["path": "\(tokensFile)", "error": "\(error)"])
+                }
+            }
+        }
 
         let received = await signals.next()
         logger.info("shutting down", metadata: ["signal": "\(received)"])
+        reloads.cancel()
         await server.shutdown()
         await host.disconnect()
         await EventLoop.shared.stop()
         logger.info("stopped")
+    }
+
+    static func readTokens(_ path: String) throws -> TokenFile {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read the tokens file \(path): \(error.localizedDescription)")
+        }
+        do {
+            let file = try TokenFile(parsing: text)
+            if file.entries.isEmpty { throw ValidationError("the tokens file \(path) has no tokens: nobody could call") }
+            return file
+        } catch let error as TokenFile.ParseError {
+            throw ValidationError("tokens file \(path), \(error)")
+        }
+    }
+
+    private func tlsConfiguration() throws -> TLSConfiguration? {
+        guard let tlsCert, let tlsKey else { return nil }
+        func read(_ path: String, _ what: String) throws -> String {
+            do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ValidationError("cannot read the \(what) \(path): \(error.localizedDescription)")
+            }
+        }
+        return TLSConfiguration(certificatePEM: try read(tlsCert, "TLS certificate"),
+                                privateKeyPEM: try read(tlsKey, "TLS key"),
+                                clientCAPEM: try tlsClientCa.map { try read($0, "client CA file") },
+                                priorities: tlsPriorities, clientCertificateOptionalPaths: Scope.publicPaths)
     }
 
     /// Each client is a file descriptor; the usual soft limit (1024) is far below what the
@@ -176,11 +283,23 @@ struct ListenAddress {
     }
 
     var urlHost: String { host.contains(":") ? "[\(host)]" : host }
+
+    /// 127.0.0.0/8, ::1 or localhost: only this machine can connect.
+    var isLoopback: Bool {
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+        }
+        return false
+    }
 }
 
 /// Turns SIGTERM/SIGINT into an awaitable event instead of the default termination.
 final class SignalWatcher {
-    private let stream: AsyncStream<Int32>
+    let stream: AsyncStream<Int32>
     private let sources: [any DispatchSourceSignal]
 
     init(signals: [Int32]) {

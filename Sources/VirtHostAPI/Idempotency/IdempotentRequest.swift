@@ -1,0 +1,40 @@
+import HTTPServer
+
+/// Runs a handler under the request's `Idempotency-Key`, when it has one.
+struct IdempotentRequest {
+    static let header = "Idempotency-Key"
+    static let reusedProblem = "idempotency-key-reused"
+
+    let store: IdempotencyStore
+
+    func run(_ request: Request, _ handler: () async throws -> Response) async throws -> Response {
+        guard let key = request.headers[Self.header] else { return try await handler() }
+        // Printable ASCII, as a key a client would make (a UUID, say).
+        guard !key.isEmpty, key.utf8.count <= 255, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+            throw Problem.badRequest("\(Self.header) must be 1 to 255 printable ASCII characters",
+                                     parameter: Self.header)
+        }
+        let storeKey = IdempotencyStore.Key(principal: request.principal ?? "", key: key)
+        switch await store.claim(storeKey, digest: SHA256.digest(request.body)) {
+        case .replay(var response):
+            response.headers.add("Idempotent-Replayed", "true")
+            response.annotations["idempotent_replay"] = "true"
+            return response
+        case .conflict:
+            throw Problem(type: Problem.type(Self.reusedProblem), title: "Idempotency Key Reused", status: 422,
+                          detail: "this \(Self.header) was used with another request body",
+                          extensions: ["parameter": .string(Self.header)])
+        case .run:
+            let response: Response
+            do {
+                response = try await handler()
+            } catch {
+                let problem = (error as? ProblemConvertible)?.problem
+                    ?? .internalError("the request failed unexpectedly")
+                response = .problem(problem, instance: request.path, requestID: request.id)
+            }
+            await store.finish(storeKey, response: response)
+            return response
+        }
+    }
+}
