@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(libvirt-dev libmicrohttpd-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients
-               python3 python3-venv curl procps ovmf
+               python3 python3-venv curl openssl procps ovmf
                libvirt-daemon-config-nwfilter iproute2 ebtables iptables)
 fi
 

@@ -252,7 +252,8 @@ public final class HTTPServer: Sendable {
         case .admit(let principal):
             exchange.state.withLock { $0.principal = principal }
             return nil
-        case .refuse(let problem):
+        case .refuse(let problem, let principal):
+            exchange.state.withLock { $0.principal = principal }
             return .problem(problem, instance: exchange.path, requestID: exchange.id)
         }
     }

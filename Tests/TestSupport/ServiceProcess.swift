@@ -55,7 +55,7 @@ public final class ServiceProcess: Sendable {
                     let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                     pending.removeSubrange(pending.startIndex...newline)
                     output.lines.withLock { $0.append(line) }
-                    if let range = line.range(of: "listening on http://"),
+                    if let range = line.range(of: "listening on http://") ?? line.range(of: "listening on https://"),
                        let colon = line[range.upperBound...].lastIndex(of: ":"),
                        let port = UInt16(line[line.index(after: colon)...].prefix(while: \.isNumber)) {
                         output.port.withLock { $0 = port }

@@ -8,20 +8,27 @@ import VirtHostAPI
 struct APITestServer {
     let host: VirtHost.Host
     let server: HTTPServer
+    let api: API
     var port: UInt16 { server.port }
 
     init(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250),
          instancesPath: String = NSTemporaryDirectory(), events: EventHub.Configuration = .init(),
-         heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024) throws {
+         heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024,
+         idempotency: IdempotencyStore.Configuration = .init(), audit: AuditLog? = nil,
+         configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, events: events,
                                                   initialRetryDelay: initialRetryDelay),
                              logger: Logger(label: "test.host"))
-        let api = API(host: host, eventHeartbeat: heartbeat, logger: Logger(label: "test.api"))
+        api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
+                      audit: audit, logger: Logger(label: "test.api"))
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
-        configuration.onCompletion = api.metrics.record
+        configuration.onCompletion = api.onCompletion
+        configure(&configuration)
         server = HTTPServer(configuration: configuration, router: api.router(), logger: Logger(label: "test.http"))
         try server.start()
     }
+
+    func idempotencyCount() async -> Int { await api.idempotency.count }
 
     func stop() async {
         await server.shutdown()

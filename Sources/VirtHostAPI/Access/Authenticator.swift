@@ -47,7 +47,7 @@ public final class Authenticator: Sendable {
                                   extensions: ["required_scope": .string(needed.rawValue)],
                                   headers: [("WWW-Authenticate",
                                              "Bearer realm=\"\(realm)\", error=\"insufficient_scope\", scope=\"\(needed.rawValue)\"")])
-            return .refuse(problem)
+            return .refuse(problem, principal: entry.name)
         }
         return .admit(principal: entry.name)
     }
