@@ -17,6 +17,17 @@ import VirtHostAPI
         #expect(documented.subtracting(routes).sorted() == [], "documented operations the server lacks")
     }
 
+    /// Each operation's documented scope is the one the server demands of it.
+    @Test func everyOperationDocumentsTheScopeTheServerRequires() throws {
+        for (operation, documented) in try OpenAPIDocument.scopes() {
+            let parts = operation.split(separator: " ", maxSplits: 1)
+            let path = String(parts[1]).replacingOccurrences(of: "{ref}", with: "web1")
+                .replacingOccurrences(of: "{target}", with: "vdb")
+            let required = Scope.required(for: Request(method: String(parts[0]), path: path))
+            #expect(documented == (required?.rawValue ?? "public"), "\(operation)")
+        }
+    }
+
     /// The document is valid OpenAPI 3.1, by the PyPI validator the test command installs
     /// (`VIRTHOST_OPENAPI_VALIDATOR` names it; `scripts/test.sh` fails the run on any skip).
     @Test(.enabled(if: ContractDriftTests.validator != nil, "VIRTHOST_OPENAPI_VALIDATOR names openapi-spec-validator"))

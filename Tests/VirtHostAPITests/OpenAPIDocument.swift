@@ -10,9 +10,14 @@ enum OpenAPIDocument {
 
     /// Every `METHOD path` under `paths:`. The document keeps the usual layout: paths at two
     /// spaces, their methods at four.
-    static func operations() throws -> Set<String> {
+    static func operations() throws -> Set<String> { Set(try scopes().keys) }
+
+    /// Every operation's `x-required-scope`: `read`, `write`, or "public" for the operations
+    /// with `security: []`; "" when it says neither.
+    static func scopes() throws -> [String: String] {
         let text = try String(contentsOf: url, encoding: .utf8)
-        var operations: Set<String> = []
+        var operations: [String: String] = [:]
+        var currentOperation: String?
         var inPaths = false
         var currentPath: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -28,7 +33,16 @@ enum OpenAPIDocument {
                 currentPath = String(content.dropLast()).trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
             } else if indent == 4, content.hasSuffix(":"), let currentPath {
                 let method = String(content.dropLast())
-                if methods.contains(method) { operations.insert("\(method.uppercased()) \(currentPath)") }
+                if methods.contains(method) {
+                    currentOperation = "\(method.uppercased()) \(currentPath)"
+                    operations[currentOperation!] = ""
+                }
+            } else if indent == 6, let currentOperation {
+                if content.hasPrefix("x-required-scope: ") {
+                    operations[currentOperation] = String(content.dropFirst("x-required-scope: ".count))
+                } else if content == "security: []" {
+                    operations[currentOperation] = "public"
+                }
             }
         }
         return operations
