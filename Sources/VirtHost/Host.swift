@@ -30,7 +30,7 @@ public actor Host {
         public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
                     allowedDiskRoots: [String] = [], events: EventHub.Configuration = .init(),
                     metricsMaxAge: Duration = .seconds(1),
-                    initialRetryDelay: Duration = .milliseconds(250), maximumRetryDelay: Duration = .seconds(30),
+                    initialRetryDelay: Duration = .milliseconds(250), maximumRetryDelay: Duration = .seconds(1),
                     keepAliveInterval: Int32 = 5, keepAliveCount: UInt32 = 3) {
             self.uri = uri
             self.readOnly = readOnly

@@ -50,6 +50,9 @@ struct VirtHostD: AsyncParsableCommand {
     @Option(help: "Milliseconds a host-metrics sample may be reused (0 = every request sweeps libvirt). Env: VIRTHOST_METRICS_MAX_AGE_MS.")
     var metricsMaxAgeMs: Int = environment("VIRTHOST_METRICS_MAX_AGE_MS").flatMap(Int.init) ?? 1000
 
+    @Option(help: "Longest wait in milliseconds between attempts to reach a lost libvirt (the wait doubles from 250 ms up to this). Env: VIRTHOST_RECONNECT_MAX_DELAY_MS.")
+    var reconnectMaxDelayMs: Int = environment("VIRTHOST_RECONNECT_MAX_DELAY_MS").flatMap(Int.init) ?? 1000
+
     @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
     var httpThreads: Int = environment("VIRTHOST_HTTP_THREADS").flatMap(Int.init) ?? 1
 
@@ -105,7 +108,8 @@ struct VirtHostD: AsyncParsableCommand {
     private static let numericEnvironment = ["VIRTHOST_METRICS_MAX_AGE_MS", "VIRTHOST_EVENT_BUFFER", "VIRTHOST_EVENT_QUEUE", "VIRTHOST_SSE_HEARTBEAT",
                                              "VIRTHOST_STOP_EVENT_DELAY", "VIRTHOST_HTTP_THREADS", "VIRTHOST_CONNECTION_LIMIT",
                                              "VIRTHOST_PER_IP_CONNECTION_LIMIT", "VIRTHOST_CONNECTION_TIMEOUT",
-                                             "VIRTHOST_MAX_BODY_SIZE", "VIRTHOST_MAX_HEADER_SIZE", "VIRTHOST_IDEMPOTENCY_TTL"]
+                                             "VIRTHOST_MAX_BODY_SIZE", "VIRTHOST_MAX_HEADER_SIZE", "VIRTHOST_IDEMPOTENCY_TTL",
+                                             "VIRTHOST_RECONNECT_MAX_DELAY_MS"]
 
     func validate() throws {
         for name in Self.numericEnvironment {
@@ -137,8 +141,8 @@ struct VirtHostD: AsyncParsableCommand {
             throw ValidationError("--event-buffer, --event-queue and --sse-heartbeat must be at least 1, --stop-event-delay at least 0")
         }
         guard httpThreads >= 1, connectionLimit >= 1, perIPConnectionLimit >= 0, connectionTimeout >= 0,
-              maxBodySize >= 0, maxHeaderSize >= 1024, idempotencyTtl >= 1 else {
-            throw ValidationError("limits must not be negative, threads and connection limit at least 1, --max-header-size at least 1024 and --idempotency-ttl at least 1")
+              maxBodySize >= 0, maxHeaderSize >= 1024, idempotencyTtl >= 1, reconnectMaxDelayMs >= 250 else {
+            throw ValidationError("limits must not be negative, threads and connection limit at least 1, --max-header-size at least 1024, --idempotency-ttl at least 1 and --reconnect-max-delay-ms at least 250")
         }
     }
 
@@ -163,7 +167,8 @@ struct VirtHostD: AsyncParsableCommand {
                                              allowedDiskRoots: allowedDiskRoots,
                                              events: .init(bufferSize: eventBuffer, subscriberQueueSize: eventQueue,
                                                            stopEventDelay: .seconds(stopEventDelay)),
-                                             metricsMaxAge: .milliseconds(metricsMaxAgeMs)),
+                                             metricsMaxAge: .milliseconds(metricsMaxAgeMs),
+                                             maximumRetryDelay: .milliseconds(reconnectMaxDelayMs)),
                         logger: Logger(label: "virthost.host"))
         do {
             try await host.connect()

@@ -86,15 +86,18 @@ extension RealLibvirtdTests {
         }
     }
 
-    func waitUntil(timeout: Duration, _ condition: @escaping @Sendable () -> Bool) async throws {
+    func waitUntil(timeout: Duration, _ what: String = "a condition",
+                   _ condition: @escaping @Sendable () -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition() {
-            guard ContinuousClock.now < deadline else { throw RealLibvirtd.Timeout() }
+            guard ContinuousClock.now < deadline else { throw RealLibvirtd.Timeout(waitingFor: what) }
             try await Task.sleep(for: .milliseconds(100))
         }
     }
 }
 
 extension RealLibvirtd {
-    struct Timeout: Error {}
+    struct Timeout: Error {
+        var waitingFor = "a condition"
+    }
 }
