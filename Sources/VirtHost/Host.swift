@@ -62,6 +62,9 @@ public actor Host {
     private var retryDelay: Duration
     private var cachedHostname: String?
     private var keepAliveAbsenceLogged = false
+    /// Whether libvirt keepalive runs on the open connection (remote drivers); a dead peer is
+    /// then noticed within interval × (count + 1) seconds.
+    public private(set) var keepAliveEnabled = false
     /// Set when a connection is lost, so the next one is announced as restored and resynced.
     private var lostConnection = false
     private var reconnectTask: Task<Void, Never>?
@@ -165,9 +168,11 @@ public actor Host {
     /// Keepalive lets a dead remote peer be noticed in bounded time. Local drivers have none;
     /// that is said once, at debug level, and is not an error.
     private func enableKeepAlive(on connection: Connection) {
+        keepAliveEnabled = false
         do {
             if try connection.setKeepAlive(interval: configuration.keepAliveInterval,
                                            count: configuration.keepAliveCount) {
+                keepAliveEnabled = true
                 return
             }
         } catch let error as LibvirtError where !error.isUnsupported {

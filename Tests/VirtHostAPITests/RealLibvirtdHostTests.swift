@@ -16,6 +16,15 @@ extension RealLibvirtdTests {
 
     func number(_ text: String?) -> Int? { text.flatMap { Int($0.prefix { $0.isNumber }) } }
 
+    /// Through libvirtd the connection is a remote one: keepalive is on, so a peer that stops
+    /// answering is noticed in bounded time.
+    @Test func keepaliveIsOnForTheDaemonConnection() async throws {
+        let api = try APITestServer(uri: uri)
+        #expect(try await httpRequest(port: api.port, "/readyz").status == 200)
+        #expect(await api.host.keepAliveEnabled)
+        await api.stop()
+    }
+
     @Test func metricsMatchVirshNodeinfoAndNodememstats() async throws {
         let api = try APITestServer(uri: uri)
         let response = try await httpRequest(port: api.port, "/v1/host/metrics")

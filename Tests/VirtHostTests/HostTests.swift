@@ -30,6 +30,22 @@ typealias Host = VirtHost.Host
         #expect(summary.hostname == ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init))
     }
 
+    /// The test driver has no keepalive: said once at debug level, however often it reconnects,
+    /// and never an error.
+    @Test func aDriverWithoutKeepaliveIsLoggedOnceNotFailed() async throws {
+        let host = makeHost(uri: "test:///default", initialRetryDelay: .zero)
+        try await host.connect()
+        #expect(await !host.keepAliveEnabled)
+        await host.connectionLost(reason: "injected")
+        try await host.connect()
+        await host.connectionLost(reason: "injected again")
+        try await host.connect()
+        #expect(logs.messages(at: .debug).filter { $0.contains("no keepalive") }.count == 1)
+        #expect(logs.messages(at: .warning).allSatisfy { !$0.contains("keepalive") })
+        #expect(logs.messages(at: .error).isEmpty)
+        #expect(try await host.summary().hypervisorType == "TEST")
+    }
+
     @Test func versionChecksReadTheConnection() async throws {
         let host = makeHost()
         #expect(await host.hasMinVersion(libvirt: LibvirtVersion(major: 1, minor: 0, micro: 0)))
