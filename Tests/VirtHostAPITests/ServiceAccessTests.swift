@@ -59,6 +59,31 @@ import TestSupport
         _ = try await onOwnThread { guarded.stop() }
     }
 
+    @Test func servesHTTPSAndMutualTLSFromTheFilesItIsGiven() async throws {
+        let certificates = try TestCertificates()
+        defer { certificates.remove() }
+        let service = try await onOwnThread {
+            try ServiceProcess(arguments: ["--listen", "0.0.0.0:0", "--tls-cert", certificates.path("server.pem"),
+                                           "--tls-key", certificates.path("server.key"),
+                                           "--tls-client-ca", certificates.path("ca.pem")])
+        }
+        #expect(service.log.contains { $0.contains("listening on https://") && $0.contains("auth=mutual TLS") })
+        let base = "https://127.0.0.1:\(service.port)"
+        let ca = ["--cacert", certificates.path("ca.pem")]
+        let client = ca + ["--cert", certificates.path("client.pem"), "--key", certificates.path("client.key")]
+        #expect(try await onOwnThread { TLSTests.curl("\(base)/v1/host", client) }.status == 200)
+        #expect(try await onOwnThread { TLSTests.curl("\(base)/v1/host", ca) }.status == 403)
+        #expect(try await onOwnThread { TLSTests.curl("\(base)/readyz", ca) }.status == 200)
+        #expect(try await onOwnThread { service.stop() } == 0)
+
+        // A key that does not belong to the certificate, or half of the pair, stops the start.
+        let (mismatch, mismatchErrors) = try await Self.refusal(["--tls-cert", certificates.path("server.pem"),
+                                                                  "--tls-key", certificates.path("rogue.key"), "--listen", "127.0.0.1:0"])
+        #expect(mismatch != 0 && mismatchErrors.contains("TLS"), "\(mismatchErrors)")
+        let (half, halfErrors) = try await Self.refusal(["--tls-cert", certificates.path("server.pem")])
+        #expect(half != 0 && halfErrors.contains("--tls-cert and --tls-key go together"))
+    }
+
     @Test func aMalformedTokensFileStopsTheStartWithItsLine() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
