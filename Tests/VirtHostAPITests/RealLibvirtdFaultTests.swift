@@ -19,9 +19,20 @@ extension RealLibvirtdTests {
         let stop = Atomic<Bool>(false)
     }
 
-    /// `/readyz`'s status, by curl (a process of its own, unaffected by the test's load threads).
-    static func readyz(_ port: UInt16) -> String {
-        (try? run("curl", ["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/readyz"])) ?? ""
+    /// `/readyz`'s status on a new connection, and how long it took; "timeout" or the error
+    /// when no answer came within 2 s.
+    static func readyz(_ port: UInt16, log: Mutex<[String]>) -> String {
+        let started = Date()
+        let answer: String
+        do {
+            let connection = try HTTPTestConnection(port: port, timeout: 2)
+            try connection.sendRequest("GET", "/readyz")
+            answer = String(try connection.readResponse().status)
+        } catch {
+            answer = "\(error)"
+        }
+        log.withLock { $0.append("\(answer) in \(Int(Date().timeIntervalSince(started) * 1000)) ms") }
+        return answer
     }
 
     static func openDescriptors(_ pid: Int32) -> Int {
@@ -75,6 +86,9 @@ extension RealLibvirtdTests {
         load.forEach { $0.start() }
         defer { record.stop.store(true, ordering: .relaxed) }
 
+        // Whatever happens, libvirtd runs again for the tests after this one.
+        defer { _ = try? run(Self.startScript, []) }
+        let probes = Mutex<[String]>([])
         var baseline: (fds: Int, rssKiB: Int)?
         var readyDelays: [Double] = []
         let cycles = 20
@@ -82,13 +96,21 @@ extension RealLibvirtdTests {
             _ = try? run("pkill", ["-KILL", "-x", "libvirtd"])
             try await waitUntil(timeout: .seconds(20), "libvirtd to die") { (try? run("pgrep", ["-x", "libvirtd"])) == nil }
             // Down: /readyz says so.
-            try await waitUntil(timeout: .seconds(5), "/readyz to say 503") {
-                Self.readyz(port).hasPrefix("503")
+            do {
+                try await waitUntil(timeout: .seconds(5), "/readyz to say 503") { Self.readyz(port, log: probes) == "503" }
+            } catch {
+                Issue.record("cycle \(cycle): /readyz answers while libvirtd is down: \(probes.withLock { $0.suffix(10) })")
+                throw error
             }
             try await Task.sleep(for: .milliseconds(300))
             _ = try await onOwnThread { try run(Self.startScript, []) }
             let back = ContinuousClock.now
-            try await waitUntil(timeout: .seconds(10), "/readyz to say 200") { Self.readyz(port).hasPrefix("200") }
+            do {
+                try await waitUntil(timeout: .seconds(10), "/readyz to say 200") { Self.readyz(port, log: probes) == "200" }
+            } catch {
+                Issue.record("cycle \(cycle): /readyz answers after libvirtd returned: \(probes.withLock { $0.suffix(10) })")
+                throw error
+            }
             readyDelays.append((ContinuousClock.now - back).seconds)
             if cycle == 2 {
                 // After a reconnect or two the service's caches and pools have their size.
