@@ -1,15 +1,19 @@
 # syntax=docker/dockerfile:1
 # virthostd beside libvirtd: mount the host's /var/run/libvirt and it talks to qemu:///system.
 
-# Build: the official Swift image for Debian 12.
-FROM swift:6.1-bookworm AS build
+# Build: the official Swift image for Debian 12, the Swift release the tests run on (6.3).
+FROM swift:6.3-bookworm AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libvirt-dev libmicrohttpd-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Package.swift names the test and benchmark targets too: SwiftPM refuses a package whose
+# targets' folders are missing, so they are copied although only virthostd is built.
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY openapi ./openapi
+COPY Tests ./Tests
+COPY Benchmarks ./Benchmarks
 RUN swift build -c release --product virthostd --static-swift-stdlib \
     && install -D "$(swift build -c release --show-bin-path)/virthostd" /out/virthostd
 
