@@ -26,6 +26,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid libvirt --no-create-home --shell /usr/sbin/nologin virthost
 COPY --from=build /out/virthostd /usr/local/bin/virthostd
 USER 10001:64055
+# Beyond loopback it needs VIRTHOST_TOKENS_FILE (or mutual TLS) to start: mount the file.
 ENV VIRTHOST_URI=qemu:///system \
     VIRTHOST_LISTEN=0.0.0.0:8080
 EXPOSE 8080
