@@ -46,10 +46,11 @@ import TestSupport
         await api.stop()
     }
 
-    @Test func aBodyThatIsNotJSONIsA422AtTheRoot() async throws {
+    @Test func aBodyThatIsNotJSONIsA400AtTheRoot() async throws {
         let api = try APITestServer()
         let response = try await render(api, "{nope")
-        #expect(response.status == 422)
+        #expect(response.status == 400)
+        #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/malformed-json")
         let errors = try #require(try response.json()["errors"] as? [[String: String]])
         #expect(errors.first?["pointer"] == "")
         await api.stop()

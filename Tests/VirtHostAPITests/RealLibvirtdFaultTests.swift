@@ -17,11 +17,13 @@ extension RealLibvirtdTests {
         let samples = Mutex<[Sample]>([])
         let failures = Mutex<[String]>([])
         let stop = Atomic<Bool>(false)
+        /// Each `/readyz` probe's answer and time.
+        let probes = Mutex<[String]>([])
     }
 
     /// `/readyz`'s status on a new connection, and how long it took; "timeout" or the error
     /// when no answer came within 2 s.
-    static func readyz(_ port: UInt16, log: Mutex<[String]>) -> String {
+    static func readyz(_ port: UInt16, log record: LoadRecord) -> String {
         let started = Date()
         let answer: String
         do {
@@ -31,7 +33,7 @@ extension RealLibvirtdTests {
         } catch {
             answer = "\(error)"
         }
-        log.withLock { $0.append("\(answer) in \(Int(Date().timeIntervalSince(started) * 1000)) ms") }
+        record.probes.withLock { $0.append("\(answer) in \(Int(Date().timeIntervalSince(started) * 1000)) ms") }
         return answer
     }
 
@@ -88,7 +90,6 @@ extension RealLibvirtdTests {
 
         // Whatever happens, libvirtd runs again for the tests after this one.
         defer { _ = try? run(Self.startScript, []) }
-        let probes = Mutex<[String]>([])
         var baseline: (fds: Int, rssKiB: Int)?
         var readyDelays: [Double] = []
         let cycles = 20
@@ -97,18 +98,18 @@ extension RealLibvirtdTests {
             try await waitUntil(timeout: .seconds(20), "libvirtd to die") { (try? run("pgrep", ["-x", "libvirtd"])) == nil }
             // Down: /readyz says so.
             do {
-                try await waitUntil(timeout: .seconds(5), "/readyz to say 503") { Self.readyz(port, log: probes) == "503" }
+                try await waitUntil(timeout: .seconds(5), "/readyz to say 503") { Self.readyz(port, log: record) == "503" }
             } catch {
-                Issue.record("cycle \(cycle): /readyz answers while libvirtd is down: \(probes.withLock { $0.suffix(10) })")
+                Issue.record("cycle \(cycle): /readyz answers while libvirtd is down: \(record.probes.withLock { $0.suffix(10) })")
                 throw error
             }
             try await Task.sleep(for: .milliseconds(300))
             _ = try await onOwnThread { try run(Self.startScript, []) }
             let back = ContinuousClock.now
             do {
-                try await waitUntil(timeout: .seconds(10), "/readyz to say 200") { Self.readyz(port, log: probes) == "200" }
+                try await waitUntil(timeout: .seconds(10), "/readyz to say 200") { Self.readyz(port, log: record) == "200" }
             } catch {
-                Issue.record("cycle \(cycle): /readyz answers after libvirtd returned: \(probes.withLock { $0.suffix(10) })")
+                Issue.record("cycle \(cycle): /readyz answers after libvirtd returned: \(record.probes.withLock { $0.suffix(10) })")
                 throw error
             }
             readyDelays.append((ContinuousClock.now - back).seconds)
