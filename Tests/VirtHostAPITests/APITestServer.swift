@@ -11,10 +11,11 @@ struct APITestServer {
     var port: UInt16 { server.port }
 
     init(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250),
-         instancesPath: String = NSTemporaryDirectory(), events: EventHub.Configuration = .init(),
+         instancesPath: String = NSTemporaryDirectory(), allowedDiskRoots: [String] = [],
+         events: EventHub.Configuration = .init(),
          heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024) throws {
-        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, events: events,
-                                                  initialRetryDelay: initialRetryDelay),
+        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
+                                                  events: events, initialRetryDelay: initialRetryDelay),
                              logger: Logger(label: "test.host"))
         let api = API(host: host, eventHeartbeat: heartbeat, logger: Logger(label: "test.api"))
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
