@@ -73,10 +73,10 @@ let package = Package(
         // In-process rendering speed, for scripts/bench.sh.
         .executableTarget(name: "RenderBenchmark", dependencies: ["GuestConfig"], path: "Benchmarks/RenderBenchmark"),
 
-        // Test helpers shared by the test targets (a raw-socket HTTP client).
+        // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
-        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig"], exclude: ["Golden"]),
+        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "TestSupport"]),

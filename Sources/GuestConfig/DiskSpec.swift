@@ -107,6 +107,7 @@ public struct DiskSpec: Sendable, Hashable {
         if let source = reader.value("source") {
             switch source {
             case .string(let path):
+                reader.checkCharacters(path, at: reader.path("source"))
                 self.path = path
             case .object:
                 if let object = ObjectReader(source, pointer: reader.path("source"), errors: reader.errors) {
@@ -120,6 +121,8 @@ public struct DiskSpec: Sendable, Hashable {
                     if !object.has("name") { reader.errors.add(object.path("name"), "is required") }
                     object.finish()
                 }
+            case .malformedString:
+                reader.errors.add(reader.path("source"), "must be valid UTF-8")
             default:
                 reader.errors.add(reader.path("source"), "must be a path or a network source object, got \(source.kind)")
             }

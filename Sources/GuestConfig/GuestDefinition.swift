@@ -108,8 +108,11 @@ public struct GuestDefinition: Sendable, Hashable {
             where value < 1 {
                 fail("/cpu/topology/\(name)", "must be at least 1, got \(value)")
             }
-            if given.sockets * given.cores * given.threads != spec.vcpus {
-                fail("/cpu/topology", "sockets × cores × threads (\(given.sockets * given.cores * given.threads)) "
+            // Any whole numbers may come in: the product must not trap on overflow.
+            let (partial, overflowed) = given.sockets.multipliedReportingOverflow(by: given.cores)
+            let (product, overflowedAgain) = partial.multipliedReportingOverflow(by: given.threads)
+            if overflowed || overflowedAgain || product != spec.vcpus {
+                fail("/cpu/topology", "sockets × cores × threads (\(overflowed || overflowedAgain ? "too large" : String(product))) "
                      + "must equal vcpus (\(spec.vcpus))")
             }
         }
@@ -133,7 +136,10 @@ public struct GuestDefinition: Sendable, Hashable {
             switch disk.type {
             case "file", "block":
                 guard let path = disk.spec.path else {
-                    fail(at + "/source", "is required: the \(disk.type == "file" ? "file" : "device") path")
+                    // A source that could not be read has said so already.
+                    if !errors.contains(where: { $0.pointer == pointer + at + "/source" }) {
+                        fail(at + "/source", "is required: the \(disk.type == "file" ? "file" : "device") path")
+                    }
                     break
                 }
                 if disk.spec.networkSource != nil { fail(at + "/source", "must be a path for a \(disk.type) disk") }
@@ -276,10 +282,12 @@ public struct GuestDefinition: Sendable, Hashable {
         }
     }
 
+    /// In bytes: a `Character` comparison lets `b` plus a combining mark pass as a letter.
     static func isValidTarget(_ target: String) -> Bool {
-        guard let prefix = ["vd", "sd", "hd"].first(where: { target.hasPrefix($0) }) else { return false }
-        let letters = target.dropFirst(prefix.count)
-        return (1...3).contains(letters.count) && letters.allSatisfy { $0 >= "a" && $0 <= "z" }
+        let bytes = Array(target.utf8)
+        guard ["vd", "sd", "hd"].contains(where: { bytes.starts(with: $0.utf8) }) else { return false }
+        let letters = bytes.dropFirst(2)
+        return (1...3).contains(letters.count) && letters.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }
     }
 
     /// A MAC in QEMU's `52:54:00` range, derived from the guest UUID and the interface's index

@@ -40,7 +40,7 @@ struct JSONParser {
         switch bytes[index] {
         case UInt8(ascii: "{"): return try object()
         case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "\""): return try string().map(JSON.string) ?? .malformedString
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null
@@ -67,7 +67,8 @@ struct JSONParser {
             while true {
                 parser.skipWhitespace()
                 guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else { throw Failure() }
-                let key = try parser.string()
+                // A member name that is not UTF-8 names no field there is.
+                guard let key = try parser.string() else { throw Failure() }
                 parser.skipWhitespace()
                 guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw Failure() }
                 parser.index += 1
@@ -103,23 +104,36 @@ struct JSONParser {
         }
     }
 
-    private mutating func string() throws(Failure) -> String {
+    /// A string's value, or nil when its bytes are not valid UTF-8 (the value is read to its
+    /// end all the same, so the rest of the document can be read and the field named).
+    private mutating func string() throws(Failure) -> String? {
         index += 1  // the opening quote
         var scalars = String.UnicodeScalarView()
+        var valid = true
         var start = index
+        // Escapes split the raw bytes into runs; a backslash is ASCII, so it never falls
+        // inside a multi-byte sequence and each run is valid UTF-8 on its own or not at all.
+        func run(_ bytes: ArraySlice<UInt8>) -> String {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                valid = false
+                return ""
+            }
+            return text
+        }
         while true {
             guard index < bytes.count else { throw Failure() }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let tail = String(decoding: bytes[start..<index], as: UTF8.self)
+                let tail = run(bytes[start..<index])
                 index += 1
+                guard valid else { return nil }
                 if scalars.isEmpty { return tail }
                 scalars.append(contentsOf: tail.unicodeScalars)
                 return String(scalars)
             }
             guard byte >= 0x20 else { throw Failure() }  // raw control characters are not JSON
             guard byte == UInt8(ascii: "\\") else { index += 1; continue }
-            scalars.append(contentsOf: String(decoding: bytes[start..<index], as: UTF8.self).unicodeScalars)
+            scalars.append(contentsOf: run(bytes[start..<index]).unicodeScalars)
             index += 1
             guard index < bytes.count else { throw Failure() }
             let escaped = bytes[index]

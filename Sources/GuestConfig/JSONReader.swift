@@ -5,6 +5,8 @@ enum JSON {
     case object([String: JSON])
     case array([JSON])
     case string(String)
+    /// A string whose bytes are not valid UTF-8: reported at its field, not repaired.
+    case malformedString
     case number(Double)
     case bool(Bool)
     case null
@@ -14,6 +16,7 @@ enum JSON {
         case .object: "an object"
         case .array: "an array"
         case .string: "a string"
+        case .malformedString: "a string that is not valid UTF-8"
         case .number: "a number"
         case .bool: "a boolean"
         case .null: "null"
@@ -68,14 +71,22 @@ final class ObjectReader {
 
     func string(_ key: String) -> String? {
         guard let value = value(key) else { return nil }
+        if case .malformedString = value {
+            errors.add(path(key), "must be valid UTF-8")
+            return nil
+        }
         guard case .string(let string) = value else {
             errors.add(path(key), "must be a string, got \(value.kind)")
             return nil
         }
-        if string.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            errors.add(path(key), "must not contain control characters")
-        }
+        checkCharacters(string, at: path(key))
         return string
+    }
+
+    /// Reports a string with characters no field may hold; every string a spec holds goes
+    /// through here.
+    func checkCharacters(_ string: String, at pointer: String) {
+        if string.unicodeScalars.contains(where: Self.isForbidden) { errors.add(pointer, Self.forbiddenDetail) }
     }
 
     func int(_ key: String) -> Int? {
@@ -132,11 +143,23 @@ final class ObjectReader {
         }
     }
 
+    /// C0 controls, DEL, and U+FFFE and U+FFFF: XML cannot carry most of them (the serialiser
+    /// would write U+FFFD instead, so the guest would get another string than was checked),
+    /// and no field needs any.
+    static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0xFFFE || scalar.value == 0xFFFF
+    }
+    static let forbiddenDetail = "must not contain control characters, U+FFFE or U+FFFF"
+
     /// A map of string to string.
     func stringMap(_ key: String) -> [String: String] {
         guard let reader = object(key) else { return [:] }
         var result: [String: String] = [:]
         for name in reader.object.keys {
+            // Keys become attribute values (`key=`, `name=`), held to the same rule as values.
+            if name.unicodeScalars.contains(where: Self.isForbidden) {
+                errors.add(reader.path(name), "is a name that " + Self.forbiddenDetail)
+            }
             if let value = reader.string(name) { result[name] = value }
         }
         return result

@@ -91,6 +91,21 @@ import Testing
         (#"{"name":"a","memory_mb":1,"os":{"initrd":"/images/i"}}"#, "/os/initrd"),
         (#"{"name":"a","memory_mb":1,"pci_devices":[{"address":"0000:81:00.1"},{"address":"0000:81:00.1"}]}"#,
          "/pci_devices/1/address"),
+        // Found by the fuzzing oracle: a product that overflowed trapped (a crash of the service
+        // on one request); strings XML cannot carry were accepted and rendered as U+FFFD, so
+        // the guest got another string (another disk path) than was checked; a combining
+        // mark passed as a target letter.
+        (#"{"name":"a","memory_mb":1,"cpu":{"topology":{"sockets":4294967296,"cores":4294967296,"threads":1}}}"#,
+         "/cpu/topology"),
+        (#"{"name":"a","memory_mb":1,"vcpus":1,"cpu":{"topology":{"sockets":-4294967296,"cores":4294967296,"threads":-1}}}"#,
+         "/cpu/topology"),
+        (#"{"name":"a","memory_mb":1,"metadata":{"\u0001":"a"}}"#, "/metadata/\u{1}"),
+        (#"{"name":"a","memory_mb":1,"interfaces":[{"filter":{"name":"f","parameters":{"IP\u001f":"1"}}}]}"#,
+         "/interfaces/0/filter/parameters/IP\u{1F}"),
+        (#"{"name":"a","memory_mb":1,"disks":[{"source":"/images/a\u001f"}]}"#, "/disks/0/source"),
+        (#"{"name":"a","memory_mb":1,"disks":[{"source":"/images/a\uffff"}]}"#, "/disks/0/source"),
+        (#"{"name":"a","memory_mb":1,"sysinfo":{"product":"\ufffe"}}"#, "/sysinfo/product"),
+        (#"{"name":"a","memory_mb":1,"disks":[{"source":"/images/a","target":"vdb\u20dd"}]}"#, "/disks/0/target"),
         // Disk paths.
         (#"{"name":"a","memory_mb":1,"disks":[{"source":"images/a"}]}"#, "/disks/0/source"),
         (#"{"name":"a","memory_mb":1,"disks":[{"source":"/images/../etc/shadow"}]}"#, "/disks/0/source"),

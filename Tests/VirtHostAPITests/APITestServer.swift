@@ -12,12 +12,13 @@ struct APITestServer {
     var port: UInt16 { server.port }
 
     init(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250),
-         instancesPath: String = NSTemporaryDirectory(), events: EventHub.Configuration = .init(),
+         instancesPath: String = NSTemporaryDirectory(), allowedDiskRoots: [String] = [],
+         events: EventHub.Configuration = .init(),
          heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024,
          idempotency: IdempotencyStore.Configuration = .init(), audit: AuditLog? = nil,
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
-        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, events: events,
-                                                  initialRetryDelay: initialRetryDelay),
+        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
+                                                  events: events, initialRetryDelay: initialRetryDelay),
                              logger: Logger(label: "test.host"))
         api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
                       audit: audit, logger: Logger(label: "test.api"))

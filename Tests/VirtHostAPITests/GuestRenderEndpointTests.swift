@@ -56,6 +56,21 @@ import TestSupport
         await api.stop()
     }
 
+    /// Found by the fuzzing oracle's seeds: this product overflowed and trapped, taking the
+    /// whole service down with one request.
+    @Test func aTopologyWhoseProductOverflowsIsA422NotACrash() async throws {
+        let api = try APITestServer()
+        let response = try await render(api, #"""
+            {"name":"big","memory_mb":64,"virt_type":"test","cpu":{"topology":{"sockets":4294967296,"cores":4294967296,"threads":1}}}
+            """#)
+        let health = try await httpRequest(port: api.port, "/healthz")
+        await api.stop()
+        #expect(response.status == 422)
+        let errors = try #require(try response.json()["errors"] as? [[String: String]])
+        #expect(errors.first { $0["pointer"] == "/cpu/topology" }?["detail"]?.contains("too large") == true)
+        #expect(health.status == 200)
+    }
+
     @Test func diskPathsOutsideTheAllowedRootsAreRefused() async throws {
         let api = try APITestServer(instancesPath: "/var/lib/libvirt/images")
         let response = try await render(api, #"{"name":"a","memory_mb":1,"virt_type":"test","disks":[{"source":"/etc/shadow"}]}"#)
