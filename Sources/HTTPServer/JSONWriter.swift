@@ -33,13 +33,90 @@ public enum JSONWriter {
 /// One document being written. Containers are frames on a stack over one byte buffer: a
 /// frame closes when the value that opened it returns, or when its parent writes its next
 /// member.
+///
+/// The state lives behind a pointer, not in stored properties: Swift checks every access to a
+/// class's stored property for exclusivity at run time, and those checks were a fifth of the
+/// writer's time. It is safe: an encoder is used by one thread for one document, and the
+/// state's mutating methods never call out to an `encode(to:)`, so no two accesses overlap.
 final class JSONWriterEncoder: Encoder {
     /// An encoding the writer does not follow; ``JSONWriter`` hands the value to Foundation.
     struct Unsupported: Error {}
 
+    let state: UnsafeMutablePointer<JSONWriterState>
+
+    init() {
+        state = .allocate(capacity: 1)
+        state.initialize(to: JSONWriterState())
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    var bytes: [UInt8] { state.pointee.bytes }
+    var codingPath: [any CodingKey] { state.pointee.codingPath }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func writeDocument<T: Encodable>(_ value: T) throws {
+        try writeValue(value)
+        if state.pointee.failed || !state.pointee.frames.isEmpty { throw Unsupported() }
+    }
+
+    // MARK: Values
+
+    func writeValue<T: Encodable>(_ value: T) throws {
+        // JSONEncoder writes these four its own way, not through their `encode(to:)`.
+        if T.self == Date.self {
+            try state.pointee.writeDate(value as! Date)
+            return
+        }
+        if T.self == Data.self {
+            state.pointee.writeString((value as! Data).base64EncodedString())
+            return
+        }
+        if T.self == URL.self {
+            state.pointee.writeString((value as! URL).absoluteString)
+            return
+        }
+        if T.self == Decimal.self {
+            state.pointee.writeASCII((value as! Decimal).description)
+            return
+        }
+        let frameCount = state.pointee.frames.count
+        state.pointee.valueDepth += 1
+        state.pointee.slotOpen = true
+        defer { state.pointee.valueDepth -= 1 }
+        try value.encode(to: self)
+        try state.pointee.closeFrames(downTo: frameCount)
+        state.pointee.closeEmptySlot()
+    }
+
+    func writeValue<T: Encodable>(_ value: T, at key: some CodingKey) throws {
+        state.pointee.codingPath.append(key)
+        defer { state.pointee.codingPath.removeLast() }
+        try writeValue(value)
+    }
+
+    // MARK: Containers
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(JSONWriterKeyedContainer<Key>(encoder: self, frame: state.pointee.objectFrame(keyType: Key.self)))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        JSONWriterUnkeyedContainer(encoder: self, frame: state.pointee.arrayFrame())
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        JSONWriterSingleValueContainer(encoder: self)
+    }
+}
+
+/// What a ``JSONWriterEncoder`` has written and which containers are open.
+struct JSONWriterState {
     var bytes: [UInt8] = []
     var codingPath: [any CodingKey] = []
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     struct Frame {
         var isObject: Bool
@@ -50,7 +127,7 @@ final class JSONWriterEncoder: Encoder {
         var count = 0
         /// The value (by nesting depth) that opened it; -1 for nested containers.
         var valueDepth: Int
-        /// The object's key type, whose member order is looked up once per document.
+        /// The object's key type, whose member order is found once per document.
         var keyType: ObjectIdentifier?
     }
 
@@ -60,6 +137,13 @@ final class JSONWriterEncoder: Encoder {
         var start: Int
     }
 
+    /// An object type's member order: its keys in encoding order and their sorted permutation.
+    struct KeyOrder {
+        var keyType: ObjectIdentifier
+        var keys: [String]
+        var order: [Int]
+    }
+
     var frames: [Frame] = []
     var members: [Member] = []
     var nextSerial = 0
@@ -67,104 +151,64 @@ final class JSONWriterEncoder: Encoder {
     /// A value was asked for and nothing is written for it yet.
     var slotOpen = false
     var failed = false
-    /// Each object type's key order: the keys in encoding order and their sorted permutation.
-    var orders: [ObjectIdentifier: (keys: [String], order: [Int])] = [:]
+    /// A document has a few object types: a list beats a dictionary here.
+    var orders: [KeyOrder] = []
     var scratch: [UInt8] = []
 
     init() {
         bytes.reserveCapacity(1024)
     }
 
-    func writeDocument<T: Encodable>(_ value: T) throws {
-        try writeValue(value)
-        if failed || !frames.isEmpty { throw Unsupported() }
-    }
+    typealias FrameReference = (index: Int, serial: Int)
+    static let noFrame: FrameReference = (-1, -1)
 
-    // MARK: Values
-
-    func writeValue<T: Encodable>(_ value: T) throws {
-        // JSONEncoder writes these four its own way, not through their `encode(to:)`.
-        if T.self == Date.self {
-            try writeDate(value as! Date)
-            return
-        }
-        if T.self == Data.self {
-            writeString((value as! Data).base64EncodedString())
-            return
-        }
-        if T.self == URL.self {
-            writeString((value as! URL).absoluteString)
-            return
-        }
-        if T.self == Decimal.self {
-            writeASCII((value as! Decimal).description)
-            return
-        }
-        let frameCount = frames.count
-        valueDepth += 1
-        slotOpen = true
-        defer { valueDepth -= 1 }
-        try value.encode(to: self)
-        try closeFrames(downTo: frameCount)
-        if slotOpen {
-            // A value that encodes nothing is an empty object, as JSONEncoder writes it.
-            slotOpen = false
-            bytes.append(UInt8(ascii: "{"))
-            bytes.append(UInt8(ascii: "}"))
-        }
-    }
-
-    func writeValue<T: Encodable>(_ value: T, at key: some CodingKey) throws {
-        codingPath.append(key)
-        defer { codingPath.removeLast() }
-        try writeValue(value)
-    }
-
-    /// Takes the open slot for a scalar; false (and the writer gives up) if there is none.
-    func takeSlot() throws {
+    /// Takes the open slot for a scalar; throws (and the writer gives up) if there is none.
+    mutating func takeSlot() throws {
         guard slotOpen, !failed else { throw fail() }
         slotOpen = false
     }
 
-    func fail() -> Unsupported {
+    /// A value that encoded nothing is an empty object, as JSONEncoder writes it.
+    mutating func closeEmptySlot() {
+        guard slotOpen else { return }
+        slotOpen = false
+        bytes.append(UInt8(ascii: "{"))
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    mutating func fail() -> JSONWriterEncoder.Unsupported {
         failed = true
-        return Unsupported()
+        return JSONWriterEncoder.Unsupported()
     }
 
     // MARK: Containers
 
-    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+    /// The object of the value being written: opened now, or the one already opened for it
+    /// (a subclass and its superclass share it).
+    mutating func objectFrame(keyType: Any.Type) -> FrameReference {
         if slotOpen {
             slotOpen = false
-            return KeyedEncodingContainer(JSONWriterKeyedContainer<Key>(encoder: self, frame: openFrame(object: true,
-                                                                                                        keyType: Key.self,
-                                                                                                        valueDepth: valueDepth)))
+            return openFrame(object: true, keyType: keyType, valueDepth: valueDepth)
         }
-        // A second request for the same value's object (a subclass and its superclass) shares it.
-        if let index = frames.lastIndex(where: { $0.isObject && $0.valueDepth == valueDepth }) {
+        let depth = valueDepth
+        if let index = frames.lastIndex(where: { $0.isObject && $0.valueDepth == depth }) {
             frames[index].keyType = nil
-            return KeyedEncodingContainer(JSONWriterKeyedContainer<Key>(encoder: self,
-                                                                        frame: (index, frames[index].serial)))
+            return (index, frames[index].serial)
         }
         failed = true
-        return KeyedEncodingContainer(JSONWriterKeyedContainer<Key>(encoder: self, frame: (-1, -1)))
+        return Self.noFrame
     }
 
-    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+    mutating func arrayFrame() -> FrameReference {
         guard slotOpen else {
             failed = true
-            return JSONWriterUnkeyedContainer(encoder: self, frame: (-1, -1))
+            return Self.noFrame
         }
         slotOpen = false
-        return JSONWriterUnkeyedContainer(encoder: self, frame: openFrame(object: false, keyType: nil,
-                                                                          valueDepth: valueDepth))
+        return openFrame(object: false, keyType: nil, valueDepth: valueDepth)
     }
 
-    func singleValueContainer() -> any SingleValueEncodingContainer {
-        JSONWriterSingleValueContainer(encoder: self)
-    }
-
-    func openFrame(object: Bool, keyType: Any.Type?, valueDepth: Int) -> (index: Int, serial: Int) {
+    mutating func openFrame(object: Bool, keyType: Any.Type?, valueDepth: Int) -> FrameReference {
         nextSerial += 1
         frames.append(Frame(isObject: object, serial: nextSerial, memberBase: members.count, valueDepth: valueDepth,
                             keyType: keyType.map(ObjectIdentifier.init)))
@@ -174,11 +218,11 @@ final class JSONWriterEncoder: Encoder {
 
     /// Makes `frame` the innermost open container (closing those inside it) and starts its
     /// next element: the comma, and for an object the key.
-    func beginElement(_ frame: (index: Int, serial: Int), key: String?) throws {
+    mutating func beginElement(_ frame: FrameReference, key: String?) throws {
         guard !failed, frame.index >= 0, frame.index < frames.count, frames[frame.index].serial == frame.serial else {
             throw fail()
         }
-        try closeFrames(downTo: frame.index + 1)
+        if frames.count > frame.index + 1 { try closeFrames(downTo: frame.index + 1) }
         if frames[frame.index].count > 0 { bytes.append(UInt8(ascii: ",")) }
         frames[frame.index].count += 1
         if let key {
@@ -188,7 +232,7 @@ final class JSONWriterEncoder: Encoder {
         }
     }
 
-    func closeFrames(downTo count: Int) throws {
+    mutating func closeFrames(downTo count: Int) throws {
         while frames.count > count {
             let frame = frames.removeLast()
             if frame.isObject {
@@ -202,28 +246,32 @@ final class JSONWriterEncoder: Encoder {
     }
 
     /// Puts the object's members, written in encoding order, in key order.
-    func sortMembers(of frame: Frame) throws {
-        let written = members[frame.memberBase...]
-        guard written.count > 1 else { return }
+    mutating func sortMembers(of frame: Frame) throws {
+        let base = frame.memberBase
+        let count = members.count - base
+        guard count > 1 else { return }
         let order: [Int]
-        if let keyType = frame.keyType, let known = orders[keyType], known.keys.elementsEqual(written.lazy.map(\.key)) {
+        if let keyType = frame.keyType, let known = orders.first(where: { $0.keyType == keyType }),
+           known.keys.count == count, known.keys.indices.allSatisfy({ known.keys[$0] == members[base + $0].key }) {
             order = known.order
         } else {
-            order = try Self.sortedOrder(of: written.map(\.key))
-            if let keyType = frame.keyType { orders[keyType] = (written.map(\.key), order) }
+            let keys = members[base...].map(\.key)
+            order = try Self.sortedOrder(of: keys)
+            if let keyType = frame.keyType {
+                orders.removeAll { $0.keyType == keyType }
+                orders.append(KeyOrder(keyType: keyType, keys: keys, order: order))
+            }
         }
-        if order.elementsEqual(0..<order.count) { return }
-        let base = written.startIndex
-        let start = written.first!.start
+        if order.elementsEqual(0..<count) { return }
+        let start = members[base].start
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: bytes[start...])
         bytes.removeSubrange(start...)
-        let end = scratch.count + start
         for (position, index) in order.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }
             let from = members[base + index].start - start
             // A member ends at the comma before the next one, the last at the end.
-            let to = index == order.count - 1 ? end - start : members[base + index + 1].start - start - 1
+            let to = index == count - 1 ? scratch.count : members[base + index + 1].start - start - 1
             bytes.append(contentsOf: scratch[from..<to])
         }
     }
@@ -233,7 +281,7 @@ final class JSONWriterEncoder: Encoder {
         let order = keys.indices.sorted { utf8Less(keys[$0], keys[$1]) }
         for position in order.indices.dropFirst() where !utf8Less(keys[order[position - 1]], keys[order[position]]) {
             // The same key twice: JSONEncoder keeps the last; leave that to it.
-            throw Unsupported()
+            throw JSONWriterEncoder.Unsupported()
         }
         return order
     }
@@ -254,20 +302,20 @@ final class JSONWriterEncoder: Encoder {
 
     // MARK: Scalars
 
-    func writeNull() { writeASCII("null") }
+    mutating func writeNull() { writeASCII("null") }
 
-    func writeBool(_ value: Bool) { writeASCII(value ? "true" : "false") }
+    mutating func writeBool(_ value: Bool) { writeASCII(value ? "true" : "false") }
 
-    func writeASCII(_ text: StaticString) {
+    mutating func writeASCII(_ text: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    func writeASCII(_ text: String) {
+    mutating func writeASCII(_ text: String) {
         var text = text
         text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
-    func writeInteger<T: BinaryInteger>(_ value: T) {
+    mutating func writeInteger<T: BinaryInteger>(_ value: T) {
         if let small = Int64(exactly: value) {
             if small < 0 {
                 bytes.append(UInt8(ascii: "-"))
@@ -282,7 +330,7 @@ final class JSONWriterEncoder: Encoder {
         }
     }
 
-    func writeDigits(_ value: UInt64) {
+    mutating func writeDigits(_ value: UInt64) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") &+ UInt8(value))
             return
@@ -301,7 +349,7 @@ final class JSONWriterEncoder: Encoder {
 
     /// Swift's shortest round-trip form without a trailing `.0`, as JSONEncoder writes it;
     /// NaN and the infinities are an error, as there.
-    func writeFloat<T: BinaryFloatingPoint & CustomStringConvertible>(_ value: T) throws {
+    mutating func writeFloat<T: BinaryFloatingPoint & CustomStringConvertible>(_ value: T) throws {
         guard value.isFinite else {
             throw EncodingError.invalidValue(value, EncodingError.Context(
                 codingPath: codingPath, debugDescription: "Unable to encode \(value) directly in JSON."))
@@ -313,7 +361,7 @@ final class JSONWriterEncoder: Encoder {
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    func writeString(_ string: String) {
+    mutating func writeString(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in
@@ -343,7 +391,7 @@ final class JSONWriterEncoder: Encoder {
 
     /// ISO 8601 in UTC to the second (`2026-11-24T20:12:36Z`), as `Date.ISO8601FormatStyle`
     /// writes it by default: the fraction of a second is dropped.
-    func writeDate(_ date: Date) throws {
+    mutating func writeDate(_ date: Date) throws {
         let seconds = date.timeIntervalSince1970.rounded(.down)
         // 1583 to 9999 only; Foundation writes the others (its calendar is Julian before
         // October 1582).
@@ -372,7 +420,7 @@ final class JSONWriterEncoder: Encoder {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    func writeFixed(_ value: Int64, width: Int) {
+    mutating func writeFixed(_ value: Int64, width: Int) {
         var divisor: Int64 = 1
         for _ in 1..<width { divisor *= 10 }
         var value = value

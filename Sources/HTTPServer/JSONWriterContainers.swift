@@ -8,23 +8,23 @@ struct JSONWriterKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol 
 
     var codingPath: [any CodingKey] { encoder.codingPath }
 
-    private func begin(_ key: Key) throws { try encoder.beginElement(frame, key: key.stringValue) }
+    private func begin(_ key: Key) throws { try encoder.state.pointee.beginElement(frame, key: key.stringValue) }
 
-    mutating func encodeNil(forKey key: Key) throws { try begin(key); encoder.writeNull() }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { try begin(key); encoder.writeBool(value) }
-    mutating func encode(_ value: String, forKey key: Key) throws { try begin(key); encoder.writeString(value) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { try begin(key); try encoder.writeFloat(value) }
-    mutating func encode(_ value: Float, forKey key: Key) throws { try begin(key); try encoder.writeFloat(value) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { try begin(key); encoder.writeInteger(value) }
+    mutating func encodeNil(forKey key: Key) throws { try begin(key); encoder.state.pointee.writeNull() }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeBool(value) }
+    mutating func encode(_ value: String, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeString(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { try begin(key); try encoder.state.pointee.writeFloat(value) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { try begin(key); try encoder.state.pointee.writeFloat(value) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { try begin(key); encoder.state.pointee.writeInteger(value) }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try begin(key)
@@ -37,17 +37,17 @@ struct JSONWriterKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol 
             return KeyedEncodingContainer(JSONWriterKeyedContainer<NestedKey>(encoder: encoder, frame: (-1, -1)))
         }
         return KeyedEncodingContainer(JSONWriterKeyedContainer<NestedKey>(
-            encoder: encoder, frame: encoder.openFrame(object: true, keyType: NestedKey.self, valueDepth: -1)))
+            encoder: encoder, frame: encoder.state.pointee.openFrame(object: true, keyType: NestedKey.self, valueDepth: -1)))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         guard (try? begin(key)) != nil else { return JSONWriterUnkeyedContainer(encoder: encoder, frame: (-1, -1)) }
         return JSONWriterUnkeyedContainer(encoder: encoder,
-                                          frame: encoder.openFrame(object: false, keyType: nil, valueDepth: -1))
+                                          frame: encoder.state.pointee.openFrame(object: false, keyType: nil, valueDepth: -1))
     }
 
-    mutating func superEncoder() -> any Encoder { encoder.failed = true; return encoder }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { encoder.failed = true; return encoder }
+    mutating func superEncoder() -> any Encoder { encoder.state.pointee.failed = true; return encoder }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { encoder.state.pointee.failed = true; return encoder }
 }
 
 /// An array being written by ``JSONWriterEncoder``.
@@ -64,25 +64,25 @@ struct JSONWriterUnkeyedContainer: UnkeyedEncodingContainer {
     var codingPath: [any CodingKey] { encoder.codingPath }
 
     private mutating func begin() throws {
-        try encoder.beginElement(frame, key: nil)
+        try encoder.state.pointee.beginElement(frame, key: nil)
         count += 1
     }
 
-    mutating func encodeNil() throws { try begin(); encoder.writeNull() }
-    mutating func encode(_ value: Bool) throws { try begin(); encoder.writeBool(value) }
-    mutating func encode(_ value: String) throws { try begin(); encoder.writeString(value) }
-    mutating func encode(_ value: Double) throws { try begin(); try encoder.writeFloat(value) }
-    mutating func encode(_ value: Float) throws { try begin(); try encoder.writeFloat(value) }
-    mutating func encode(_ value: Int) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encodeNil() throws { try begin(); encoder.state.pointee.writeNull() }
+    mutating func encode(_ value: Bool) throws { try begin(); encoder.state.pointee.writeBool(value) }
+    mutating func encode(_ value: String) throws { try begin(); encoder.state.pointee.writeString(value) }
+    mutating func encode(_ value: Double) throws { try begin(); try encoder.state.pointee.writeFloat(value) }
+    mutating func encode(_ value: Float) throws { try begin(); try encoder.state.pointee.writeFloat(value) }
+    mutating func encode(_ value: Int) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int8) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int16) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int32) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int64) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt8) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt16) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt32) throws { try begin(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt64) throws { try begin(); encoder.state.pointee.writeInteger(value) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
         let index = count
@@ -96,16 +96,16 @@ struct JSONWriterUnkeyedContainer: UnkeyedEncodingContainer {
             return KeyedEncodingContainer(JSONWriterKeyedContainer<NestedKey>(encoder: encoder, frame: (-1, -1)))
         }
         return KeyedEncodingContainer(JSONWriterKeyedContainer<NestedKey>(
-            encoder: encoder, frame: encoder.openFrame(object: true, keyType: NestedKey.self, valueDepth: -1)))
+            encoder: encoder, frame: encoder.state.pointee.openFrame(object: true, keyType: NestedKey.self, valueDepth: -1)))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         guard (try? begin()) != nil else { return JSONWriterUnkeyedContainer(encoder: encoder, frame: (-1, -1)) }
         return JSONWriterUnkeyedContainer(encoder: encoder,
-                                          frame: encoder.openFrame(object: false, keyType: nil, valueDepth: -1))
+                                          frame: encoder.state.pointee.openFrame(object: false, keyType: nil, valueDepth: -1))
     }
 
-    mutating func superEncoder() -> any Encoder { encoder.failed = true; return encoder }
+    mutating func superEncoder() -> any Encoder { encoder.state.pointee.failed = true; return encoder }
 }
 
 /// The one value a ``JSONWriterEncoder`` slot holds.
@@ -114,24 +114,24 @@ struct JSONWriterSingleValueContainer: SingleValueEncodingContainer {
 
     var codingPath: [any CodingKey] { encoder.codingPath }
 
-    mutating func encodeNil() throws { try encoder.takeSlot(); encoder.writeNull() }
-    mutating func encode(_ value: Bool) throws { try encoder.takeSlot(); encoder.writeBool(value) }
-    mutating func encode(_ value: String) throws { try encoder.takeSlot(); encoder.writeString(value) }
-    mutating func encode(_ value: Double) throws { try encoder.takeSlot(); try encoder.writeFloat(value) }
-    mutating func encode(_ value: Float) throws { try encoder.takeSlot(); try encoder.writeFloat(value) }
-    mutating func encode(_ value: Int) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try encoder.takeSlot(); encoder.writeInteger(value) }
+    mutating func encodeNil() throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeNull() }
+    mutating func encode(_ value: Bool) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeBool(value) }
+    mutating func encode(_ value: String) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeString(value) }
+    mutating func encode(_ value: Double) throws { try encoder.state.pointee.takeSlot(); try encoder.state.pointee.writeFloat(value) }
+    mutating func encode(_ value: Float) throws { try encoder.state.pointee.takeSlot(); try encoder.state.pointee.writeFloat(value) }
+    mutating func encode(_ value: Int) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int8) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int16) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int32) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: Int64) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt8) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt16) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt32) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
+    mutating func encode(_ value: UInt64) throws { try encoder.state.pointee.takeSlot(); encoder.state.pointee.writeInteger(value) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        try encoder.takeSlot()
+        try encoder.state.pointee.takeSlot()
         try encoder.writeValue(value)
     }
 }
