@@ -72,6 +72,8 @@ let package = Package(
 
         // In-process rendering speed, for scripts/bench.sh.
         .executableTarget(name: "RenderBenchmark", dependencies: ["GuestConfig"], path: "Benchmarks/RenderBenchmark"),
+        // JSON writing speed: JSONWriter against Foundation's JSONEncoder.
+        .executableTarget(name: "JSONBenchmark", dependencies: ["HTTPServer", "VirtHost"], path: "Benchmarks/JSONBenchmark"),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
         .target(name: "TestSupport", path: "Tests/TestSupport"),

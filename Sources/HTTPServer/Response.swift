@@ -29,18 +29,10 @@ public struct Response: Sendable {
         self.init(status: status, contentType: contentType, body: Array(text.utf8))
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-
-    /// A JSON response (keys sorted, so the same value gives the same bytes).
+    /// A JSON response (keys sorted, so the same value gives the same bytes; see ``JSONWriter``).
     public static func json(_ value: some Encodable, status: Int = 200) -> Response {
         do {
-            let data = try encoder.encode(value)
-            return Response(status: status, contentType: "application/json", body: Array(data))
+            return Response(status: status, contentType: "application/json", body: try JSONWriter.encode(value))
         } catch {
             return problem(.internalError("response did not encode: \(error)"), instance: nil, requestID: RequestID.make())
         }

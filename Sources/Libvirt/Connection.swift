@@ -176,6 +176,13 @@ public final class Connection {
         return Domain(taking: domain)
     }
 
+    /// Creates and starts a transient domain from XML (`virDomainCreateXML`): it is gone
+    /// once it stops.
+    public func createTransientDomain(xml: String) throws -> Domain {
+        guard let domain = virDomainCreateXML(handle, xml, 0) else { throw LibvirtError.last("virDomainCreateXML") }
+        return Domain(taking: domain)
+    }
+
     public func lookupDomain(name: String) throws -> Domain {
         guard let domain = virDomainLookupByName(handle, name) else { throw LibvirtError.last("virDomainLookupByName") }
         return Domain(taking: domain)

@@ -21,17 +21,27 @@ public final class Domain {
     /// The UUID in its usual text form, formatted here from the raw bytes (`virDomainGetUUID`):
     /// libvirt's own formatting goes through printf, a real cost when listing many domains.
     public func uuid() throws -> String {
-        var bytes = [UInt8](repeating: 0, count: Int(VIR_UUID_BUFLEN))
-        guard virDomainGetUUID(handle, &bytes) == 0 else { throw LibvirtError.last("virDomainGetUUID") }
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if [4, 6, 8, 10].contains(index) { text.append(UInt8(ascii: "-")) }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+        var bytes: (UInt64, UInt64) = (0, 0)
+        let status = withUnsafeMutableBytes(of: &bytes) { raw in
+            virDomainGetUUID(handle, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
-        return String(decoding: text, as: UTF8.self)
+        guard status == 0 else { throw LibvirtError.last("virDomainGetUUID") }
+        return withUnsafeBytes(of: &bytes) { raw in
+            String(unsafeUninitializedCapacity: 36) { text in
+                let digits: StaticString = "0123456789abcdef"
+                var length = 0
+                for index in 0..<16 {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[length] = UInt8(ascii: "-")
+                        length += 1
+                    }
+                    text[length] = digits.utf8Start[Int(raw[index] >> 4)]
+                    text[length + 1] = digits.utf8Start[Int(raw[index] & 0x0F)]
+                    length += 2
+                }
+                return length
+            }
+        }
     }
 
     /// The hypervisor's id for a running domain; nil when it is not running.
@@ -68,6 +78,11 @@ public final class Domain {
         var value: Int32 = 0
         guard virDomainGetAutostart(handle, &value) == 0 else { throw LibvirtError.last("virDomainGetAutostart") }
         return value != 0
+    }
+
+    /// Whether the domain starts with the host (`virDomainSetAutostart`).
+    public func setAutostart(_ autostart: Bool) throws {
+        guard virDomainSetAutostart(handle, autostart ? 1 : 0) == 0 else { throw LibvirtError.last("virDomainSetAutostart") }
     }
 
     /// The domain XML (`virDomainGetXMLDesc`).

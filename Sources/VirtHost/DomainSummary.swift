@@ -22,19 +22,20 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
         case maxMemoryMB = "max_memory_mb"
     }
 
-    /// Reads a domain's summary: three calls, no XML.
+    /// Reads a domain's summary: its persistence, autostart and info, no XML.
     init(_ domain: Domain) throws {
         // Transient domains have no autostart setting; some drivers refuse to say.
-        try self.init(domain, persistent: try domain.isPersistent(), autostart: (try? domain.autostart()) ?? false)
+        try self.init(domain, name: try domain.name(), id: domain.id(), persistent: try domain.isPersistent(),
+                      autostart: (try? domain.autostart()) ?? false)
     }
 
-    /// Reads a domain's summary with its persistence and autostart already known: one call, as
-    /// name, UUID and id are kept in the handle.
-    init(_ domain: Domain, persistent: Bool, autostart: Bool) throws {
+    /// Reads a domain's summary with its name, id, persistence and autostart already known:
+    /// its info and UUID.
+    init(_ domain: Domain, name: String, id: UInt32?, persistent: Bool, autostart: Bool) throws {
         let info = try domain.info()
-        name = try domain.name()
+        self.name = name
         uuid = try domain.uuid()
-        id = domain.id()
+        self.id = id
         state = info.state.description
         powerState = PowerState(info.state)
         vcpus = info.vcpus

@@ -71,6 +71,9 @@ public actor Host {
     /// The last host-metrics sample and when it was taken.
     var lastMetrics: (sample: HostMetrics, at: ContinuousClock.Instant)?
     private var cachedFacts: ConnectionFacts?
+    /// Domain listings asked for while one runs, answered together, and how many sweeps ran.
+    let domainListings = CallCoalescer<DomainListingRequest, Result<DomainListing, HostError>>()
+    var domainSweeps: UInt64 = 0
 
     /// Lifecycle, reboot, device-removed and connection events, for every subscriber.
     public nonisolated let events: EventHub

@@ -1,19 +1,38 @@
 import HTTPServer
+import Synchronization
 import VirtHost
 
 /// `/v1/domains...`: listing and reading domains.
 struct DomainRoutes {
     let host: Host
+    let lastList = LastDomainList()
 
     struct DomainList: Encodable {
         let domains: [DomainSummary]
     }
 
+    /// The last listing's document. Requests answered by the same sweep (the Host shares one
+    /// among requests that arrive together) share its bytes: writing a thousand domains'
+    /// JSON once, not once per request.
+    final class LastDomainList: Sendable {
+        private let last = Mutex<(sweep: UInt64, body: [UInt8])?>(nil)
+
+        func body(for listing: Host.DomainListing) throws -> [UInt8] {
+            if let last = last.withLock({ $0 }), last.sweep == listing.sweep { return last.body }
+            let body = try JSONWriter.encode(DomainList(domains: listing.domains))
+            last.withLock { last in
+                if (last?.sweep ?? 0) < listing.sweep { last = (listing.sweep, body) }
+            }
+            return body
+        }
+    }
+
     func register(in router: inout Router) {
-        router.get("/v1/domains") { [host] request in
+        router.get("/v1/domains") { [host, lastList] request in
             let activity = try request.choice("state", default: Host.DomainActivity.all)
             let guestsOnly = try request.bool("guests_only", default: true)
-            return .json(DomainList(domains: try await host.domains(activity, guestsOnly: guestsOnly)))
+            let listing = try await host.domainListing(activity, guestsOnly: guestsOnly)
+            return Response(contentType: "application/json", body: try lastList.body(for: listing))
         }
         router.get("/v1/domains/{ref}") { [host] request in
             .json(try await host.domain(request.pathParameter("ref") ?? ""))

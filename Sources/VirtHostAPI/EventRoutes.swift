@@ -80,13 +80,6 @@ struct ServerSentEvents: AsyncSequence, Sendable {
 
     func makeAsyncIterator() -> Iterator { Iterator(subscription: subscription, heartbeat: heartbeat) }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-
     static func frame(_ item: EventSubscription.Item) -> [UInt8] {
         switch item {
         case .heartbeat:
@@ -96,7 +89,7 @@ struct ServerSentEvents: AsyncSequence, Sendable {
             let data = #"{"dropped":\#(dropped),"detail":"events were dropped; list the domains again"}"#
             return Array("event: overflow\ndata: \(data)\n\n".utf8)
         case .event(let event):
-            let data = (try? encoder.encode(EventDocument(event))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            let data = (try? JSONWriter.encode(EventDocument(event))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             return Array("id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n".utf8)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Libvirt
 import Logging
+import Synchronization
 import Testing
 import TestSupport
 @testable import VirtHost
@@ -30,6 +31,49 @@ import TestSupport
         // The same as virsh says.
         let virsh = try run("virsh", ["-c", Fixtures.domainsInEveryStateURI, "list", "--all", "--name"])
         #expect(Set(virsh.split(separator: "\n").map(String.init)) == Set(domains.map(\.name)))
+    }
+
+    /// Listings asked for together share one sweep of libvirt, yet none is older than its
+    /// request: a domain defined before a listing is asked for is always in it, however many
+    /// listings run meanwhile.
+    @Test func sharedListingsAreNeverStale() async throws {
+        let host = Host(configuration: .init(uri: try Fixtures.privateTestDriverURI()), logger: Logger(label: "test"))
+        let stop = StopFlag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    while !stop.value.load(ordering: .relaxed) { _ = try await host.domains() }
+                }
+            }
+            for index in 0..<30 {
+                let name = "fresh-\(index)"
+                let uuid = String(format: "6695eb01-f6a4-8304-79aa-%012d", index)
+                _ = try await host.createGuest(xml: "<domain type='test'><name>\(name)</name><uuid>\(uuid)</uuid>"
+                                               + "<memory>65536</memory><os><type>hvm</type></os></domain>",
+                                               name: name, uuid: uuid, start: false, paused: false)
+                let listed = try await host.domains()
+                #expect(listed.contains { $0.name == name && !$0.autostart && $0.persistent && $0.id == nil })
+                #expect(listed.count == index + 2)
+            }
+            stop.value.store(true, ordering: .relaxed)
+            try await group.waitForAll()
+        }
+    }
+
+    /// Persistence and autostart come from filtered listings: a transient domain and an
+    /// autostarted one are told apart from the rest.
+    @Test func tellsTransientAndAutostartedDomains() async throws {
+        let host = Host(configuration: .init(uri: try Fixtures.privateTestDriverURI()), logger: Logger(label: "test"))
+        try await host.withConnection { connection in
+            _ = try connection.createTransientDomain(xml: "<domain type='test'><name>passing</name>"
+                                                     + "<memory>65536</memory><os><type>hvm</type></os></domain>")
+            try connection.lookupDomain(name: "test").setAutostart(true)
+        }
+        let domains = Dictionary(uniqueKeysWithValues: try await host.domains().map { ($0.name, $0) })
+        #expect(domains["passing"]?.persistent == false && domains["passing"]?.autostart == false)
+        #expect(domains["passing"]?.id != nil && domains["passing"]?.state == "running")
+        #expect(domains["test"]?.persistent == true && domains["test"]?.autostart == true)
+        #expect(try await host.domains(.inactive).isEmpty)
     }
 
     @Test func filtersByActivity() async throws {
@@ -98,4 +142,8 @@ import TestSupport
             #expect(libvirtError.isUnsupported)
         }
     }
+}
+
+final class StopFlag: Sendable {
+    let value = Atomic(false)
 }
