@@ -230,8 +230,9 @@ import TestSupport
             _ = try connection.readChunk()
             return connection
         }
-        async let inFlight = httpRequest(port: port, "/slow?ms=500")
-        try await Task.sleep(for: .milliseconds(100))
+        let tag = UUID().uuidString
+        async let inFlight = httpRequest(port: port, "/slow?ms=500&tag=\(tag)")
+        while !Self.startedTags.withLock({ $0.contains(tag) }) { try await Task.sleep(for: .milliseconds(10)) }
 
         let started = ContinuousClock.now
         await server.shutdown()
