@@ -76,7 +76,7 @@ let package = Package(
         .executableTarget(name: "JSONBenchmark", dependencies: ["HTTPServer", "VirtHost"], path: "Benchmarks/JSONBenchmark"),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),

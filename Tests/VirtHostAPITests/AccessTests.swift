@@ -148,7 +148,7 @@ import VirtHostAPI
     }
 
     @Test func everyWriteRequestLeavesOneAuditLine() async throws {
-        let capture = AuditCapture()
+        let capture = LogCapture()
         let authenticator = Authenticator(tokens: try Self.tokens())
         let server = try APITestServer(uri: try Fixtures.privateTestDriverURI(), audit: AuditLog(logger: capture.logger)) {
             $0.admission = authenticator.admission
@@ -180,35 +180,5 @@ import VirtHostAPI
         let missing = try #require(records.first { $0.metadata["method"] == "DELETE" })
         #expect(missing.metadata["outcome"] == "rejected")
         #expect(missing.metadata["domain"] == "nosuch")
-    }
-}
-
-/// Collects what an ``AuditLog`` writes.
-final class AuditCapture: Sendable {
-    struct Record: Sendable {
-        let level: Logger.Level
-        let message: String
-        let metadata: [String: String]
-    }
-
-    private let stored = Mutex<[Record]>([])
-    var records: [Record] { stored.withLock { $0 } }
-
-    var logger: Logger { Logger(label: "test.audit") { _ in Handler(capture: self) } }
-
-    struct Handler: LogHandler {
-        let capture: AuditCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let values = (event.metadata ?? [:]).mapValues { "\($0)" }
-            capture.stored.withLock { $0.append(Record(level: event.level, message: event.message.description, metadata: values)) }
-        }
     }
 }

@@ -3,6 +3,7 @@ import Libvirt
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 @testable import VirtHost
 
 /// Foundation has a `Host` too.
@@ -137,34 +138,4 @@ typealias Host = VirtHost.Host
 
 extension Host {
     func setCachedHostname(_ name: String) { _setCachedHostnameForTesting(name) }
-}
-
-/// Collects log lines so tests can assert what was logged.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[(Logger.Level, String)]>([])
-
-    var logger: Logger {
-        Logger(label: "test") { _ in CapturingHandler(capture: self) }
-    }
-
-    func append(_ level: Logger.Level, _ message: String) { lines.withLock { $0.append((level, message)) } }
-
-    func messages(at level: Logger.Level) -> [String] {
-        lines.withLock { $0.filter { $0.0 == level }.map(\.1) }
-    }
-
-    struct CapturingHandler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            capture.append(event.level, event.message.description)
-        }
-    }
 }
