@@ -30,11 +30,25 @@ public struct ValidationPolicy: Sendable {
         return path
     }
 
+    /// Whether a component of `path` (between slashes) is `..`.
+    static func hasParentComponent(_ path: String) -> Bool {
+        var run = 0  // dots since the last slash, or -1 once the component has anything else
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "/"):
+                if run == 2 { return true }
+                run = 0
+            case UInt8(ascii: ".") where run >= 0: run += 1
+            default: run = -1
+            }
+        }
+        return run == 2
+    }
+
     /// Why `path` may not be used, or nil when it may.
     func refusal(of path: String) -> String? {
         guard path.hasPrefix("/") else { return "must be an absolute path" }
-        let components = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard !components.contains("..") else { return "must not contain .." }
+        guard !Self.hasParentComponent(path) else { return "must not contain .." }
         let resolved = resolve(path)
         let inside = allowedDiskRoots.contains { root in
             let root = resolve(root)
