@@ -111,7 +111,19 @@ import Testing
             }
         }
         func parent(_ path: String) -> Bool { path.split(separator: "/").contains("..") }
-        let alphabet = ["0", "9", "a", "f", "g", "A", "F", "G", "-", ":", ".", "_", "/", " ", "\u{FF10}", "é", "\r\n"]
+        func pci(_ address: String) -> [Int]? {
+            let pieces = address.split(separator: ":", omittingEmptySubsequences: false)
+            guard pieces.count == 3, pieces[0].count == 4, pieces[1].count == 2 else { return nil }
+            let slotFunction = pieces[2].split(separator: ".", omittingEmptySubsequences: false)
+            guard slotFunction.count == 2, slotFunction[0].count == 2, slotFunction[1].count == 1,
+                  let domain = Int(pieces[0], radix: 16), let bus = Int(pieces[1], radix: 16),
+                  let slot = Int(slotFunction[0], radix: 16), let function = Int(slotFunction[1], radix: 16),
+                  slot < 32, function < 8,
+                  (pieces.prefix(2) + slotFunction).allSatisfy({ $0.allSatisfy(\.isHexDigit) })
+            else { return nil }
+            return [domain, bus, slot, function]
+        }
+        let alphabet = ["0", "9", "a", "f", "g", "A", "F", "G", "-", ":", ".", "1", "7", "_", "/", " ", "\u{FF10}", "é", "\r\n"]
         var samples = ["6695eb01-f6a4-8304-79aa-97f2502e193f", "6695EB01-F6A4-8304-79AA-97F2502E193F",
                        "6695eb01-f6a4-8304-79aa-97f2502e193", "6695eb01f6a4-8304-79aa-97f2502e193ff",
                        "\u{FF16}695eb01-f6a4-8304-79aa-97f2502e193f", "52:54:00:12:34:56", "53:54:00:12:34:56",
@@ -128,7 +140,9 @@ import Testing
             samples.append(text)
         }
         // Mutations of valid values, so near misses are common.
-        for valid in ["6695eb01-f6a4-8304-79aa-97f2502e193f", "52:54:00:12:34:56"] {
+        samples += ["0000:81:00.1", "FFFF:ff:1f.7", "0000:81:20.0", "0000:81:00.8", "0000:81:00:1", "+000:81:00.1",
+                    "0000:81:0.01", "0000:8g:00.1", "0000:81:00.１"]
+        for valid in ["6695eb01-f6a4-8304-79aa-97f2502e193f", "52:54:00:12:34:56", "0000:81:1f.7"] {
             for index in 0..<valid.count {
                 for replacement in ["0", "g", "-", ":", "\u{FF10}", ""] {
                     var text = Array(valid)
@@ -142,6 +156,8 @@ import Testing
             #expect(GuestDefinition.isValidMAC(text) == mac(text), "\(text)")
             #expect(GuestDefinition.isValidName(text) == name(text), "\(text)")
             #expect(ValidationPolicy.hasParentComponent(text) == parent(text), "\(text)")
+            let parts = PCIDeviceSpec(address: text).parts
+            #expect(parts.map { [$0.domain, $0.bus, $0.slot, $0.function] } == pci(text), "\(text)")
         }
     }
 
