@@ -116,6 +116,26 @@ public struct PCIDeviceSpec: Sendable, Hashable {
 
     /// The address's parts, or nil when it is not `DDDD:BB:SS.F` in hex.
     public var parts: (domain: Int, bus: Int, slot: Int, function: Int)? {
+        if address.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII, read byte by byte: what the general form below says, without splitting.
+            let bytes = Array(address.utf8)
+            guard bytes.count == 12, bytes[4] == UInt8(ascii: ":"), bytes[7] == UInt8(ascii: ":"),
+                  bytes[10] == UInt8(ascii: ".") else { return nil }
+            var value = 0
+            var fields: [Int] = []
+            for (offset, byte) in bytes.enumerated() {
+                if offset == 4 || offset == 7 || offset == 10 {
+                    fields.append(value)
+                    value = 0
+                    continue
+                }
+                guard GuestDefinition.isASCIIHexDigit(byte) else { return nil }
+                value = value * 16 + Int(GuestDefinition.hexValue(byte))
+            }
+            fields.append(value)
+            guard fields[2] < 32, fields[3] < 8 else { return nil }
+            return (fields[0], fields[1], fields[2], fields[3])
+        }
         let pieces = address.split(separator: ":", omittingEmptySubsequences: false)
         guard pieces.count == 3, pieces[0].count == 4, pieces[1].count == 2 else { return nil }
         let slotFunction = pieces[2].split(separator: ".", omittingEmptySubsequences: false)

@@ -21,7 +21,12 @@ struct JSONParser {
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
     private mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
     }
 
     private mutating func expect(_ literal: StaticString) throws(Failure) {
@@ -58,7 +63,7 @@ struct JSONParser {
     private mutating func object() throws(Failure) -> JSON {
         try nested { (parser: inout JSONParser) throws(Failure) -> JSON in
             parser.index += 1
-            var members: [String: JSON] = [:]
+            var members = JSONObject()
             parser.skipWhitespace()
             if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
                 parser.index += 1
@@ -72,7 +77,7 @@ struct JSONParser {
                 parser.skipWhitespace()
                 guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw Failure() }
                 parser.index += 1
-                members[key] = try parser.value()
+                members.set(key, try parser.value())
                 parser.skipWhitespace()
                 guard parser.index < parser.bytes.count else { throw Failure() }
                 if parser.bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
@@ -113,18 +118,22 @@ struct JSONParser {
         var start = index
         // Escapes split the raw bytes into runs; a backslash is ASCII, so it never falls
         // inside a multi-byte sequence and each run is valid UTF-8 on its own or not at all.
-        func run(_ bytes: ArraySlice<UInt8>) -> String {
-            guard let text = String(validating: bytes, as: UTF8.self) else {
+        // Decoded from contiguous memory: an array slice takes a slow, generic path.
+        func run(_ range: Range<Int>) -> String {
+            let decoded = bytes.withUnsafeBufferPointer {
+                String(validating: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self)
+            }
+            guard let decoded else {
                 valid = false
                 return ""
             }
-            return text
+            return decoded
         }
         while true {
             guard index < bytes.count else { throw Failure() }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let tail = run(bytes[start..<index])
+                let tail = run(start..<index)
                 index += 1
                 guard valid else { return nil }
                 if scalars.isEmpty { return tail }
@@ -133,7 +142,7 @@ struct JSONParser {
             }
             guard byte >= 0x20 else { throw Failure() }  // raw control characters are not JSON
             guard byte == UInt8(ascii: "\\") else { index += 1; continue }
-            scalars.append(contentsOf: run(bytes[start..<index]).unicodeScalars)
+            scalars.append(contentsOf: run(start..<index).unicodeScalars)
             index += 1
             guard index < bytes.count else { throw Failure() }
             let escaped = bytes[index]
@@ -164,6 +173,12 @@ struct JSONParser {
             }
             start = index
         }
+    }
+
+    /// The bytes as a string, decoded from contiguous memory (an array slice takes a slow,
+    /// generic path).
+    private func text(_ range: Range<Int>) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
     }
 
     private mutating func hex4() throws(Failure) -> UInt32 {
@@ -200,7 +215,13 @@ struct JSONParser {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits() > 0 else { throw Failure() }
         }
-        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw Failure() }
+        // Whole numbers of up to 15 digits (every number a spec has) are exact in a Double:
+        // read them without making a string.
+        if index - integerStart <= 15, bytes[start] != UInt8(ascii: "-"),
+           bytes[integerStart..<index].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+            return Double(bytes[integerStart..<index].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) })
+        }
+        guard let value = Double(text(start..<index)) else { throw Failure() }
         return value
     }
 }

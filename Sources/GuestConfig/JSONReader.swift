@@ -2,7 +2,7 @@ import Foundation
 
 /// A parsed JSON value, as the guest spec reader walks it.
 enum JSON {
-    case object([String: JSON])
+    case object(JSONObject)
     case array([JSON])
     case string(String)
     /// A string whose bytes are not valid UTF-8: reported at its field, not repaired.
@@ -24,6 +24,38 @@ enum JSON {
     }
 }
 
+/// A JSON object's members in document order; a key given twice keeps its last value, as in
+/// a dictionary. A spec's objects have a few keys each: finding one by comparing is cheaper
+/// than hashing, so only large objects get an index (and stay linear to build).
+struct JSONObject {
+    private(set) var keys: [String] = []
+    private(set) var values: [JSON] = []
+    private var index: [String: Int]?
+    static let indexedFrom = 16
+
+    var count: Int { keys.count }
+
+    func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        for position in keys.indices where keys[position] == key { return position }
+        return nil
+    }
+
+    mutating func set(_ key: String, _ value: JSON) {
+        if let position = position(of: key) {
+            values[position] = value
+            return
+        }
+        keys.append(key)
+        values.append(value)
+        if index != nil {
+            index?[key] = keys.count - 1
+        } else if keys.count >= Self.indexedFrom {
+            index = Dictionary(uniqueKeysWithValues: zip(keys, keys.indices))
+        }
+    }
+}
+
 /// Collects every field error of one request, so the caller hears of all at once.
 final class FieldErrors {
     private(set) var errors: [FieldError] = []
@@ -38,8 +70,9 @@ final class FieldErrors {
 final class ObjectReader {
     let pointer: String
     let errors: FieldErrors
-    private let object: [String: JSON]
-    private var read: Set<String> = []
+    private let object: JSONObject
+    /// Per member, whether a reader asked for it.
+    private var read: [Bool]
     private var finished = false
 
     init?(_ json: JSON, pointer: String, errors: FieldErrors) {
@@ -48,6 +81,7 @@ final class ObjectReader {
             return nil
         }
         self.object = object
+        self.read = Array(repeating: false, count: object.count)
         self.pointer = pointer
         self.errors = errors
     }
@@ -56,13 +90,15 @@ final class ObjectReader {
 
     /// RFC 6901: `~` → `~0`, `/` → `~1`.
     static func escape(_ token: String) -> String {
-        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
+        return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 
     /// The raw value; absent and null are both nil.
     func value(_ key: String) -> JSON? {
-        read.insert(key)
-        guard let value = object[key] else { return nil }
+        guard let position = object.position(of: key) else { return nil }
+        read[position] = true
+        let value = object.values[position]
         if case .null = value { return nil }
         return value
     }
@@ -86,6 +122,8 @@ final class ObjectReader {
     /// Reports a string with characters no field may hold; every string a spec holds goes
     /// through here.
     func checkCharacters(_ string: String, at pointer: String) {
+        // Byte-wise first: control characters are single bytes, and U+FFFE/U+FFFF start with 0xEF.
+        guard string.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xEF }) else { return }
         if string.unicodeScalars.contains(where: Self.isForbidden) { errors.add(pointer, Self.forbiddenDetail) }
     }
 
@@ -129,7 +167,8 @@ final class ObjectReader {
             errors.add(path(key), "must be an array, got \(value.kind)")
             return []
         }
-        return items.enumerated().map { ($0.element, path(key) + "/\($0.offset)") }
+        let base = path(key) + "/"
+        return items.enumerated().map { ($0.element, base + String($0.offset)) }
     }
 
     /// Objects of an array field, each read by `body`.
@@ -169,7 +208,7 @@ final class ObjectReader {
     func finish() {
         guard !finished else { return }
         finished = true
-        for key in object.keys.sorted() where !read.contains(key) {
+        for key in object.keys.indices.filter({ !read[$0] }).map({ object.keys[$0] }).sorted() {
             errors.add(path(key), "is not a field of this object")
         }
     }

@@ -64,9 +64,13 @@ public enum StorageConfig {
             if target == nil {
                 let prefix = prefix(bus: bus)
                 var index = 0
-                while taken.contains(name(prefix: prefix, index: index)) { index += 1 }
-                target = name(prefix: prefix, index: index)
-                taken.insert(target!)
+                var free = name(prefix: prefix, index: index)
+                while taken.contains(free) {
+                    index += 1
+                    free = name(prefix: prefix, index: index)
+                }
+                target = free
+                taken.insert(free)
             }
             return Disk(spec: disk, type: type, device: device, bus: bus, format: format, target: target!,
                         pointer: pointer)

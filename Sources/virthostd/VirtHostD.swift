@@ -69,7 +69,7 @@ struct VirtHostD: AsyncParsableCommand {
     var maxBodySize: Int = environment("VIRTHOST_MAX_BODY_SIZE").flatMap(Int.init) ?? 1 << 20
 
     @Option(help: "Memory per connection in bytes, which bounds the request line and headers (larger get 431). Env: VIRTHOST_MAX_HEADER_SIZE.")
-    var maxHeaderSize: Int = environment("VIRTHOST_MAX_HEADER_SIZE").flatMap(Int.init) ?? 64 * 1024
+    var maxHeaderSize: Int = environment("VIRTHOST_MAX_HEADER_SIZE").flatMap(Int.init) ?? 16 * 1024
 
     @Option(name: .customLong("tokens-file"), help: "Bearer tokens file: `<name> <read|write> <sha256 hex>` a line; re-read on SIGHUP. Env: VIRTHOST_TOKENS_FILE.")
     var tokensFileFlag: String?

@@ -86,6 +86,116 @@ import Testing
         #expect(Element.escape("]]>", attribute: false) == "]]&gt;")
         #expect(Element.escape("x\u{1}y\u{1F}z", attribute: false) == "x\u{FFFD}y\u{FFFD}z")
         #expect(Element.escape("a\nb", attribute: true) == "a&#10;b")
+        #expect(Element.escape("a\u{FFFE}b\u{FFFF}c\u{FFFD}\u{F000}\u{EFBF}", attribute: false)
+                == "a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{F000}\u{EFBF}")
+        #expect(Element.escape("\t\r\n", attribute: false) == "\t&#13;\n")
+        #expect(Element.escape("\t\r\n", attribute: true) == "&#9;&#13;&#10;")
+    }
+
+    /// The format checks read ASCII byte by byte; they must answer as the general,
+    /// Character-wise checks do, for near misses and for non-ASCII look-alikes.
+    @Test func formatChecksMatchTheirGeneralForm() {
+        func uuid(_ text: String) -> Bool {
+            let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+            return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+        }
+        func mac(_ text: String) -> Bool {
+            let octets = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard octets.count == 6, octets.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }),
+                  let first = UInt8(octets[0], radix: 16) else { return false }
+            return first & 1 == 0
+        }
+        func name(_ text: String) -> Bool {
+            (1...64).contains(text.count) && text.unicodeScalars.allSatisfy {
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+            }
+        }
+        func pci(_ address: String) -> [Int]? {
+            let pieces = address.split(separator: ":", omittingEmptySubsequences: false)
+            guard pieces.count == 3, pieces[0].count == 4, pieces[1].count == 2 else { return nil }
+            let slotFunction = pieces[2].split(separator: ".", omittingEmptySubsequences: false)
+            guard slotFunction.count == 2, slotFunction[0].count == 2, slotFunction[1].count == 1,
+                  let domain = Int(pieces[0], radix: 16), let bus = Int(pieces[1], radix: 16),
+                  let slot = Int(slotFunction[0], radix: 16), let function = Int(slotFunction[1], radix: 16),
+                  slot < 32, function < 8,
+                  (pieces.prefix(2) + slotFunction).allSatisfy({ $0.allSatisfy(\.isHexDigit) })
+            else { return nil }
+            return [domain, bus, slot, function]
+        }
+        let alphabet = ["0", "9", "a", "f", "g", "A", "F", "G", "-", ":", ".", "1", "7", "_", "/", " ", "\u{FF10}", "é", "\r\n"]
+        var samples = ["6695eb01-f6a4-8304-79aa-97f2502e193f", "6695EB01-F6A4-8304-79AA-97F2502E193F",
+                       "6695eb01-f6a4-8304-79aa-97f2502e193", "6695eb01f6a4-8304-79aa-97f2502e193ff",
+                       "\u{FF16}695eb01-f6a4-8304-79aa-97f2502e193f", "52:54:00:12:34:56", "53:54:00:12:34:56",
+                       "52:54:00:12:34:5", "52-54-00-12-34-56", "５2:54:00:12:34:56", "/a/../b", "/a/..", "/..", "/a/...",
+                       "/a/..b/", "../x", "/a//..//b", "web-01", "web_01.x", "", String(repeating: "a", count: 65)]
+        var state: UInt64 = 7
+        for _ in 0..<3000 {
+            var text = ""
+            for _ in 0..<Int(state % 40) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                text += alphabet[Int((state >> 33) % UInt64(alphabet.count))]
+            }
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            samples.append(text)
+        }
+        // Mutations of valid values, so near misses are common.
+        samples += ["0000:81:00.1", "FFFF:ff:1f.7", "0000:81:20.0", "0000:81:00.8", "0000:81:00:1", "+000:81:00.1",
+                    "0000:81:0.01", "0000:8g:00.1", "0000:81:00.１"]
+        for valid in ["6695eb01-f6a4-8304-79aa-97f2502e193f", "52:54:00:12:34:56", "0000:81:1f.7"] {
+            for index in 0..<valid.count {
+                for replacement in ["0", "g", "-", ":", "\u{FF10}", ""] {
+                    var text = Array(valid)
+                    text.replaceSubrange(index...index, with: Array(replacement))
+                    samples.append(String(text))
+                }
+            }
+        }
+        for text in samples {
+            #expect(GuestDefinition.isValidUUID(text) == uuid(text), "\(text)")
+            #expect(GuestDefinition.isValidMAC(text) == mac(text), "\(text)")
+            #expect(GuestDefinition.isValidName(text) == name(text), "\(text)")
+            let parts = PCIDeviceSpec(address: text).parts
+            #expect(parts.map { [$0.domain, $0.bus, $0.slot, $0.function] } == pci(text), "\(text)")
+        }
+    }
+
+    /// The escaping copies plain runs whole; it must say exactly what a byte-at-a-time
+    /// escape says, for any mix of markup, controls, U+FFFE/U+FFFF and other text.
+    @Test func escapingMatchesAByteAtATimeReference() {
+        func reference(_ value: String, attribute: Bool) -> String {
+            var output = ""
+            let scalars = Array(value.unicodeScalars)
+            for scalar in scalars {
+                switch scalar {
+                case "&": output += "&amp;"
+                case "<": output += "&lt;"
+                case ">": output += "&gt;"
+                case "'" where attribute: output += "&apos;"
+                case "\"" where attribute: output += "&quot;"
+                case "\t" where attribute: output += "&#9;"
+                case "\n" where attribute: output += "&#10;"
+                case "\r": output += "&#13;"
+                case "\t", "\n": output.unicodeScalars.append(scalar)
+                case "\u{0}"..."\u{1F}", "\u{FFFE}", "\u{FFFF}": output += "\u{FFFD}"
+                default: output.unicodeScalars.append(scalar)
+                }
+            }
+            return output
+        }
+        let pieces = ["a", "&", "<", ">", "'", "\"", "\t", "\n", "\r", "\u{1}", "\u{1F}", " ", "é", "日",
+                      "\u{FFFE}", "\u{FFFF}", "\u{FFFD}", "\u{F000}", "\u{EFBF}", "🚀", "plain text run"]
+        var state: UInt64 = 42
+        for _ in 0..<2000 {
+            var value = ""
+            for _ in 0..<Int(state % 9) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                value += pieces[Int((state >> 33) % UInt64(pieces.count))]
+            }
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            for attribute in [false, true] {
+                #expect(Element.escape(value, attribute: attribute) == reference(value, attribute: attribute))
+            }
+        }
     }
 
     /// Hostile strings in every string field: the rendered document parses, and has exactly

@@ -135,6 +135,23 @@ import TestSupport
         await server.shutdown()
     }
 
+    /// The per-connection memory (16 KiB by default: half of it is touched by every open
+    /// connection, so it is what an idle event stream costs) still takes 12 KiB of headers;
+    /// far larger headers are refused with 431, never a crash.
+    @Test func headersUpToTwelveKiBFitTheConnectionMemory() async throws {
+        let server = try Self.startServer()
+        #expect(server.configuration.connectionMemoryLimit == 16 * 1024)
+        let big = try await httpRequest(port: server.port, "/healthz",
+                                        headers: [("X-Big", String(repeating: "a", count: 8 * 1024)),
+                                                  ("X-Other", String(repeating: "b", count: 4 * 1024))])
+        #expect(big.status == 200)
+        let huge = try await httpRequest(port: server.port, "/healthz",
+                                         headers: [("X-Huge", String(repeating: "a", count: 30 * 1024))])
+        #expect(huge.status == 431)
+        #expect(try await httpRequest(port: server.port, "/healthz").status == 200)
+        await server.shutdown()
+    }
+
     @Test func requestIDsAreEchoedOrMade() async throws {
         let server = try Self.startServer()
         let made = try await httpRequest(port: server.port, "/healthz")
