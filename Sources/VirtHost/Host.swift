@@ -159,7 +159,9 @@ public actor Host {
             let reason = (error as? LibvirtError)?.message ?? "\(error)"
             lastFailure = reason
             let delay = retryDelay
-            retryAt = now + delay
+            // From when the attempt failed: an attempt can itself take a while (libvirtd
+            // starting, a remote peer), and the wait is what follows it.
+            retryAt = clock.now + delay
             retryDelay = min(retryDelay * 2, configuration.maximumRetryDelay)
             logger.warning("cannot connect to libvirt", metadata: [
                 "uri": "\(uri)", "error": "\(reason)", "retry_in": "\(delay)",
