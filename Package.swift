@@ -29,6 +29,11 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
 
         // Thin, safe libvirt binding: no policy.
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
@@ -70,13 +75,19 @@ let package = Package(
             ]
         ),
 
+        // The fuzzing oracle over request JSON → guest spec → validation → XML, checked with
+        // libxml2's strict parser; the fuzzer runs it (scripts/fuzz.sh), and so do the tests.
+        .target(name: "GuestSpecOracle", dependencies: ["GuestConfig", "CLibXML2"], path: "Fuzz/GuestSpecOracle"),
+        // libFuzzer's target with `--sanitize=fuzzer -Xswiftc -DFUZZING`; a corpus replayer otherwise.
+        .executableTarget(name: "GuestSpecFuzzer", dependencies: ["GuestSpecOracle"], path: "Fuzz/GuestSpecFuzzer"),
+
         // In-process rendering speed, for scripts/bench.sh.
         .executableTarget(name: "RenderBenchmark", dependencies: ["GuestConfig"], path: "Benchmarks/RenderBenchmark"),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
-        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "GuestSpecOracle", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "TestSupport"]),
