@@ -35,15 +35,17 @@ let package = Package(
             providers: [.apt(["libxml2-dev"])]
         ),
 
+        // Synchronization.Mutex's API on a pthread mutex, which ThreadSanitizer understands.
+        .target(name: "Locking"),
         // Thin, safe libvirt binding: no policy.
-        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "Locking"]),
         // Pure Swift guest spec → domain XML: no libvirt, no HTTP.
         .target(name: "GuestConfig"),
         // The Host actor, Guest, firewall and VIF.
         .target(
             name: "VirtHost",
             dependencies: [
-                "Libvirt", "GuestConfig",
+                "Libvirt", "GuestConfig", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CMicroHTTPD",
+                "CMicroHTTPD", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -59,7 +61,7 @@ let package = Package(
         .target(
             name: "VirtHostAPI",
             dependencies: [
-                "VirtHost", "HTTPServer", "GuestConfig",
+                "VirtHost", "HTTPServer", "GuestConfig", "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -85,11 +87,11 @@ let package = Package(
         .executableTarget(name: "RenderBenchmark", dependencies: ["GuestConfig"], path: "Benchmarks/RenderBenchmark"),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Locking"], path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "GuestSpecOracle", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "Locking", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Locking", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
