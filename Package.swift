@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "VirtHost",
             dependencies: [
-                "Libvirt", "GuestConfig", "Locking",
+                "Libvirt", "GuestConfig", "Locking", "CLibXML2",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

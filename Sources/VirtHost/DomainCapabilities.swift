@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// libvirt's domain capabilities (`virConnectGetDomainCapabilities`) for one emulator,
 /// architecture, machine and virt type, parsed.
@@ -81,17 +78,17 @@ public struct DomainCapabilities: Sendable, Hashable, Encodable {
         loader = root.at("os", "loader").map(Self.capability)
         var devices: [String: Capability] = [:]
         for device in root.child("devices")?.childElements ?? [] {
-            if let name = device.name { devices[name] = Self.capability(device) }
+            devices[device.name] = Self.capability(device)
         }
         self.devices = devices
         var features: [String: Bool] = [:]
         for feature in root.child("features")?.childElements ?? [] {
-            if let name = feature.name { features[name] = feature.attribute("supported") == "yes" }
+            features[feature.name] = feature.attribute("supported") == "yes"
         }
         self.features = features
     }
 
-    private static func capability(_ element: XMLElement) -> Capability {
+    private static func capability(_ element: XMLTree.Element) -> Capability {
         var enums: [String: [String]] = [:]
         for item in element.children("enum") {
             guard let name = item.attribute("name") else { continue }

@@ -1,8 +1,5 @@
 import Foundation
 import Libvirt
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// One domain as `GET /v1/domains/{ref}` shows it: the summary plus what its XML says.
 public struct DomainDetails: Sendable, Hashable, Encodable {

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// libvirt's capabilities document (`virConnectGetCapabilities`), parsed: the host CPU, its
 /// NUMA cells, and the guest architectures the hypervisor can run.
@@ -73,7 +70,7 @@ public struct HostCapabilities: Sendable, Hashable, Encodable {
         }
         // Features come as <feature name='x'/> (real drivers) or as <features><x/></features>.
         let named = cpu.children("feature").compactMap { $0.attribute("name") }
-        let listed = cpu.child("features")?.childElements.compactMap(\.name) ?? []
+        let listed = cpu.child("features")?.childElements.map(\.name) ?? []
         let topology = cpu.child("topology").flatMap { element -> Topology? in
             guard let sockets = element.attribute("sockets").flatMap(Int.init),
                   let cores = element.attribute("cores").flatMap(Int.init),
@@ -103,7 +100,7 @@ public struct HostCapabilities: Sendable, Hashable, Encodable {
     }
 
     /// A `<memory unit='KiB'>` value in KiB.
-    static func kibibytes(_ element: XMLElement) -> UInt64? {
+    static func kibibytes(_ element: XMLTree.Element) -> UInt64? {
         guard let value = element.text.flatMap(UInt64.init) else { return nil }
         switch element.attribute("unit")?.lowercased() ?? "kib" {
         case "b", "bytes": return value / 1024

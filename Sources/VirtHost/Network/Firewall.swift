@@ -1,9 +1,6 @@
 import Foundation
 import GuestConfig
 import Libvirt
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// Anti-spoofing for guest interfaces (Nova's `NWFilterFirewall`), given the Host: one filter
 /// per protected interface, built on libvirt's `clean-traffic`.
