@@ -29,16 +29,23 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
 
+        // Synchronization.Mutex's API on a pthread mutex, which ThreadSanitizer understands.
+        .target(name: "Locking"),
         // Thin, safe libvirt binding: no policy.
-        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "Locking"]),
         // Pure Swift guest spec → domain XML: no libvirt, no HTTP.
         .target(name: "GuestConfig"),
         // The Host actor, Guest, firewall and VIF.
         .target(
             name: "VirtHost",
             dependencies: [
-                "Libvirt", "GuestConfig",
+                "Libvirt", "GuestConfig", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -46,7 +53,7 @@ let package = Package(
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CMicroHTTPD",
+                "CMicroHTTPD", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -54,7 +61,7 @@ let package = Package(
         .target(
             name: "VirtHostAPI",
             dependencies: [
-                "VirtHost", "HTTPServer", "GuestConfig",
+                "VirtHost", "HTTPServer", "GuestConfig", "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -64,11 +71,17 @@ let package = Package(
         .executableTarget(
             name: "virthostd",
             dependencies: [
-                "VirtHostAPI", "VirtHost", "HTTPServer",
+                "VirtHostAPI", "VirtHost", "HTTPServer", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+
+        // The fuzzing oracle over request JSON → guest spec → validation → XML, checked with
+        // libxml2's strict parser; the fuzzer runs it (scripts/fuzz.sh), and so do the tests.
+        .target(name: "GuestSpecOracle", dependencies: ["GuestConfig", "CLibXML2"], path: "Fuzz/GuestSpecOracle"),
+        // libFuzzer's target with `--sanitize=fuzzer -Xswiftc -DFUZZING`; a corpus replayer otherwise.
+        .executableTarget(name: "GuestSpecFuzzer", dependencies: ["GuestSpecOracle"], path: "Fuzz/GuestSpecFuzzer"),
 
         // In-process rendering speed, for scripts/bench.sh.
         .executableTarget(name: "RenderBenchmark", dependencies: ["GuestConfig"], path: "Benchmarks/RenderBenchmark"),
@@ -76,11 +89,11 @@ let package = Package(
         .executableTarget(name: "JSONBenchmark", dependencies: ["HTTPServer", "VirtHost"], path: "Benchmarks/JSONBenchmark"),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
-        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
-        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "TestSupport"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "GuestSpecOracle", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "Locking", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Locking", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

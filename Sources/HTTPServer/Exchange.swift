@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import Synchronization
+import Locking
 
 /// One request on its way through the server, from headers to completion. libmicrohttpd
 /// keeps it in the connection's `con_cls` slot; the handler task reaches it to post the answer.

@@ -1,7 +1,7 @@
 import CMicroHTTPD
 import Foundation
+import Locking
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import Synchronization
+import Locking
 
 /// Where a streamed body's producer writes and libmicrohttpd's content reader reads.
 ///

@@ -1,6 +1,6 @@
 import CLibvirt
 import Foundation
-import Synchronization
+import Locking
 
 /// libvirt's default event loop (`virEventRegisterDefaultImpl` + `virEventRunDefaultImpl`)
 /// on one dedicated thread for the life of the process. Close callbacks, keepalive and

@@ -1,5 +1,4 @@
 import CLibvirt
-import Synchronization
 
 /// Process-wide libvirt set-up.
 public enum Libvirt {

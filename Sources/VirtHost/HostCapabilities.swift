@@ -70,7 +70,7 @@ public struct HostCapabilities: Sendable, Hashable, Encodable {
         }
         // Features come as <feature name='x'/> (real drivers) or as <features><x/></features>.
         let named = cpu.children("feature").compactMap { $0.attribute("name") }
-        let listed = cpu.child("features")?.childElements.compactMap(\.name) ?? []
+        let listed = cpu.child("features")?.childElements.map(\.name) ?? []
         let topology = cpu.child("topology").flatMap { element -> Topology? in
             guard let sockets = element.attribute("sockets").flatMap(Int.init),
                   let cores = element.attribute("cores").flatMap(Int.init),

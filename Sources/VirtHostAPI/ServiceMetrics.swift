@@ -1,7 +1,7 @@
 import CoreMetrics
 import HTTPServer
+import Locking
 import Prometheus
-import Synchronization
 
 /// The service's own series: HTTP requests counted and timed by method, route pattern and
 /// status, recorded through swift-metrics into a Prometheus registry of the service's own

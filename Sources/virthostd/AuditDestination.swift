@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Where `--audit-log` sends the audit lines: standard error or output as log lines, or a file
 /// of JSON objects, one a line, for whatever collects them. Always at info level.

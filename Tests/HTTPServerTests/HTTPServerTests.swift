@@ -1,9 +1,9 @@
 import Foundation
 import HTTPServer
+import Locking
 import Logging
-import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// The server through a real socket on loopback.
 @Suite struct HTTPServerTests {

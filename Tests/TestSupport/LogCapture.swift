@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import Locking
 
 /// Collects what a logger writes, so tests can assert what was logged.
 public final class LogCapture: Sendable {

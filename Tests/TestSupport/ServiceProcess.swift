@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// `virthostd` run as a child process, the way an operator runs it: the test reads its log
 /// from stderr, finds the port in the `listening on` line, and stops it with a signal.

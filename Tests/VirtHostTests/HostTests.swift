@@ -1,7 +1,7 @@
 import Foundation
 import Libvirt
 import Logging
-import Synchronization
+import Locking
 import Testing
 import TestSupport
 @testable import VirtHost

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// The last known state of every domain, kept from the listing at connect and from each
 /// lifecycle event, so that after a reconnect the changes missed meanwhile can be found.

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// Keeps the last events and fans each one out to every subscriber. Publishing never waits:
 /// it appends to a ring buffer and to each subscriber's bounded queue under one lock, and

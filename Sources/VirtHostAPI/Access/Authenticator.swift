@@ -1,5 +1,5 @@
 import HTTPServer
-import Synchronization
+import Locking
 
 /// Decides who may call what, on libmicrohttpd's thread before a request's body is read.
 ///
