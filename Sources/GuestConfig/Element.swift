@@ -133,30 +133,37 @@ public struct Element: Sendable, Hashable {
     }
 }
 
-/// Lets builders list children with `if` and `for`. Blocks are built by appending to one
-/// array, not by joining an array made for each child.
+/// Lets builders list children with `if` and `for`. A block's children are appended to one
+/// array held by a ``ElementBuilder/Children`` object: the builder passes each partial block
+/// on by value, and an array passed on that way is shared, so every append would copy it
+/// whole.
 @resultBuilder
 public enum ElementBuilder {
-    public static func buildExpression(_ element: consuming Element) -> Element { element }
-    public static func buildExpression(_ elements: [Element]) -> [Element] { elements }
-    public static func buildExpression(_ element: Element?) -> [Element] { element.map { [$0] } ?? [] }
-    public static func buildPartialBlock(first: consuming Element) -> [Element] { [first] }
-    public static func buildPartialBlock(first: [Element]) -> [Element] { first }
-    public static func buildPartialBlock(accumulated: consuming [Element], next: consuming Element) -> [Element] {
-        var elements = accumulated
-        elements.append(next)
-        return elements
+    /// A block's children so far.
+    public final class Children {
+        var elements: [Element]
+        init(_ elements: [Element]) { self.elements = elements }
     }
-    public static func buildPartialBlock(accumulated: consuming [Element], next: [Element]) -> [Element] {
-        var elements = accumulated
-        elements.append(contentsOf: next)
-        return elements
+
+    public static func buildExpression(_ element: Element) -> Element { element }
+    public static func buildExpression(_ elements: [Element]) -> Children { Children(elements) }
+    public static func buildExpression(_ element: Element?) -> Children { Children(element.map { [$0] } ?? []) }
+    public static func buildPartialBlock(first: Element) -> Children { Children([first]) }
+    public static func buildPartialBlock(first: Children) -> Children { first }
+    public static func buildPartialBlock(accumulated: Children, next: Element) -> Children {
+        accumulated.elements.append(next)
+        return accumulated
     }
-    public static func buildBlock() -> [Element] { [] }
-    public static func buildOptional(_ part: [Element]?) -> [Element] { part ?? [] }
-    public static func buildEither(first part: [Element]) -> [Element] { part }
-    public static func buildEither(second part: [Element]) -> [Element] { part }
-    public static func buildArray(_ parts: [[Element]]) -> [Element] { parts.flatMap { $0 } }
+    public static func buildPartialBlock(accumulated: Children, next: Children) -> Children {
+        accumulated.elements.append(contentsOf: next.elements)
+        return accumulated
+    }
+    public static func buildBlock() -> Children { Children([]) }
+    public static func buildOptional(_ part: Children?) -> Children { part ?? Children([]) }
+    public static func buildEither(first part: Children) -> Children { part }
+    public static func buildEither(second part: Children) -> Children { part }
+    public static func buildArray(_ parts: [Children]) -> Children { Children(parts.flatMap(\.elements)) }
+    public static func buildFinalResult(_ children: Children) -> [Element] { children.elements }
 }
 
 /// The bytes of a document as it is written: one growing buffer written through a pointer,

@@ -28,30 +28,29 @@ enum JSON {
 /// a dictionary. A spec's objects have a few keys each: finding one by comparing is cheaper
 /// than hashing, so only large objects get an index (and stay linear to build).
 struct JSONObject {
-    private(set) var keys: [String] = []
-    private(set) var values: [JSON] = []
+    private(set) var members: [(key: String, value: JSON)] = []
     private var index: [String: Int]?
     static let indexedFrom = 16
 
-    var count: Int { keys.count }
+    var count: Int { members.count }
+    var keys: some Collection<String> { members.lazy.map(\.key) }
 
     func position(of key: String) -> Int? {
         if let index { return index[key] }
-        for position in keys.indices where keys[position] == key { return position }
+        for position in members.indices where members[position].key == key { return position }
         return nil
     }
 
     mutating func set(_ key: String, _ value: JSON) {
         if let position = position(of: key) {
-            values[position] = value
+            members[position].value = value
             return
         }
-        keys.append(key)
-        values.append(value)
+        members.append((key, value))
         if index != nil {
-            index?[key] = keys.count - 1
-        } else if keys.count >= Self.indexedFrom {
-            index = Dictionary(uniqueKeysWithValues: zip(keys, keys.indices))
+            index?[key] = members.count - 1
+        } else if members.count >= Self.indexedFrom {
+            index = Dictionary(uniqueKeysWithValues: members.indices.map { (members[$0].key, $0) })
         }
     }
 }
@@ -71,8 +70,10 @@ final class ObjectReader {
     let pointer: String
     let errors: FieldErrors
     private let object: JSONObject
-    /// Per member, whether a reader asked for it.
-    private var read: [Bool]
+    /// Per member, whether a reader asked for it: bits of a word for the usual object, an
+    /// array only for one of more than 64 members.
+    private var readBits: UInt64 = 0
+    private var readBeyond64: [Bool] = []
     private var finished = false
 
     init?(_ json: JSON, pointer: String, errors: FieldErrors) {
@@ -81,7 +82,7 @@ final class ObjectReader {
             return nil
         }
         self.object = object
-        self.read = Array(repeating: false, count: object.count)
+        if object.count > 64 { readBeyond64 = Array(repeating: false, count: object.count - 64) }
         self.pointer = pointer
         self.errors = errors
     }
@@ -97,10 +98,18 @@ final class ObjectReader {
     /// The raw value; absent and null are both nil.
     func value(_ key: String) -> JSON? {
         guard let position = object.position(of: key) else { return nil }
-        read[position] = true
-        let value = object.values[position]
+        markRead(position)
+        let value = object.members[position].value
         if case .null = value { return nil }
         return value
+    }
+
+    private func markRead(_ position: Int) {
+        if position < 64 { readBits |= 1 << UInt64(position) } else { readBeyond64[position - 64] = true }
+    }
+
+    private func wasRead(_ position: Int) -> Bool {
+        position < 64 ? readBits & (1 << UInt64(position)) != 0 : readBeyond64[position - 64]
     }
 
     func has(_ key: String) -> Bool { value(key) != nil }
@@ -208,7 +217,7 @@ final class ObjectReader {
     func finish() {
         guard !finished else { return }
         finished = true
-        for key in object.keys.indices.filter({ !read[$0] }).map({ object.keys[$0] }).sorted() {
+        for key in object.members.indices.filter({ !wasRead($0) }).map({ object.members[$0].key }).sorted() {
             errors.add(path(key), "is not a field of this object")
         }
     }

@@ -59,11 +59,11 @@ extension Host {
     }
 
     /// The listing itself: one `virConnectListAllDomains` call, then per domain only what no
-    /// listing can say (its info, UUID and id); persistence and autostart come from two more listings filtered to
-    /// the transient and the autostarted domains, usually few, matched by name. Every libvirt
-    /// call on a domain formats its UUID with printf for a debug line, logged or not, so on
-    /// the test driver with 1,000 domains the two calls per domain this saves were a third
-    /// of the listing.
+    /// listing can say (its info, UUID and id). Persistence and autostart come from two more
+    /// listings, filtered to the transient and the autostarted domains (usually few), matched
+    /// by name. Every libvirt call on a domain formats its UUID with printf for a debug line,
+    /// logged or not, so on the test driver with 1,000 domains the two calls per domain this
+    /// saves were a third of the listing.
     func listDomains(_ activity: DomainActivity, guestsOnly: Bool) throws(HostError) -> [DomainSummary] {
         try withConnection { connection in
             let transient = Set(try connection.listAllDomains(activity.filter.union(.transient)).map { try $0.name() })

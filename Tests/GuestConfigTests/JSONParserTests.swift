@@ -22,6 +22,27 @@ import Testing
         }
     }
 
+    /// A key given twice keeps its last value, as a dictionary would; objects of any size are
+    /// searched right (large ones through an index) and every unread member is reported.
+    @Test func objectsKeepTheLastValueAndReportEveryUnknownMember() throws {
+        guard case .object(let object) = try JSONParser.parse(Array(#"{"a": 1, "b": 2, "a": 3}"#.utf8)) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(Array(object.keys) == ["a", "b"])
+        guard let position = object.position(of: "a"), case .number(let value) = object.members[position].value else {
+            Issue.record("no a")
+            return
+        }
+        #expect(value == 3)
+
+        let unknown = (0..<100).map { "\"x\($0)\": \($0)" }.joined(separator: ", ")
+        let (spec, errors) = GuestSpec.read(json: Array(#"{"name": "big", "#.utf8) + Array(unknown.utf8)
+                                            + Array(#", "memory_mb": 64, "name": "last"}"#.utf8))
+        #expect(spec?.name == "last" && spec?.memoryMB == 64)
+        #expect(errors.map(\.pointer) == (0..<100).map { "/x\($0)" }.sorted())
+    }
+
     @Test func refusesDeepNesting() {
         #expect(parses(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)))
         #expect(!parses(String(repeating: "[", count: 65) + String(repeating: "]", count: 65)))
