@@ -81,7 +81,8 @@ let package = Package(
         // libxml2's strict parser; the fuzzer runs it (scripts/fuzz.sh), and so do the tests.
         .target(name: "GuestSpecOracle", dependencies: ["GuestConfig", "CLibXML2"], path: "Fuzz/GuestSpecOracle"),
         // libFuzzer's target with `--sanitize=fuzzer -Xswiftc -DFUZZING`; a corpus replayer otherwise.
-        .executableTarget(name: "GuestSpecFuzzer", dependencies: ["GuestSpecOracle"], path: "Fuzz/GuestSpecFuzzer"),
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .executableTarget(name: "GuestSpecFuzzer", dependencies: ["GuestSpecOracle", "CLibFuzzer"], path: "Fuzz/GuestSpecFuzzer"),
 
         // In-process rendering speed, for scripts/bench.sh.
         .executableTarget(name: "RenderBenchmark", dependencies: ["GuestConfig"], path: "Benchmarks/RenderBenchmark"),

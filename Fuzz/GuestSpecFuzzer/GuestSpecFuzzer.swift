@@ -2,9 +2,11 @@ import Foundation
 import GuestSpecOracle
 
 // Built by scripts/fuzz.sh with `--sanitize=fuzzer -Xswiftc -DFUZZING`: libFuzzer supplies
-// `main` and calls this entry with each input. A violation of the oracle traps, which libFuzzer
-// reports as a crash and saves the input.
+// `main` and calls this entry with each input, mutated mostly as JSON by the custom mutator. A
+// violation of the oracle traps, which libFuzzer reports as a crash and saves the input.
 #if FUZZING
+import CLibFuzzer
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func guestSpecFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
@@ -14,6 +16,21 @@ public func guestSpecFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: I
         fatalError("oracle violated: \(error)")
     }
     return 0
+}
+
+/// Two mutations in three are JSON-aware (``JSONMutator``), the third is libFuzzer's own
+/// byte-level one, which also breaks the JSON and so exercises the reader's refusals.
+@_cdecl("LLVMFuzzerCustomMutator")
+public func guestSpecFuzzerCustomMutator(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int,
+                                         _ seed: UInt32) -> Int {
+    guard let data else { return 0 }
+    var mutator = JSONMutator(seed: UInt64(seed))
+    if mutator.random.below(3) != 0,
+       let mutated = mutator.mutate(Array(UnsafeBufferPointer(start: data, count: size))), mutated.count <= maxSize {
+        for (index, byte) in mutated.enumerated() { data[index] = byte }
+        return mutated.count
+    }
+    return LLVMFuzzerMutate(data, size, maxSize)
 }
 #else
 /// In a plain build (which has to link a `main`), the same checks over the files or
