@@ -44,6 +44,10 @@ grep -E "^✔ Test run with [0-9]+ tests" "$log" | tail -1
 # The OpenAPI contract against the running service.
 scripts/contract-test.sh "$venv/bin/schemathesis"
 
+# Fuzzing (request JSON → guest spec → validation → XML) for a bounded time (README: "Fuzzing
+# and sanitizers").
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+
 # The container and deployment files, checked offline.
 "$venv/bin/hadolint" Dockerfile
 "$venv/bin/kubernetes-validate" --strict deploy/kubernetes/*.yaml
