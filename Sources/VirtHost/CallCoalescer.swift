@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Callers that ask the same question while its answer is being worked out wait for the next
 /// answer instead of each starting their own: under load, one libvirt sweep answers a whole
