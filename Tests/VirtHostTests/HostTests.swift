@@ -98,9 +98,10 @@ typealias Host = VirtHost.Host
     }
 
     @Test func failedReconnectsBackOffAndFailFast() async throws {
-        // Windows of a second or more, so a loaded machine cannot outrun them.
-        let host = makeHost(uri: "nosuchdriver:///x", initialRetryDelay: .seconds(1),
-                            maximumRetryDelay: .seconds(2))
+        // Windows of seconds, so a loaded machine (a slow attempt, a starved thread) cannot
+        // outrun them.
+        let host = makeHost(uri: "nosuchdriver:///x", initialRetryDelay: .seconds(3),
+                            maximumRetryDelay: .seconds(6))
         func retryAfter() async -> Duration? {
             do {
                 try await host.connect()
@@ -112,17 +113,17 @@ typealias Host = VirtHost.Host
                 return retryAfter
             }
         }
-        #expect(await retryAfter() == .seconds(1))
+        #expect(await retryAfter() == .seconds(3))
         // Within the back-off, calls fail fast without trying libvirt.
         let remaining = try #require(await retryAfter())
-        #expect(remaining <= .seconds(1) && remaining > .zero)
+        #expect(remaining <= .seconds(3) && remaining > .zero)
         let attempts = logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count
         #expect(attempts == 1)
         // After it, the next call tries again and the delay doubles, up to the cap.
-        try await Task.sleep(for: .milliseconds(1100))
-        #expect(await retryAfter() == .seconds(2))
-        try await Task.sleep(for: .milliseconds(2100))
-        #expect(await retryAfter() == .seconds(2))
+        try await Task.sleep(for: .milliseconds(3100))
+        #expect(await retryAfter() == .seconds(6))
+        try await Task.sleep(for: .milliseconds(6100))
+        #expect(await retryAfter() == .seconds(6))
         #expect(logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count == 3)
     }
 
