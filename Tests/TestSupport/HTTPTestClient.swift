@@ -47,6 +47,7 @@ public final class HTTPTestConnection: @unchecked Sendable {
         var sent = 0
         while sent < bytes.count {
             let count = bytes[sent...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count < 0 && errno == EINTR { continue }
             guard count > 0 else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
             sent += count
         }
@@ -67,7 +68,8 @@ public final class HTTPTestConnection: @unchecked Sendable {
     /// Reads more bytes; false at end of stream.
     private func fill() throws -> Bool {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let count = recv(descriptor, &chunk, chunk.count, 0)
+        var count: Int
+        repeat { count = recv(descriptor, &chunk, chunk.count, 0) } while count < 0 && errno == EINTR
         if count > 0 {
             buffer.append(contentsOf: chunk[0..<count])
             return true
@@ -148,7 +150,7 @@ public final class HTTPTestConnection: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = recv(descriptor, &chunk, chunk.count, 0)
-            if count > 0 { continue }
+            if count > 0 || (count < 0 && errno == EINTR) { continue }
             // An orderly close or a reset both mean the peer closed it; a timeout means it did not.
             return count == 0 || errno == ECONNRESET
         }

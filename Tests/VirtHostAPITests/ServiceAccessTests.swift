@@ -7,23 +7,13 @@ import TestSupport
     /// Runs `virthostd` expecting it to refuse to start; returns its exit status and stderr.
     static func refusal(_ arguments: [String]) async throws -> (status: Int32, errors: String) {
         try await onOwnThread {
-            let process = Process()
-            process.executableURL = ServiceProcess.executable
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIRTHOST_") }
-            let errors = FileManager.default.temporaryDirectory.appendingPathComponent("refusal-\(UUID().uuidString)")
-            _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-            defer { try? FileManager.default.removeItem(at: errors) }
-            process.standardError = try FileHandle(forWritingTo: errors)
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(10)
-            while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning {
-                process.terminate()
-                return (0, "still running")
-            }
-            return (process.terminationStatus, try String(contentsOf: errors, encoding: .utf8))
+            let errors = FileManager.default.temporaryDirectory.appendingPathComponent("refusal-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: errors) }
+            let process = try ChildProcess(ServiceProcess.executable.path, arguments,
+                                           environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIRTHOST_") },
+                                           stderr: .file(errors))
+            guard let status = process.waitForExit(timeout: .seconds(10)) else { return (0, "still running") }
+            return (status, try String(contentsOfFile: errors, encoding: .utf8))
         }
     }
 

@@ -58,17 +58,11 @@ import TestSupport
         ]
         for (arguments, environment) in cases {
             let (status, errors) = try await onOwnThread { () -> (Int32, String) in
-                let process = Process()
-                process.executableURL = ServiceProcess.executable
-                process.arguments = arguments
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-                let pipe = Pipe()
-                process.standardError = pipe
-                try process.run()
-                // Not to the pipe's end: another test's child may have inherited its write end.
-                process.waitUntilExit()
-                let data = pipe.fileHandleForReading.availableData
-                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+                let process = try ChildProcess(ServiceProcess.executable.path, arguments,
+                                               environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                               stderr: .pipe)
+                let errors = process.readAll()
+                return (process.waitForExit(timeout: .seconds(10)) ?? 0, errors)
             }
             #expect(status != 0, "\(arguments) \(environment) started")
             #expect(errors.contains("Error"), "\(arguments) \(environment): \(errors)")
