@@ -1,5 +1,5 @@
 import HTTPServer
-import Synchronization
+import Locking
 import VirtHost
 
 /// `/v1/domains...`: listing and reading domains.

@@ -1,6 +1,6 @@
 import Foundation
 import HTTPServer
-import Synchronization
+import Locking
 import VirtHost
 
 /// `GET /v1/events`: the Host's events as server-sent events.

@@ -162,6 +162,10 @@ struct VirtHostD: AsyncParsableCommand {
         let tokens = try tokensFile.map(Self.readTokens)
         let tls = try tlsConfiguration()
         Self.raiseOpenFileLimit()
+        // libvirt writes to its socket with plain write(), and leaves SIGPIPE to the program
+        // (virsh ignores it too): a libvirtd that dies mid-call would otherwise kill the
+        // service with it. Every write then fails with EPIPE, which libvirt reports as an error.
+        signal(SIGPIPE, SIG_IGN)
 
         let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath,
                                              allowedDiskRoots: allowedDiskRoots,

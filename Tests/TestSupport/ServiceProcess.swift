@@ -25,6 +25,8 @@ public final class ServiceProcess: Sendable {
 
     public var pid: Int32 { process.pid }
     public var log: [String] { output.lines.withLock { $0 } }
+    /// nil while it runs; then its exit code, or the number of the signal that ended it.
+    public var exitStatus: Int32? { process.exitStatus }
 
     /// Starts `virthostd` with `arguments` and waits for its `listening on` line.
     public init(arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(20)) throws {

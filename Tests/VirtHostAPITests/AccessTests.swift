@@ -1,7 +1,6 @@
 import Foundation
 import HTTPServer
 import Logging
-import Synchronization
 import Testing
 import TestSupport
 import VirtHostAPI

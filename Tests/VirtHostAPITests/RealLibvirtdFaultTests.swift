@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Testing
 import TestSupport
 
@@ -16,7 +16,7 @@ extension RealLibvirtdTests {
 
         let samples = Mutex<[Sample]>([])
         let failures = Mutex<[String]>([])
-        let stop = Atomic<Bool>(false)
+        let stop = Mutex(false)
         /// Each `/readyz` probe's answer and time.
         let probes = Mutex<[String]>([])
     }
@@ -66,7 +66,7 @@ extension RealLibvirtdTests {
             Thread {
                 let paths = ["/v1/host/metrics?max_age_ms=0", "/v1/domains", "/v1/host"]
                 var connection: HTTPTestConnection?
-                while !record.stop.load(ordering: .relaxed) {
+                while !record.stop.withLock({ $0 }) {
                     let started = Date()
                     do {
                         if connection == nil { connection = try HTTPTestConnection(port: port, timeout: 10) }
@@ -86,7 +86,7 @@ extension RealLibvirtdTests {
             }
         }
         load.forEach { $0.start() }
-        defer { record.stop.store(true, ordering: .relaxed) }
+        defer { record.stop.withLock { $0 = true } }
 
         // Whatever happens, libvirtd runs again for the tests after this one.
         defer { _ = try? run(Self.startScript, []) }
@@ -100,7 +100,11 @@ extension RealLibvirtdTests {
             do {
                 try await waitUntil(timeout: .seconds(5), "/readyz to say 503") { Self.readyz(port, log: record) == "503" }
             } catch {
-                Issue.record("cycle \(cycle): /readyz answers while libvirtd is down: \(record.probes.withLock { $0.suffix(10) })")
+                Issue.record("""
+                    cycle \(cycle): /readyz answers while libvirtd is down: \(record.probes.withLock { $0.suffix(10) })
+                    the service's exit status: \(service.exitStatus.map(String.init) ?? "running"); its log ends:
+                    \(service.log.suffix(30).joined(separator: "\n"))
+                    """)
                 throw error
             }
             try await Task.sleep(for: .milliseconds(300))
@@ -109,7 +113,11 @@ extension RealLibvirtdTests {
             do {
                 try await waitUntil(timeout: .seconds(10), "/readyz to say 200") { Self.readyz(port, log: record) == "200" }
             } catch {
-                Issue.record("cycle \(cycle): /readyz answers after libvirtd returned: \(record.probes.withLock { $0.suffix(10) })")
+                Issue.record("""
+                    cycle \(cycle): /readyz answers after libvirtd returned: \(record.probes.withLock { $0.suffix(10) })
+                    the service's exit status: \(service.exitStatus.map(String.init) ?? "running"); its log ends:
+                    \(service.log.suffix(30).joined(separator: "\n"))
+                    """)
                 throw error
             }
             readyDelays.append((ContinuousClock.now - back).seconds)
@@ -118,7 +126,7 @@ extension RealLibvirtdTests {
                 baseline = (Self.openDescriptors(service.pid), Self.residentKiB(service.pid))
             }
         }
-        record.stop.store(true, ordering: .relaxed)
+        record.stop.withLock { $0 = true }
         try await Task.sleep(for: .seconds(1))
         let end = (fds: Self.openDescriptors(service.pid), rssKiB: Self.residentKiB(service.pid))
         let events = try await onOwnThread { streams.read(untilEach: 2 * cycles, timeout: 10) }

@@ -33,6 +33,19 @@ import TestSupport
         #expect(try await onOwnThread { service.stop(signal: SIGINT) } == 0)
     }
 
+    /// libvirt writes to its socket without `MSG_NOSIGNAL`: when libvirtd dies mid-call, the
+    /// service gets SIGPIPE, and must live through it (the fault test under ThreadSanitizer
+    /// once lost the service this way). The signal is sent directly, since when libvirt
+    /// writes into a dead socket depends on timing.
+    @Test func survivesSIGPIPE() async throws {
+        let service = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
+        kill(service.pid, SIGPIPE)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(service.exitStatus == nil, "SIGPIPE ended the service")
+        #expect(try await httpRequest(port: service.port, "/healthz").status == 200)
+        #expect(try await onOwnThread { service.stop() } == 0)
+    }
+
     @Test func environmentVariablesConfigureItAndFlagsWin() async throws {
         let fromEnvironment = try await onOwnThread {
             try ServiceProcess(arguments: [], environment: ["VIRTHOST_LISTEN": "127.0.0.1:0", "VIRTHOST_LOG_LEVEL": "debug"])
