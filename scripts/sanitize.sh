@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# Runs the HTTP server, Host, API and libvirt-binding suites on libvirt's test driver under
-# ThreadSanitizer and AddressSanitizer (with LeakSanitizer), each build in a scratch path of
-# its own. The suites on the real libvirtd are left out: they share one daemon with the rest
-# of the machine and take minutes of QEMU start-up, which the sanitizers slow further; so are
-# the two checks that only hand a document to a Python tool.
+# Runs every Swift test suite under ThreadSanitizer, then AddressSanitizer with LeakSanitizer,
+# each build in a scratch path of its own: the test driver's suites and the real libvirtd's,
+# fault test included. The virthostd processes the tests start are built with the same
+# sanitizer, so a report in the service fails its test too (a halted service, or a non-zero
+# exit from LeakSanitizer when the test stops it).
 #   scripts/sanitize.sh [thread] [address]     default: both
-#   SANITIZE_FILTER='HTTPServerTests|…'        which suites (a `swift test --filter` pattern)
-# Which suites and why are in README ("Fuzzing and sanitizers"). A report fails the run: the
-# sanitizers halt on the first error, and a report that does not halt still fails below.
+#   SANITIZE_FILTER='HTTPServerTests|…'        a subset (a `swift test --filter` pattern)
+# scripts/test.sh calls it after its own run, with libvirtd started and the Python tools'
+# paths exported; run alone, it starts libvirtd itself and wants .build/pyvenv from one run of
+# scripts/test.sh. A report fails the run: the sanitizers halt on the first error, and a
+# report that does not halt still fails below. So does a skipped test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-filter=${SANITIZE_FILTER:-'HTTPServerTests|VirtHostTests|VirtHostAPITests|LibvirtTests'}
-skip='RealLibvirtdTests|theDocumentIsValidOpenAPI|prometheusClientParsesIt'
+filter=${SANITIZE_FILTER:-.}
 sanitizers=("$@")
 ((${#sanitizers[@]})) || sanitizers=(thread address)
+
+if [[ -z ${VIRTHOST_TEST_QEMU_URI:-} ]]; then
+    VIRTHOST_TEST_VIRT_TYPE=$(scripts/start-libvirtd.sh)
+    export VIRTHOST_TEST_VIRT_TYPE VIRTHOST_TEST_QEMU_URI=qemu:///system
+fi
+venv=$PWD/.build/pyvenv
+export VIRTHOST_OPENAPI_VALIDATOR=${VIRTHOST_OPENAPI_VALIDATOR:-$venv/bin/openapi-spec-validator}
+export VIRTHOST_TEST_PYTHON=${VIRTHOST_TEST_PYTHON:-$venv/bin/python}
 
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/sanitizers/tsan.supp"
 export ASAN_OPTIONS="halt_on_error=1 detect_leaks=1 detect_stack_use_after_return=1"
@@ -32,7 +41,7 @@ for sanitizer in "${sanitizers[@]}"; do
     built=$SECONDS
     log=$(mktemp)
     status=0
-    swift test --skip-build "${flags[@]}" --filter "$filter" --skip "$skip" 2>&1 | tee "$log" || status=$?
+    VIRTHOST_TEST_SANITIZER=$sanitizer swift test --skip-build "${flags[@]}" --filter "$filter" 2>&1 | tee "$log" || status=$?
     if ((status == 0)) && grep -qE "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)" "$log"; then
         status=1
     fi
@@ -40,7 +49,8 @@ for sanitizer in "${sanitizers[@]}"; do
         echo "some tests were skipped under $sanitizer: a skip is not a pass" >&2
         status=1
     fi
+    echo "$sanitizer sanitizer: $(grep -E "^✔ Test run with [0-9]+ tests" "$log" | tail -1 | sed "s/^✔ //")" \
+        "build $((built - start)) s, tests $((SECONDS - built)) s, status $status"
     rm -f "$log"
-    echo "$sanitizer sanitizer: build $((built - start)) s, tests $((SECONDS - built)) s, status $status"
     ((status == 0)) || exit "$status"
 done

@@ -2,7 +2,8 @@
 # The test command: installs and starts everything the tests need, then runs every test.
 #   - the build packages and a real libvirtd with QEMU (KVM when /dev/kvm works, else TCG);
 #   - openapi-spec-validator and prometheus-client from PyPI in a virtual environment under .build/;
-#   - `swift test` with the real libvirtd and the validator switched on.
+#   - `swift test` with the real libvirtd and the validator switched on;
+#   - the contract test, the fuzzer, every suite under TSan and ASan, the deploy-file linters.
 # A skipped test fails the run: a skip is not a pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,9 +45,10 @@ grep -E "^✔ Test run with [0-9]+ tests" "$log" | tail -1
 # The OpenAPI contract against the running service.
 scripts/contract-test.sh "$venv/bin/schemathesis"
 
-# Fuzzing (request JSON → guest spec → validation → XML) for a bounded time (README: "Fuzzing
-# and sanitizers").
+# Fuzzing (request JSON → guest spec → validation → XML) for a bounded time, then every suite
+# again under ThreadSanitizer and AddressSanitizer (README: "Fuzzing and sanitizers").
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+scripts/sanitize.sh
 
 # The container and deployment files, checked offline.
 "$venv/bin/hadolint" Dockerfile

@@ -22,9 +22,9 @@ extension Host {
     /// libvirt, and `sampledAt` always says when that was. A zero `maxAge` forces a fresh one.
     public func metrics(maxAge: Duration? = nil) throws(HostError) -> HostMetrics {
         let maxAge = maxAge ?? configuration.metricsMaxAge
-        if let last = lastMetrics, maxAge > .zero, clock.now - last.at <= maxAge { return last.sample }
+        if let last = lastMetrics, maxAge > .zero, now - last.at <= maxAge { return last.sample }
         let sample = try sweepMetrics()
-        lastMetrics = (sample, clock.now)
+        lastMetrics = (sample, now)
         return sample
     }
 

@@ -26,6 +26,9 @@ public actor Host {
         public var events: EventHub.Configuration
         /// How long a host-metrics sample may be reused.
         public var metricsMaxAge: Duration
+        /// The monotonic time the back-off and the metrics' age are measured in. Tests give a
+        /// clock they advance by hand, so no machine is too slow for a back-off's window.
+        public var now: @Sendable () -> ContinuousClock.Instant = { .now }
 
         public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
                     allowedDiskRoots: [String] = [], events: EventHub.Configuration = .init(),
@@ -52,7 +55,8 @@ public actor Host {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     let logger: Logger
-    let clock = ContinuousClock()
+    /// ``Configuration/now``.
+    var now: ContinuousClock.Instant { configuration.now() }
 
     private var connection: Connection?
     /// Counts opened connections, so a close callback of an older one changes nothing.
@@ -131,9 +135,9 @@ public actor Host {
 
     private func connected() throws(HostError) -> Connection {
         if let connection { return connection }
-        let now = clock.now
-        if let retryAt, now < retryAt {
-            throw .hypervisorUnavailable(reason: lastFailure, retryAfter: retryAt - now)
+        let current = now
+        if let retryAt, current < retryAt {
+            throw .hypervisorUnavailable(reason: lastFailure, retryAfter: retryAt - current)
         }
         do {
             try EventLoop.shared.start()
@@ -161,7 +165,7 @@ public actor Host {
             let delay = retryDelay
             // From when the attempt failed: an attempt can itself take a while (libvirtd
             // starting, a remote peer), and the wait is what follows it.
-            retryAt = clock.now + delay
+            retryAt = now + delay
             retryDelay = min(retryDelay * 2, configuration.maximumRetryDelay)
             logger.warning("cannot connect to libvirt", metadata: [
                 "uri": "\(uri)", "error": "\(reason)", "retry_in": "\(delay)",
@@ -247,7 +251,7 @@ public actor Host {
             return nil
         }
         guard let retryAt else { return .milliseconds(100) }
-        return max(retryAt - clock.now, .milliseconds(10))
+        return max(retryAt - now, .milliseconds(10))
     }
 
     private func connectionClosed(generation closed: Int, reason: Connection.CloseReason) {

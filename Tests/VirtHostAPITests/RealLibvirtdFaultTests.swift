@@ -153,7 +153,11 @@ extension RealLibvirtdTests {
         // 8 MiB of RSS (malloc's arenas breathe under 32 clients).
         let start = try #require(baseline)
         #expect(end.fds <= start.fds + 4, "open descriptors \(start.fds) → \(end.fds)")
-        #expect(end.rssKiB <= start.rssKiB + 8 * 1024, "RSS \(start.rssKiB) KiB → \(end.rssKiB) KiB")
+        // Under AddressSanitizer freed memory waits in its quarantine (256 MiB), so RSS says
+        // nothing; there the service's LeakSanitizer check at exit (the status 0 below) does.
+        if ProcessInfo.processInfo.environment["VIRTHOST_TEST_SANITIZER"] != "address" {
+            #expect(end.rssKiB <= start.rssKiB + 8 * 1024, "RSS \(start.rssKiB) KiB → \(end.rssKiB) KiB")
+        }
         print("fault test: \(samples.count) requests, \(unavailable.count) answered 503, slowest 503 \(slowest503) s, "
               + "readyz after libvirtd returned: max \(readyDelays.max() ?? 0) s; fds \(start.fds) → \(end.fds), "
               + "RSS \(start.rssKiB) → \(end.rssKiB) KiB")

@@ -3,9 +3,7 @@ import GuestConfig
 import Libvirt
 import Testing
 import TestSupport
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
+@testable import VirtHost
 
 /// Every golden spec's XML is accepted by the real libvirtd with its schema check
 /// (`VIR_DOMAIN_DEFINE_VALIDATE`) and reads back with the same devices.
@@ -21,24 +19,17 @@ extension RealLibvirtdTests {
         var hostdevs: Set<String>
 
         init(xml: String) throws {
-            let root = try #require(try XMLDocument(xmlString: xml, options: []).rootElement())
-            func elements(_ path: String) throws -> [XMLElement] {
-                try root.nodes(forXPath: path).compactMap { $0 as? XMLElement }
-            }
-            func attribute(_ element: XMLElement, _ path: String, _ name: String) throws -> String? {
-                (try element.nodes(forXPath: path).first as? XMLElement)?.attribute(forName: name)?.stringValue
-            }
+            // The service's own strict reader (Foundation's XMLDocument leaks each parse).
+            let devices = try #require(try XMLTree(xml, root: "domain").root.child("devices"))
             disks = [:]
-            for disk in try elements("/domain/devices/disk") {
-                let target = try attribute(disk, "target", "dev") ?? "?"
-                let source = try disk.nodes(forXPath: "source").first as? XMLElement
-                disks[target] = ["file", "dev", "name"].lazy.compactMap { source?.attribute(forName: $0)?.stringValue }
-                    .first ?? ""
+            for disk in devices.children("disk") {
+                let target = disk.child("target")?.attribute("dev") ?? "?"
+                let source = disk.child("source")
+                disks[target] = ["file", "dev", "name"].lazy.compactMap { source?.attribute($0) }.first ?? ""
             }
-            macs = Set(try elements("/domain/devices/interface/mac").compactMap { $0.attribute(forName: "address")?.stringValue })
-            hostdevs = Set(try elements("/domain/devices/hostdev/source/address").map { address in
-                ["domain", "bus", "slot", "function"].map { address.attribute(forName: $0)?.stringValue ?? "" }
-                    .joined(separator: ":")
+            macs = Set(devices.children("interface").compactMap { $0.child("mac")?.attribute("address") })
+            hostdevs = Set(devices.children("hostdev").compactMap { $0.at("source", "address") }.map { address in
+                ["domain", "bus", "slot", "function"].map { address.attribute($0) ?? "" }.joined(separator: ":")
             })
         }
     }

@@ -98,10 +98,13 @@ typealias Host = VirtHost.Host
     }
 
     @Test func failedReconnectsBackOffAndFailFast() async throws {
-        // Windows of seconds, so a loaded machine (a slow attempt, a starved thread) cannot
-        // outrun them.
-        let host = makeHost(uri: "nosuchdriver:///x", initialRetryDelay: .seconds(3),
-                            maximumRetryDelay: .seconds(6))
+        // Time moves only when the test says: the back-off's windows hold however slow the
+        // machine (a sanitizer, a loaded CI runner) makes each call.
+        let clock = ManualClock()
+        var configuration = Host.Configuration(uri: "nosuchdriver:///x", initialRetryDelay: .seconds(3),
+                                               maximumRetryDelay: .seconds(6))
+        configuration.now = clock.now
+        let host = Host(configuration: configuration, logger: logs.logger)
         func retryAfter() async -> Duration? {
             do {
                 try await host.connect()
@@ -113,18 +116,22 @@ typealias Host = VirtHost.Host
                 return retryAfter
             }
         }
+        func attempts() -> Int { logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count }
         #expect(await retryAfter() == .seconds(3))
-        // Within the back-off, calls fail fast without trying libvirt.
-        let remaining = try #require(await retryAfter())
-        #expect(remaining <= .seconds(3) && remaining > .zero)
-        let attempts = logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count
-        #expect(attempts == 1)
+        #expect(attempts() == 1)
+        // Within the back-off, calls fail fast without trying libvirt, saying how long is left.
+        clock.advance(by: .seconds(1))
+        #expect(await retryAfter() == .seconds(2))
+        clock.advance(by: .milliseconds(1999))
+        #expect(await retryAfter() == .milliseconds(1))
+        #expect(attempts() == 1)
         // After it, the next call tries again and the delay doubles, up to the cap.
-        try await Task.sleep(for: .milliseconds(3100))
+        clock.advance(by: .milliseconds(1))
         #expect(await retryAfter() == .seconds(6))
-        try await Task.sleep(for: .milliseconds(6100))
+        #expect(attempts() == 2)
+        clock.advance(by: .seconds(6))
         #expect(await retryAfter() == .seconds(6))
-        #expect(logs.messages(at: .warning).filter { $0.contains("cannot connect") }.count == 3)
+        #expect(attempts() == 3)
     }
 
     @Test func aClosedHostReconnectsOnDemand() async throws {
@@ -139,4 +146,12 @@ typealias Host = VirtHost.Host
 
 extension Host {
     func setCachedHostname(_ name: String) { _setCachedHostnameForTesting(name) }
+}
+
+/// A monotonic clock that moves only when the test advances it.
+final class ManualClock: Sendable {
+    private let current = Mutex(ContinuousClock.now)
+
+    @Sendable func now() -> ContinuousClock.Instant { current.withLock { $0 } }
+    func advance(by duration: Duration) { current.withLock { $0 += duration } }
 }
