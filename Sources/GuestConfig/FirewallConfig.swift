@@ -9,7 +9,7 @@ public enum FirewallConfig {
 
     /// `virthost-<uuid>-<mac without colons>`.
     public static func filterName(uuid: String, mac: String) -> String {
-        prefix + uuid.lowercased() + "-" + mac.lowercased().replacingOccurrences(of: ":", with: "")
+        prefix + uuid.lowercased() + "-" + mac.lowercased().replacing(":", with: "")
     }
 
     /// The UUID a filter name belongs to, or nil when it is not one of ours.

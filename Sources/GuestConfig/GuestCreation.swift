@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A request to create a guest: its spec, and whether to start it, paused or not.
 public struct GuestCreation: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A guest spec with every default settled and every rule checked: what the builders render.
 /// Creating one reports all field errors at once (``GuestSpecError``).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A guest as the API's callers describe it (JSON). Everything optional has a default in the
 /// spirit of virt-install and Nova, applied by ``GuestDefinition``.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A parsed JSON value, as the guest spec reader walks it.
 enum JSON {
@@ -92,7 +92,7 @@ final class ObjectReader {
     /// RFC 6901: `~` → `~0`, `/` → `~1`.
     static func escape(_ token: String) -> String {
         guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
-        return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        return token.replacing("~", with: "~0").replacing("/", with: "~1")
     }
 
     /// The raw value; absent and null are both nil.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where the service lets guests' disks live, and how paths are resolved to find out.
 public struct ValidationPolicy: Sendable {

@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import Foundation
+import FoundationEssentials
 import Locking
 import Logging
 #if canImport(Glibc)
@@ -164,8 +164,13 @@ public final class HTTPServer: Sendable {
             return state.daemon
         }
         guard let daemon = OpaquePointer(bitPattern: address) else { return }
+        // The listening socket is ours to close, but only after MHD_stop_daemon: libmicrohttpd's
+        // threads may still use it until then (microhttpd.h). Closed at once, its number was
+        // reused by another socket of the process that libmicrohttpd then acted on, and an
+        // unrelated connection failed with EBADF. Shut down at once, so that new clients are
+        // refused rather than left in the backlog.
         let listen = MHD_quiesce_daemon(daemon)
-        if listen >= 0 { close(listen) }
+        if listen >= 0 { _ = Glibc.shutdown(listen, Int32(SHUT_RD)) }
         for sink in state.withLock({ Array($0.streams.values) }) { sink.close(); sink.finish() }
 
         // In flight: dispatched and not yet completed, which includes a response still being
@@ -187,6 +192,7 @@ public final class HTTPServer: Sendable {
             try? await Task.sleep(for: .milliseconds(5))
         }
         MHD_stop_daemon(daemon)
+        if listen >= 0 { close(listen) }
         state.withLock { $0.daemon = 0 }
         Unmanaged.passUnretained(self).release()
         logger.info("HTTP server stopped")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON value, for documents whose members are not known at compile time
 /// (problem extensions).

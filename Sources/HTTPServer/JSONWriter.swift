@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The service's JSON: the bytes `JSONEncoder` writes with `[.sortedKeys, .withoutEscapingSlashes]`
 /// and `.iso8601` dates, written straight into one buffer. Foundation's encoder builds a tree of

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An object being written by ``JSONWriterEncoder``: each member is its key then its value,
 /// straight into the buffer.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An RFC 9457 problem document (`application/problem+json`). `type` is a stable URI per
 /// kind of error; clients switch on it, not on `title` or `detail`.

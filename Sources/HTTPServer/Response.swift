@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One HTTP response: status, headers and a body that is either bytes or a stream.
 public struct Response: Sendable {

@@ -1,5 +1,5 @@
 import CLibvirt
-import Foundation
+import FoundationEssentials
 
 /// A domain event as libvirt delivers it, copied out of the callback: the domain's name and
 /// UUID (read from the borrowed `virDomainPtr` with its accessors, which do no I/O), what

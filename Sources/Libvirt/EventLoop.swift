@@ -1,5 +1,5 @@
 import CLibvirt
-import Foundation
+import FoundationEssentials
 import Locking
 
 /// libvirt's default event loop (`virEventRegisterDefaultImpl` + `virEventRunDefaultImpl`)
@@ -34,8 +34,7 @@ public final class EventLoop: Sendable {
         // the stop flag.
         let timer = virEventAddTimeout(-1, { timer, _ in virEventUpdateTimeout(timer, -1) }, nil, nil)
         state.withLock { $0.wakeTimer = timer }
-        let thread = Thread { [self] in
-            Thread.current.name = "libvirt-events"
+        DetachedThread.start(name: "libvirt-events") { [self] in
             while !state.withLock({ $0.stopping }) {
                 if virEventRunDefaultImpl() < 0 { break }
             }
@@ -45,7 +44,6 @@ public final class EventLoop: Sendable {
             }
             waiters.forEach { $0.resume() }
         }
-        thread.start()
     }
 
     /// Whether the loop thread is running.

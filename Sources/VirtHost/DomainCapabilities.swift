@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// libvirt's domain capabilities (`virConnectGetDomainCapabilities`) for one emulator,
 /// architecture, machine and virt type, parsed.

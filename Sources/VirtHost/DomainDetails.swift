@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Libvirt
 
 /// One domain as `GET /v1/domains/{ref}` shows it: the summary plus what its XML says.
@@ -106,10 +106,14 @@ extension DomainDescription {
         for hostdev in devices?.children("hostdev") ?? [] {
             guard let address = hostdev.at("source", "address") else { continue }
             let parts = ["domain", "bus", "slot", "function"].map { name -> Int? in
-                address.attribute(name).flatMap { Int($0.replacingOccurrences(of: "0x", with: ""), radix: 16) }
+                address.attribute(name).flatMap { Int($0.replacing("0x", with: ""), radix: 16) }
             }
             guard let domain = parts[0], let bus = parts[1], let slot = parts[2], let function = parts[3] else { continue }
-            let text = String(format: "%04x:%02x:%02x.%x", domain, bus, slot, function)
+            func hex(_ value: Int, _ width: Int) -> String {
+                let digits = String(value, radix: 16)
+                return String(repeating: "0", count: max(0, width - digits.count)) + digits
+            }
+            let text = "\(hex(domain, 4)):\(hex(bus, 2)):\(hex(slot, 2)).\(hex(function, 1))"
             if text == wanted { return hostdev.xmlString }
         }
         return nil

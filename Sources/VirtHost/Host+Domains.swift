@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Libvirt
 
 /// Domain listing and lookup (Nova's `list_instance_domains` and `get_guest`).

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Libvirt
 
 /// Nova's HostState figures, read through the Host's one connection.

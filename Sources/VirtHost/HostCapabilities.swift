@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// libvirt's capabilities document (`virConnectGetCapabilities`), parsed: the host CPU, its
 /// NUMA cells, and the guest architectures the hypervisor can run.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Libvirt
 
 /// The host's resource figures as Nova's libvirt driver computes them, sampled at one moment.

@@ -92,7 +92,7 @@ struct GuestRoutes {
             let impact = try impact(request, inventory)
             if let interface = device.interface {
                 let errors = try await VIF(host: host).check([interface], pointer: "/interface")
-                    .map { FieldError(pointer: $0.pointer.replacingOccurrences(of: "/interface/0", with: "/interface"),
+                    .map { FieldError(pointer: $0.pointer.replacing("/interface/0", with: "/interface"),
                                       detail: $0.detail) }
                 guard errors.isEmpty else { throw GuestSpecError(errors) }
             }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Locking
 
@@ -81,7 +82,9 @@ struct AuditFileHandler: LogHandler {
     func log(event: LogEvent) {
         var fields: [String: String] = ["time": Date().formatted(.iso8601), "event": event.message.description]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { fields[key] = "\(value)" }
-        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(fields) else { return }
         file.append(Array(data) + [0x0A])
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import HTTPServer
 import Libvirt
 import Logging
@@ -237,12 +238,7 @@ struct VirtHostD: AsyncParsableCommand {
     }
 
     static func readTokens(_ path: String) throws -> TokenFile {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ValidationError("cannot read the tokens file \(path): \(error.localizedDescription)")
-        }
+        let text = try readTextFile(path, "tokens file")
         do {
             let file = try TokenFile(parsing: text)
             if file.entries.isEmpty { throw ValidationError("the tokens file \(path) has no tokens: nobody could call") }
@@ -254,11 +250,7 @@ struct VirtHostD: AsyncParsableCommand {
 
     private func tlsConfiguration() throws -> TLSConfiguration? {
         guard let tlsCert, let tlsKey else { return nil }
-        func read(_ path: String, _ what: String) throws -> String {
-            do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw ValidationError("cannot read the \(what) \(path): \(error.localizedDescription)")
-            }
-        }
+        let read = Self.readTextFile
         return TLSConfiguration(certificatePEM: try read(tlsCert, "TLS certificate"),
                                 privateKeyPEM: try read(tlsKey, "TLS key"),
                                 clientCAPEM: try tlsClientCa.map { try read($0, "client CA file") },
@@ -326,5 +318,32 @@ final class SignalWatcher {
     func next() async -> Int32 {
         var iterator = stream.makeAsyncIterator()
         return await iterator.next() ?? SIGTERM
+    }
+}
+
+extension VirtHostD {
+    /// A configuration file's text, or a start-stopping error that says why not in the
+    /// system's words ("No such file or directory", "Permission denied").
+    static func readTextFile(_ path: String, _ what: String) throws -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw ValidationError("cannot read the \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                throw ValidationError("cannot read the \(what) \(path): \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            bytes += chunk[0..<count]
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ValidationError("the \(what) \(path) is not UTF-8 text")
+        }
+        return text
     }
 }

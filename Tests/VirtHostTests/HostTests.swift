@@ -80,7 +80,7 @@ typealias Host = VirtHost.Host
     /// Every libvirt call runs on the Host's own thread, never on Swift's cooperative pool.
     @Test func libvirtCallsRunOnTheHostThread() async throws {
         let host = makeHost()
-        let threadName = try await host.withConnection { _ in Thread.current.name ?? "" }
+        let threadName = try await host.withConnection { _ in DetachedThread.currentName }
         #expect(threadName == "virthost-host")
         #expect(!Thread.isMainThread)
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Locking
 
 /// Keeps the last events and fans each one out to every subscriber. Publishing never waits:

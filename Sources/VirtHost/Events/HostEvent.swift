@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Libvirt
 
 /// One event of the Host's stream, as subscribers see it.
