@@ -130,10 +130,12 @@ final class ObjectReader {
 
     /// Reports a string with characters no field may hold; every string a spec holds goes
     /// through here.
-    func checkCharacters(_ string: String, at pointer: String) {
+    /// The pointer is made only for an error: building it for every string cost a string
+    /// allocation per field.
+    func checkCharacters(_ string: String, at pointer: @autoclosure () -> String) {
         // Byte-wise first: control characters are single bytes, and U+FFFE/U+FFFF start with 0xEF.
         guard string.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xEF }) else { return }
-        if string.unicodeScalars.contains(where: Self.isForbidden) { errors.add(pointer, Self.forbiddenDetail) }
+        if string.unicodeScalars.contains(where: Self.isForbidden) { errors.add(pointer(), Self.forbiddenDetail) }
     }
 
     func int(_ key: String) -> Int? {

@@ -16,6 +16,26 @@ import Testing
         #expect(string == "aé😀\t/")
     }
 
+    /// Raw (unescaped) UTF-8 in strings: kept byte for byte when valid, whether the run is
+    /// ASCII (the fast path) or not, and reported as malformed when not valid.
+    @Test func rawUTF8IsKeptOrReportedNeverRepaired() throws {
+        let cases = [("plain", "plain"), ("é", "é"), ("a😀b", "a😀b"), ("日本", "日本"), (#"é\u0041ü x\ty"#, "éAü x\ty")]
+        for (json, expected) in cases {
+            guard case .string(let string) = try JSONParser.parse(Array("\"\(json)\"".utf8)) else {
+                Issue.record("\(json): not a string")
+                continue
+            }
+            #expect(Array(string.utf8) == Array(expected.utf8), "\(json)")
+        }
+        for bytes: [UInt8] in [[0xC3], [0x61, 0xFF, 0x62], [0xED, 0xA0, 0x80], [0x5C, 0x6E, 0xC3]] {
+            let value = try JSONParser.parse([0x22] + bytes + [0x22])
+            guard case .malformedString = value else {
+                Issue.record("\(bytes) was accepted as \(value)")
+                continue
+            }
+        }
+    }
+
     @Test func refusesWhatIsNotJSON() {
         for text in ["", "{", #"{"a" 1}"#, "[1,]", "01", "1.", "+1", "tru", #""\x""#, "\"a\u{1}\"", #""\ud800""#, "{} {}", "NaN"] {
             #expect(!parses(text), "\(text)")
