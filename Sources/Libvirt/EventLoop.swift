@@ -1,5 +1,4 @@
 import CLibvirt
-import FoundationEssentials
 import Locking
 
 /// libvirt's default event loop (`virEventRegisterDefaultImpl` + `virEventRunDefaultImpl`)

@@ -93,33 +93,28 @@ extension RealLibvirtdTests {
         var baseline: (fds: Int, rssKiB: Int)?
         var readyDelays: [Double] = []
         let cycles = 20
+        /// Waits for `/readyz` to answer `status`; on time-out, says what it answered and how
+        /// the service was.
+        func waitForReadyz(_ status: String, within timeout: Duration, _ when: String, cycle: Int) async throws {
+            do {
+                try await waitUntil(timeout: timeout, "/readyz to say \(status)") { Self.readyz(port, log: record) == status }
+            } catch {
+                Issue.record("""
+                    cycle \(cycle): /readyz answers \(when): \(record.probes.withLock { $0.suffix(10) })
+                    the service's exit status: \(service.exitStatus.map(String.init) ?? "running"); its log ends:
+                    \(service.log.suffix(30).joined(separator: "\n"))
+                    """)
+                throw error
+            }
+        }
         for cycle in 1...cycles {
             _ = try? run("pkill", ["-KILL", "-x", "libvirtd"])
             try await waitUntil(timeout: .seconds(20), "libvirtd to die") { (try? run("pgrep", ["-x", "libvirtd"])) == nil }
-            // Down: /readyz says so.
-            do {
-                try await waitUntil(timeout: .seconds(5), "/readyz to say 503") { Self.readyz(port, log: record) == "503" }
-            } catch {
-                Issue.record("""
-                    cycle \(cycle): /readyz answers while libvirtd is down: \(record.probes.withLock { $0.suffix(10) })
-                    the service's exit status: \(service.exitStatus.map(String.init) ?? "running"); its log ends:
-                    \(service.log.suffix(30).joined(separator: "\n"))
-                    """)
-                throw error
-            }
+            try await waitForReadyz("503", within: .seconds(5), "while libvirtd is down", cycle: cycle)
             try await Task.sleep(for: .milliseconds(300))
             _ = try await onOwnThread { try run(Self.startScript, []) }
             let back = ContinuousClock.now
-            do {
-                try await waitUntil(timeout: .seconds(10), "/readyz to say 200") { Self.readyz(port, log: record) == "200" }
-            } catch {
-                Issue.record("""
-                    cycle \(cycle): /readyz answers after libvirtd returned: \(record.probes.withLock { $0.suffix(10) })
-                    the service's exit status: \(service.exitStatus.map(String.init) ?? "running"); its log ends:
-                    \(service.log.suffix(30).joined(separator: "\n"))
-                    """)
-                throw error
-            }
+            try await waitForReadyz("200", within: .seconds(10), "after libvirtd returned", cycle: cycle)
             readyDelays.append((ContinuousClock.now - back).seconds)
             if cycle == 2 {
                 // After a reconnect or two the service's caches and pools have their size.
