@@ -178,6 +178,16 @@ public enum GuestSpecOracle {
 
     // MARK: The domain
 
+    /// A document the service would define must be one libvirt's own schema accepts: the
+    /// service validated the spec, so a refusal here is a rule its validation lacks.
+    public static func conforms(_ xml: String, to schema: Result<LibvirtSchema, LibvirtSchema.Refusal>) throws(Violation) {
+        do {
+            try schema.get().validate(xml)
+        } catch {
+            throw Violation("an accepted spec rendered a document libvirt's schema refuses: \(error.description)\n\(xml)")
+        }
+    }
+
     /// Parses a domain document strictly and checks it against the spec of `definition`
     /// alone (not against the tree the builders made): the elements, their counts, and where
     /// each string of the spec is.
@@ -192,9 +202,11 @@ public enum GuestSpecOracle {
     /// Verifies the domain XML of a definition and its firewall filters; returns how many
     /// documents it checked.
     public static func verify(_ definition: GuestDefinition) throws(Violation) -> Int {
-        let domain = try parse(GuestXML.xml(definition))
+        let xml = GuestXML.xml(definition)
+        let domain = try parse(xml)
         try matches(domain, GuestXML.config(definition), at: "domain")
         try checkShape(domain, of: definition)
+        try conforms(xml, to: LibvirtSchema.domain)
 
         let filters = GuestXML.firewallFilters(definition)
         let expectedFilters = definition.firewallFilters.keys.sorted().compactMap { index -> (String, InterfaceSpec.Firewall)? in
@@ -207,6 +219,7 @@ public enum GuestSpecOracle {
         }
         for (filter, (name, firewall)) in zip(filters, expectedFilters) {
             let parsed = try parse(filter.xml)
+            try conforms(filter.xml, to: LibvirtSchema.nwfilter)
             try matches(parsed, FirewallConfig.filter(name: name, firewall: firewall), at: "filter")
             guard parsed.attribute("name").map({ Array($0.utf8) }) == Array(name.utf8), filter.name.utf8.elementsEqual(name.utf8) else { throw Violation("filter \(filter.name), expected \(name)") }
             let parameters = parsed.children.flatMap(\.children).filter { $0.name == "parameter" }

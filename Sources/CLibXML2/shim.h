@@ -1,4 +1,4 @@
-// libxml2's strict parser, for the fuzzing oracle: a document that is not well-formed is
+// libxml2's strict parser and RelaxNG validator, for the fuzzing oracle: a document that is not well-formed is
 // refused, where Foundation's XMLDocument parses in recovery mode and accepts it.
 #include <libxml/xmlversion.h>
 // Debian's libxml2 is built with ICU, whose headers clash with the copy Foundation carries
@@ -8,3 +8,5 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+// libvirt's RelaxNG schemas, which every rendered document must pass.
+#include <libxml/relaxng.h>

@@ -52,8 +52,8 @@ public struct CPUSpec: Sendable, Hashable {
         }
         topology = reader.object("topology").map { topology in
             defer { topology.finish() }
-            return Topology(sockets: topology.int("sockets") ?? 1, cores: topology.int("cores") ?? 1,
-                            threads: topology.int("threads") ?? 1)
+            return Topology(sockets: topology.int("sockets", in: GuestSpec.vcpusRange) ?? 1, cores: topology.int("cores", in: GuestSpec.vcpusRange) ?? 1,
+                            threads: topology.int("threads", in: GuestSpec.vcpusRange) ?? 1)
         }
         reader.finish()
     }

@@ -66,6 +66,8 @@ public struct InputSpec: Sendable, Hashable {
 
 /// The virtio memory balloon and how often it reports statistics.
 public struct MemballoonSpec: Sendable, Hashable {
+    /// 0 turns statistics off; libvirt reads the period as a signed 32-bit number.
+    public static let statsPeriodRange = 0...Int(Int32.max)
     public var enabled: Bool
     public var statsPeriodSeconds: Int
 
@@ -76,7 +78,7 @@ public struct MemballoonSpec: Sendable, Hashable {
 
     init(reader: ObjectReader) {
         enabled = reader.bool("enabled") ?? true
-        statsPeriodSeconds = reader.int("stats_period_s") ?? 10
+        statsPeriodSeconds = reader.int("stats_period_s", in: MemballoonSpec.statsPeriodRange) ?? 10
         reader.finish()
     }
 }

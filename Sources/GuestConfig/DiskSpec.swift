@@ -8,6 +8,8 @@ public struct DiskSpec: Sendable, Hashable {
     public static let ioModes = ["native", "threads", "io_uring"]
     public static let discards = ["unmap", "ignore"]
     public static let protocols = ["rbd", "iscsi", "nbd"]
+    /// libvirt reads a device's boot order as an unsigned 32-bit number.
+    public static let bootOrderRange = 1...Int(UInt32.max)
 
     /// A network disk's source: protocol, image name and servers.
     public struct NetworkSource: Sendable, Hashable {
@@ -51,6 +53,9 @@ public struct DiskSpec: Sendable, Hashable {
             self.readIOPSSec = readIOPSSec
             self.writeIOPSSec = writeIOPSSec
         }
+
+        /// QEMU's limit for every throttle (`QEMU_BLOCK_IOTUNE_MAX`); libvirt refuses more at define.
+        public static let range = 0...1_000_000_000_000_000
 
         /// Elements in libvirt's order, with their values.
         var limits: [(String, Int?)] {
@@ -115,7 +120,7 @@ public struct DiskSpec: Sendable, Hashable {
                         protocol: object.choice("protocol", Self.protocols) ?? "rbd",
                         name: object.string("name") ?? "",
                         hosts: object.objects("hosts") { host in
-                            NetworkSource.Host(name: host.string("name") ?? "", port: host.int("port"))
+                            NetworkSource.Host(name: host.string("name") ?? "", port: host.int("port", in: 1...65535))
                         })
                     if !object.has("protocol") { reader.errors.add(object.path("protocol"), "is required") }
                     if !object.has("name") { reader.errors.add(object.path("name"), "is required") }
@@ -136,12 +141,12 @@ public struct DiskSpec: Sendable, Hashable {
         discard = reader.choice("discard", Self.discards)
         readonly = reader.bool("readonly") ?? false
         serial = reader.string("serial")
-        bootOrder = reader.int("boot_order")
+        bootOrder = reader.int("boot_order", in: DiskSpec.bootOrderRange)
         iotune = reader.object("iotune").map { tune in
             defer { tune.finish() }
-            return IOTune(totalBytesSec: tune.int("total_bytes_sec"), readBytesSec: tune.int("read_bytes_sec"),
-                          writeBytesSec: tune.int("write_bytes_sec"), totalIOPSSec: tune.int("total_iops_sec"),
-                          readIOPSSec: tune.int("read_iops_sec"), writeIOPSSec: tune.int("write_iops_sec"))
+            return IOTune(totalBytesSec: tune.int("total_bytes_sec", in: IOTune.range), readBytesSec: tune.int("read_bytes_sec", in: IOTune.range),
+                          writeBytesSec: tune.int("write_bytes_sec", in: IOTune.range), totalIOPSSec: tune.int("total_iops_sec", in: IOTune.range),
+                          readIOPSSec: tune.int("read_iops_sec", in: IOTune.range), writeIOPSSec: tune.int("write_iops_sec", in: IOTune.range))
         }
         reader.finish()
     }

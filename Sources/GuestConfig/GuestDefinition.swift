@@ -61,6 +61,8 @@ public struct GuestDefinition: Sendable, Hashable {
         let maxVCPUs = host?.offer?.maxVCPUs ?? host?.architectures[arch]?.maxCPUs
         if spec.vcpus < 1 {
             fail("/vcpus", "must be at least 1, got \(spec.vcpus)")
+        } else if spec.vcpus > GuestSpec.vcpusRange.upperBound {
+            fail("/vcpus", "must be at most \(GuestSpec.vcpusRange.upperBound), got \(spec.vcpus)")
         } else if let maxVCPUs, spec.vcpus > maxVCPUs {
             fail("/vcpus", "must be at most \(maxVCPUs), the host's maximum for this machine, got \(spec.vcpus)")
         }
@@ -85,9 +87,22 @@ public struct GuestDefinition: Sendable, Hashable {
         } else if !["kvm", "qemu"].contains(virtType) {
             fail("/virt_type", "must be kvm or qemu, got \(virtType)")
         }
+        // libvirt's schema, whatever the host: checked even when the host's lists were.
+        if let given = spec.os.arch, !LibvirtFormats.architectures.contains(given) {
+            fail("/os/arch", "must be an architecture libvirt knows, such as x86_64 or aarch64, got \(given)")
+        }
+        if let given = spec.os.machine, !LibvirtFormats.isMachineName(given) {
+            fail("/os/machine", "must be a machine type of letters, digits, '_', '.' and '-', got \(given)")
+        }
 
         // CPU.
         if cpuMode == "custom", spec.cpu.model == nil { fail("/cpu/model", "is required when mode is custom") }
+        if cpuMode == "custom", let model = spec.cpu.model, LibvirtFormats.isBlank(model) {
+            fail("/cpu/model", "must not be empty")
+        }
+        // libvirt: "CPU vendor specified without CPU model".
+        if spec.cpu.vendor != nil, cpuMode != "custom" { fail("/cpu/vendor", "is only used with mode custom and a model") }
+        if let vendor = spec.cpu.vendor, LibvirtFormats.isBlank(vendor) { fail("/cpu/vendor", "must not be empty") }
         if cpuMode != "custom", spec.cpu.model != nil { fail("/cpu/model", "is only used with mode custom") }
         if let offer = host?.offer {
             if !offer.cpuModes.contains(cpuMode) {
@@ -97,16 +112,23 @@ public struct GuestDefinition: Sendable, Hashable {
                 fail("/cpu/model", "must be a model the host knows, e.g. \(offer.cpuModels.prefix(5).joined(separator: ", "))")
             }
         }
-        for (index, feature) in spec.cpu.features.enumerated() where feature.name.isEmpty {
-            fail("/cpu/features/\(index)/name", "is required")
+        for (index, feature) in spec.cpu.features.enumerated() {
+            if feature.name.isEmpty {
+                fail("/cpu/features/\(index)/name", "is required")
+            } else if !LibvirtFormats.isCPUFeatureName(feature.name) {
+                fail("/cpu/features/\(index)/name", "must be letters, digits, '-', '_' and '.', got \(feature.name)")
+            }
         }
         if Set(spec.cpu.features.map(\.name)).count != spec.cpu.features.count {
             fail("/cpu/features", "names each feature once")
         }
         if let given = spec.cpu.topology {
-            for (name, value) in [("sockets", given.sockets), ("cores", given.cores), ("threads", given.threads)]
-            where value < 1 {
-                fail("/cpu/topology/\(name)", "must be at least 1, got \(value)")
+            for (name, value) in [("sockets", given.sockets), ("cores", given.cores), ("threads", given.threads)] {
+                if value < 1 {
+                    fail("/cpu/topology/\(name)", "must be at least 1, got \(value)")
+                } else if value > GuestSpec.vcpusRange.upperBound {
+                    fail("/cpu/topology/\(name)", "must be at most \(GuestSpec.vcpusRange.upperBound), got \(value)")
+                }
             }
             // Any whole numbers may come in: the product must not trap on overflow.
             let (partial, overflowed) = given.sockets.multipliedReportingOverflow(by: given.cores)
@@ -122,7 +144,7 @@ public struct GuestDefinition: Sendable, Hashable {
         if spec.os.initrd != nil, spec.os.kernel == nil { fail("/os/initrd", "needs a kernel") }
         if spec.os.cmdline != nil, spec.os.kernel == nil { fail("/os/cmdline", "needs a kernel") }
         for (field, path) in [("kernel", spec.os.kernel), ("initrd", spec.os.initrd)] {
-            if let path, let refusal = policy?.refusal(of: path) ?? (path.hasPrefix("/") ? nil : "must be an absolute path") {
+            if let path, let refusal = policy?.refusal(of: path) ?? Self.absolutePathRefusal(path) {
                 fail("/os/\(field)", refusal)
             }
         }
@@ -143,7 +165,7 @@ public struct GuestDefinition: Sendable, Hashable {
                     break
                 }
                 if disk.spec.networkSource != nil { fail(at + "/source", "must be a path for a \(disk.type) disk") }
-                if let refusal = policy?.refusal(of: path) ?? (path.hasPrefix("/") ? nil : "must be an absolute path") {
+                if let refusal = policy?.refusal(of: path) ?? Self.absolutePathRefusal(path) {
                     fail(at + "/source", refusal)
                 }
             default:
@@ -151,12 +173,19 @@ public struct GuestDefinition: Sendable, Hashable {
                     fail(at + "/source", "is required: {protocol, name, hosts}")
                     break
                 }
-                if source.name.isEmpty { fail(at + "/source/name", "must not be empty") }
+                if LibvirtFormats.isBlank(source.name) { fail(at + "/source/name", "must not be empty") }
                 if source.protocol != "rbd", source.hosts.isEmpty {
                     fail(at + "/source/hosts", "needs at least one host for \(source.protocol)")
+                } else if source.protocol != "rbd", source.hosts.count > 1 {
+                    // libvirt: "protocol '%s' accepts only one host".
+                    fail(at + "/source/hosts", "must have exactly one host for \(source.protocol), got \(source.hosts.count)")
                 }
                 for (index, host) in source.hosts.enumerated() {
-                    if host.name.isEmpty { fail(at + "/source/hosts/\(index)/name", "must not be empty") }
+                    if host.name.isEmpty {
+                        fail(at + "/source/hosts/\(index)/name", "must not be empty")
+                    } else if !LibvirtFormats.isAddressOrHostName(host.name) {
+                        fail(at + "/source/hosts/\(index)/name", "must be an IP address or a host name of letters, digits, '.' and '-', got \(host.name)")
+                    }
                     if let port = host.port, !(1...65535).contains(port) {
                         fail(at + "/source/hosts/\(index)/port", "must be 1 to 65535, got \(port)")
                     }
@@ -173,9 +202,14 @@ public struct GuestDefinition: Sendable, Hashable {
             } else {
                 targets[disk.target] = disk.pointer
             }
+            if let serial = disk.spec.serial, !LibvirtFormats.isDiskSerial(serial) {
+                fail(at + "/serial", "must be 1 or more of letters, digits, ' ', '_', '.', '+' and '-', got \(serial)")
+            }
             if let order = disk.spec.bootOrder {
                 if order < 1 {
                     fail(at + "/boot_order", "must be at least 1, got \(order)")
+                } else if order > DiskSpec.bootOrderRange.upperBound {
+                    fail(at + "/boot_order", "must be at most \(DiskSpec.bootOrderRange.upperBound), got \(order)")
                 } else if let other = bootOrders[order] {
                     fail(at + "/boot_order", "\(order) is already the boot order of \(pointer + other)")
                 } else {
@@ -186,7 +220,20 @@ public struct GuestDefinition: Sendable, Hashable {
                 }
             }
             if let tune = disk.spec.iotune {
-                for (name, value) in tune.limits { if let value, value < 0 { fail(at + "/iotune/\(name)", "must not be negative") } }
+                for (name, value) in tune.limits {
+                    if let value, value < 0 {
+                        fail(at + "/iotune/\(name)", "must not be negative")
+                    } else if let value, value > DiskSpec.IOTune.range.upperBound {
+                        fail(at + "/iotune/\(name)", "must be at most \(DiskSpec.IOTune.range.upperBound), got \(value)")
+                    }
+                }
+                // libvirt takes a total or the read and write limits, not both.
+                if tune.totalBytesSec != nil, tune.readBytesSec != nil || tune.writeBytesSec != nil {
+                    fail(at + "/iotune/total_bytes_sec", "cannot be combined with read_bytes_sec or write_bytes_sec")
+                }
+                if tune.totalIOPSSec != nil, tune.readIOPSSec != nil || tune.writeIOPSSec != nil {
+                    fail(at + "/iotune/total_iops_sec", "cannot be combined with read_iops_sec or write_iops_sec")
+                }
             }
         }
 
@@ -206,11 +253,39 @@ public struct GuestDefinition: Sendable, Hashable {
             if ["bridge", "direct", "vhostuser"].contains(type), interface.source == nil {
                 fail(at + "/source", "is required for a \(type) interface")
             }
-            if type == "vhostuser", let source = interface.source, !source.hasPrefix("/") {
-                fail(at + "/source", "must be the absolute path of the vhost-user socket")
+            if let source = interface.source {
+                switch type {
+                case "vhostuser" where !LibvirtFormats.isAbsoluteFilePath(source):
+                    fail(at + "/source", "must be the absolute path of the vhost-user socket")
+                case "direct" where !LibvirtFormats.isNetworkDeviceName(source):
+                    fail(at + "/source", "must be a host network device name (at most 15 of letters, digits, '_', '.', '-', ':', '/' and '\\'), got \(source)")
+                case "bridge" where !LibvirtFormats.isBridgeName(source):
+                    fail(at + "/source", "must be a bridge name (at most 15 of letters, digits, ' ', '_', '.', '-', ':', '/' and '\\'), got \(source)")
+                case "network" where source.isEmpty:
+                    fail(at + "/source", "must not be empty")
+                default: break
+                }
             }
-            if let mtu = interface.mtu, !(68...65535).contains(mtu) { fail(at + "/mtu", "must be 68 to 65535, got \(mtu)") }
-            if let filter = interface.filter, filter.name.isEmpty { fail(at + "/filter/name", "must not be empty") }
+            if let target = interface.target, !LibvirtFormats.isNetworkDeviceName(target) {
+                fail(at + "/target", "must be a network device name (at most 15 of letters, digits, '_', '.', '-', ':', '/' and '\\'), got \(target)")
+            }
+            if let mtu = interface.mtu, !InterfaceSpec.mtuRange.contains(mtu) { fail(at + "/mtu", "must be 68 to 65535, got \(mtu)") }
+            if let filter = interface.filter {
+                if filter.name.isEmpty {
+                    fail(at + "/filter/name", "must not be empty")
+                } else if !LibvirtFormats.isFilterName(filter.name) {
+                    fail(at + "/filter/name", "must be a filter name: a letter or '_', then letters, digits, '_', '.' and '-', got \(filter.name)")
+                }
+                for name in filter.parameters.keys.sorted() {
+                    let parameterAt = at + "/filter/parameters/" + ObjectReader.escape(name)
+                    if !LibvirtFormats.isFilterParameterName(name) {
+                        fail(parameterAt, "is a parameter name that must be letters, digits and '_'")
+                    }
+                    if let value = filter.parameters[name], !LibvirtFormats.isFilterParameterValue(value) {
+                        fail(parameterAt, "must be letters, digits, '_', '.' and ':', got \(value)")
+                    }
+                }
+            }
             if let mode = interface.mode {
                 let allowed = type == "direct" ? InterfaceSpec.directModes : type == "vhostuser" ? InterfaceSpec.vhostUserModes : []
                 if allowed.isEmpty {
@@ -250,12 +325,27 @@ public struct GuestDefinition: Sendable, Hashable {
         }
 
         if spec.memballoon.statsPeriodSeconds < 0 { fail("/memballoon/stats_period_s", "must not be negative") }
-        if spec.graphics.listen.isEmpty { fail("/graphics/listen", "must not be empty") }
+        if spec.memballoon.statsPeriodSeconds > MemballoonSpec.statsPeriodRange.upperBound {
+            fail("/memballoon/stats_period_s", "must be at most \(MemballoonSpec.statsPeriodRange.upperBound), got \(spec.memballoon.statsPeriodSeconds)")
+        }
+        if spec.graphics.listen.isEmpty {
+            fail("/graphics/listen", "must not be empty")
+        } else if !LibvirtFormats.isAddressOrHostName(spec.graphics.listen) {
+            fail("/graphics/listen", "must be an IP address or a host name of letters, digits, '.' and '-', got \(spec.graphics.listen)")
+        }
+        if let logFile = spec.serial.logFile, !LibvirtFormats.isAbsoluteFilePath(logFile) {
+            fail("/serial/log_file", "must be an absolute file path, got \(logFile)")
+        }
 
         guard errors.isEmpty else { throw GuestSpecError(errors) }
     }
 
     // MARK: Formats
+
+    /// Without a policy a path is still held to libvirt's `absFilePath`.
+    static func absolutePathRefusal(_ path: String) -> String? {
+        LibvirtFormats.isAbsoluteFilePath(path) ? nil : "must be an absolute path"
+    }
 
     // The checks below read ASCII text byte by byte; text with anything else in it takes the
     // general path, which gives the same answer (Character-wise, as before) more slowly.

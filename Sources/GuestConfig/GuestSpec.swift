@@ -3,6 +3,10 @@ import FoundationEssentials
 /// A guest as the API's callers describe it (JSON). Everything optional has a default in the
 /// spirit of virt-install and Nova, applied by ``GuestDefinition``.
 public struct GuestSpec: Sendable, Hashable {
+    /// Up to 16 TiB.
+    public static let memoryMBRange = 1...16 * 1024 * 1024
+    /// libvirt's schema takes a vCPU count as an unsigned short (`countCPU`).
+    public static let vcpusRange = 1...Int(UInt16.max)
     public var name: String
     public var uuid: String?
     public var memoryMB: Int
@@ -86,11 +90,11 @@ public struct GuestSpec: Sendable, Hashable {
 
     init?(reader: ObjectReader) {
         let name = reader.string("name")
-        let memoryMB = reader.int("memory_mb")
+        let memoryMB = reader.int("memory_mb", in: GuestSpec.memoryMBRange)
         if !reader.has("name") { reader.errors.add(reader.path("name"), "is required") }
         if !reader.has("memory_mb") { reader.errors.add(reader.path("memory_mb"), "is required") }
         uuid = reader.string("uuid")
-        vcpus = reader.int("vcpus") ?? 1
+        vcpus = reader.int("vcpus", in: GuestSpec.vcpusRange) ?? 1
         virtType = reader.string("virt_type")
         metadata = reader.stringMap("metadata")
         cpu = reader.object("cpu").map(CPUSpec.init(reader:)) ?? CPUSpec()

@@ -28,6 +28,8 @@ public struct InterfaceSpec: Sendable, Hashable {
         }
     }
 
+    public static let mtuRange = 68...65535
+    public static let queuesRange = 1...256
     public static let directModes = ["bridge", "vepa", "private", "passthrough"]
     public static let vhostUserModes = ["client", "server"]
 
@@ -70,7 +72,7 @@ public struct InterfaceSpec: Sendable, Hashable {
         source = reader.string("source")
         mac = reader.string("mac")
         model = reader.choice("model", Self.models)
-        mtu = reader.int("mtu")
+        mtu = reader.int("mtu", in: InterfaceSpec.mtuRange)
         target = reader.string("target")
         filter = reader.object("filter").map { filter in
             defer { filter.finish() }
@@ -78,7 +80,7 @@ public struct InterfaceSpec: Sendable, Hashable {
             return Filter(name: filter.string("name") ?? "", parameters: filter.stringMap("parameters"))
         }
         mode = reader.choice("mode", Self.directModes + Self.vhostUserModes)
-        queues = reader.int("queues")
+        queues = reader.int("queues", in: InterfaceSpec.queuesRange)
         firewall = reader.object("firewall").map { firewall in
             defer { firewall.finish() }
             let ips = firewall.array("allowed_ips").compactMap { item -> String? in

@@ -49,7 +49,7 @@ struct JSONParser {
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null
-        default: return .number(try number())
+        default: return try number()
         }
     }
 
@@ -199,33 +199,71 @@ struct JSONParser {
         return value
     }
 
-    private mutating func number() throws(Failure) -> Double {
+    /// A number, whole numbers exactly: a Double holds integers only up to 2^53, and
+    /// 9007199254740993 must not become …992.
+    private mutating func number() throws(Failure) -> JSON {
         let start = index
-        func digits() -> Int {
+        let zero = UInt8(ascii: "0")
+        func digits() -> Range<Int> {
             let begin = index
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-            return index - begin
+            while index < bytes.count, (zero...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            return begin..<index
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        let integerStart = index
-        guard digits() > 0 else { throw Failure() }
-        if bytes[integerStart] == UInt8(ascii: "0"), index - integerStart > 1 { throw Failure() }  // no leading zeros
+        let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        let integer = digits()
+        guard !integer.isEmpty else { throw Failure() }
+        if bytes[integer.lowerBound] == zero, integer.count > 1 { throw Failure() }  // no leading zeros
+        var fraction = index..<index
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard digits() > 0 else { throw Failure() }
+            fraction = digits()
+            guard !fraction.isEmpty else { throw Failure() }
         }
+        var exponent = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard digits() > 0 else { throw Failure() }
+            var exponentNegative = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            let exponentDigits = digits()
+            guard !exponentDigits.isEmpty else { throw Failure() }
+            // Saturated: an exponent past a million says all there is to say.
+            for position in exponentDigits { exponent = min(exponent * 10 + Int(bytes[position] - zero), 1_000_000) }
+            if exponentNegative { exponent = -exponent }
         }
-        // Whole numbers of up to 15 digits (every number a spec has) are exact in a Double:
-        // read them without making a string.
-        if index - integerStart <= 15, bytes[start] != UInt8(ascii: "-"),
-           bytes[integerStart..<index].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
-            return Double(bytes[integerStart..<index].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) })
+        // The plain whole numbers of a spec: up to 18 digits always fit in 64 bits.
+        if fraction.isEmpty, exponent == 0, integer.count <= 18 {
+            var value = 0
+            for position in integer { value = value &* 10 &+ Int(bytes[position] - zero) }
+            return .integer(negative ? -value : value)
         }
-        guard let value = Double(text(start..<index)) else { throw Failure() }
-        return value
+        // Otherwise the significant digits and the power of ten they are scaled by, exactly.
+        var significant = Array(bytes[integer]) + Array(bytes[fraction])
+        var scale = exponent - fraction.count
+        while let first = significant.first, first == zero, significant.count > 1 { significant.removeFirst() }
+        if significant == [zero] { return .integer(0) }
+        while let last = significant.last, last == zero { significant.removeLast(); scale += 1 }
+        if scale < 0 {
+            guard let value = Double(text(start..<index)) else { throw Failure() }
+            return .number(value)
+        }
+        let large = JSON.largeInteger(negative: negative, text: text(start..<index))
+        guard significant.count + scale <= 20 else { return large }
+        var magnitude: UInt64 = 0
+        for digit in significant + Array(repeating: zero, count: scale) {
+            let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflowAgain) = times10.addingReportingOverflow(UInt64(digit - zero))
+            guard !overflow, !overflowAgain else { return large }
+            magnitude = sum
+        }
+        if negative {
+            guard magnitude <= UInt64(Int.max) + 1 else { return large }
+            return .integer(magnitude == UInt64(Int.max) + 1 ? Int.min : -Int(magnitude))
+        }
+        guard magnitude <= UInt64(Int.max) else { return large }
+        return .integer(Int(magnitude))
     }
 }

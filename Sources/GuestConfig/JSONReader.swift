@@ -7,6 +7,12 @@ enum JSON {
     case string(String)
     /// A string whose bytes are not valid UTF-8: reported at its field, not repaired.
     case malformedString
+    /// A whole number within 64 bits, read exactly (also when written `1.0` or `1e3`).
+    case integer(Int)
+    /// A whole number beyond 64 bits: no field takes one, so only its sign and digits are kept
+    /// (for the error message).
+    case largeInteger(negative: Bool, text: String)
+    /// A number with a fraction.
     case number(Double)
     case bool(Bool)
     case null
@@ -17,7 +23,8 @@ enum JSON {
         case .array: "an array"
         case .string: "a string"
         case .malformedString: "a string that is not valid UTF-8"
-        case .number: "a number"
+        case .integer, .largeInteger: "a whole number"
+        case .number: "a fraction"
         case .bool: "a boolean"
         case .null: "null"
         }
@@ -138,13 +145,22 @@ final class ObjectReader {
         if string.unicodeScalars.contains(where: Self.isForbidden) { errors.add(pointer(), Self.forbiddenDetail) }
     }
 
-    func int(_ key: String) -> Int? {
+    /// A whole number, read exactly, never rounded. `range` is the field's limits (which the
+    /// OpenAPI document states too): a number beyond 64 bits can only be refused here, with the
+    /// limit it is past; one within 64 bits is kept, and ``GuestDefinition`` holds it to the
+    /// range with the spec's other rules, so every error is reported together.
+    func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let value = value(key) else { return nil }
-        guard case .number(let number) = value, let int = Int(exactly: number) else {
-            errors.add(path(key), "must be a whole number, got \(value.kind == "a number" ? "a fraction" : value.kind)")
-            return nil
+        switch value {
+        case .integer(let int):
+            return int
+        case .largeInteger(let negative, let text):
+            errors.add(path(key), negative ? "must be at least \(range.lowerBound), got \(text)"
+                       : "must be at most \(range.upperBound), got \(text)")
+        default:
+            errors.add(path(key), "must be a whole number, got \(value.kind)")
         }
-        return int
+        return nil
     }
 
     func bool(_ key: String) -> Bool? {

@@ -51,7 +51,7 @@ import Testing
 
     static let twoDisks = #"""
         {"name":"o","uuid":"6695eb01-f6a4-8304-79aa-97f2502e193f","memory_mb":64,"metadata":{"k'":"v"},
-         "disks":[{"source":"/var/lib/libvirt/images/a"},{"source":"/var/lib/libvirt/images/b","serial":"s'1"}],
+         "disks":[{"source":"/var/lib/libvirt/images/a"},{"source":"/var/lib/libvirt/images/b","serial":"s 1"}],
          "interfaces":[{"type":"bridge","source":"br0"}]}
         """#
 

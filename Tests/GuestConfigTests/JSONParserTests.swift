@@ -50,7 +50,7 @@ import Testing
             return
         }
         #expect(Array(object.keys) == ["a", "b"])
-        guard let position = object.position(of: "a"), case .number(let value) = object.members[position].value else {
+        guard let position = object.position(of: "a"), case .integer(let value) = object.members[position].value else {
             Issue.record("no a")
             return
         }
