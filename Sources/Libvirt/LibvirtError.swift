@@ -41,6 +41,13 @@ public struct LibvirtError: Error, Sendable, Equatable, CustomStringConvertible 
     public var isNoNWFilter: Bool { code == Int32(VIR_ERR_NO_NWFILTER.rawValue) }
     /// A flag or argument the driver does not accept.
     public var isInvalidArgument: Bool { code == Int32(VIR_ERR_INVALID_ARG.rawValue) }
+    /// libvirt refused a definition for what it says (its XML, schema or configuration
+    /// checks) rather than for the host's state: malformed or invalid XML, a document its
+    /// RelaxNG schema refuses, a configuration or argument the driver does not take.
+    public var isDefinitionRefusal: Bool {
+        [VIR_ERR_XML_ERROR, VIR_ERR_XML_DETAIL, VIR_ERR_XML_INVALID_SCHEMA, VIR_ERR_CONFIG_UNSUPPORTED,
+         VIR_ERR_ARGUMENT_UNSUPPORTED, VIR_ERR_INVALID_ARG].contains { code == Int32($0.rawValue) }
+    }
     /// The call does not apply in the object's current state.
     public var isOperationInvalid: Bool { code == Int32(VIR_ERR_OPERATION_INVALID.rawValue) }
 

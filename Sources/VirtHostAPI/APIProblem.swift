@@ -1,3 +1,4 @@
+import GuestConfig
 import HTTPServer
 import Libvirt
 import VirtHost
@@ -37,6 +38,14 @@ enum APIProblem {
             return Problem(type: Problem.type(invalidState), title: "Invalid State", status: 409,
                            detail: "cannot \(action) a domain that is \(state)",
                            extensions: ["state": .string(state), "action": .string(action)])
+        case .stepFailed("define", let error, _) where error.isDefinitionRefusal:
+            // The service's validation should have caught it (a newer libvirt may check more):
+            // it is still the spec's fault, told as a field error at the spec as a whole.
+            var problem = GuestSpecError([FieldError(pointer: "", detail: "libvirt refused the domain: \(error.message)")]).problem
+            problem.extensions["libvirt"] = .object(["code": .int(Int(error.code)), "domain": .int(Int(error.domain)),
+                                                     "message": .string(error.message)])
+            problem.extensions["step"] = .string("define")
+            return problem
         case .stepFailed(let step, let error, let rolledBack):
             var problem = from(error)
             if problem.status == 500 {
