@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HTTPServer
 import Locking
+import Prometheus
 import VirtHost
 
 /// `GET /v1/events`: the Host's events as server-sent events.
@@ -8,8 +9,10 @@ struct EventRoutes {
     let host: VirtHost.Host
     /// How often a quiet stream sends a comment, so proxies keep it and dead peers show.
     let heartbeat: Duration
+    let metrics: ServiceMetrics
 
     func register(in router: inout Router) {
+        let openStreams = metrics.openStreams(route: "/v1/events")
         router.get("/v1/events") { [host, heartbeat] request in
             let types = Set(request.queryValues("type").flatMap { $0.split(separator: ",").map(String.init) })
             if let unknown = types.subtracting(EventFilter.knownTypes).sorted().first {
@@ -30,7 +33,7 @@ struct EventRoutes {
             let subscription = host.events.subscribe(filter, after: lastID, coalesce: coalesce)
             return .stream(contentType: "text/event-stream",
                            headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
-                           ServerSentEvents(subscription: subscription, heartbeat: heartbeat))
+                           ServerSentEvents(subscription: subscription, heartbeat: heartbeat, openStreams: openStreams))
         }
     }
 }
@@ -44,15 +47,20 @@ struct ServerSentEvents: AsyncSequence, Sendable {
 
     let subscription: EventSubscription
     let heartbeat: Duration
+    /// Counts the streams being sent: one from the first byte pulled to the end.
+    let openStreams: Gauge
     static let retryMilliseconds = 3000
 
     final class Iterator: AsyncIteratorProtocol {
         let subscription: EventSubscription
         var started = false
         let poker: Task<Void, Never>
+        let openStreams: Gauge
 
-        init(subscription: EventSubscription, heartbeat: Duration) {
+        init(subscription: EventSubscription, heartbeat: Duration, openStreams: Gauge) {
             self.subscription = subscription
+            self.openStreams = openStreams
+            openStreams.increment()
             poker = Task {
                 while !subscription.isFinished {
                     try? await Task.sleep(for: heartbeat)
@@ -64,6 +72,7 @@ struct ServerSentEvents: AsyncSequence, Sendable {
         deinit {
             poker.cancel()
             subscription.finish()
+            openStreams.decrement()
         }
 
         func next() async -> [UInt8]? {
@@ -79,7 +88,9 @@ struct ServerSentEvents: AsyncSequence, Sendable {
         }
     }
 
-    func makeAsyncIterator() -> Iterator { Iterator(subscription: subscription, heartbeat: heartbeat) }
+    func makeAsyncIterator() -> Iterator {
+        Iterator(subscription: subscription, heartbeat: heartbeat, openStreams: openStreams)
+    }
 
     /// The last event's frame. Every subscriber sends the same bytes for an event: with a
     /// thousand streams, writing its JSON once instead of per stream was a fifth of the
