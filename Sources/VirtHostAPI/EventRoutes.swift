@@ -101,9 +101,10 @@ struct ServerSentEvents: AsyncSequence, Sendable {
         switch item {
         case .heartbeat:
             return Array(": heartbeat\n\n".utf8)
-        case .overflow(let dropped):
+        case .overflow(let overflow):
             // No `id:`: the client's Last-Event-ID stays at the last event it really got.
-            let data = #"{"dropped":\#(dropped),"detail":"events were dropped; list the domains again"}"#
+            let data = (try? JSONWriter.encode(OverflowDocument(overflow))).map { String(decoding: $0, as: UTF8.self) }
+                ?? "{}"
             return Array("event: overflow\ndata: \(data)\n\n".utf8)
         case .event(let event):
             if let last = lastEventFrame.withLock({ $0 }), last.event == event { return last.frame }
@@ -113,6 +114,32 @@ struct ServerSentEvents: AsyncSequence, Sendable {
             return frame
         }
     }
+}
+
+/// An overflow's `data:` JSON: why events are missing, and how many when that is known.
+struct OverflowDocument: Encodable {
+    let reason: String
+    let dropped: Int?
+    let detail: String
+
+    init(_ overflow: EventSubscription.Overflow) {
+        reason = overflow.reason.rawValue
+        dropped = overflow.dropped
+        detail = switch overflow.reason {
+        case .queueFull: "this stream fell behind and its oldest events were dropped; list the domains again"
+        case .replayGap: "events after the last event id have left the replay buffer; list the domains again"
+        case .restarted: "the service restarted since the last event id; events may have been missed; list the domains again"
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(reason, forKey: .reason)
+        try container.encodeIfPresent(dropped, forKey: .dropped)
+        try container.encode(detail, forKey: .detail)
+    }
+
+    enum CodingKeys: String, CodingKey { case reason, dropped, detail }
 }
 
 /// An event's `data:` JSON.
