@@ -44,8 +44,8 @@ extension Host {
         }
     }
 
-    /// One sweep: node info, CPU map and memory statistics, then one
-    /// `virConnectGetAllDomainStats` for every domain's vCPUs and disks. A domain's XML is
+    /// One sweep: node info, CPU map and memory statistics, one `virConnectGetAllDomainStats`
+    /// for every domain's disks, and the info of each running domain for its vCPUs. A domain's XML is
     /// read only when its disks changed since the last sweep (see ``DiskTypeMemo``).
     private func sweepMetrics() throws(HostError) -> HostMetrics {
         let hostname = try hostname()
@@ -58,7 +58,10 @@ extension Host {
             let version = facts.hypervisorVersion
             // Every domain, running or not (Nova counts the disks of both). NOWAIT: a domain
             // busy with a long job gives what needs no job, and the rest is read one by one.
-            let records = try connection.allDomainStats([.vcpu, .block], flags: [.noWait])
+            // Not the vcpu group: for a running QEMU domain it asks QEMU for its statistics
+            // (query-stats), which took twice the block group's time; virDomainGetInfo per
+            // running domain reads libvirt's own state.
+            let records = try connection.allDomainStats([.block], flags: [.noWait])
             let running = records.filter { $0.domain.id() != nil }
 
             let vcpus: HostMetrics.VCPUs
@@ -95,7 +98,7 @@ extension Host {
     }
 
     /// Nova's `_get_vcpu_used`: a domain that cannot be read counts as one vCPU, and is logged.
-    /// `vcpu.current` where the driver gives it (the same figure as `virDomainGetInfo`'s).
+    /// `vcpu.current` where the record has it (the same figure as `virDomainGetInfo`'s).
     private func vcpusUsed(_ running: [DomainStatsRecord]) -> Int {
         running.reduce(0) { sum, record in
             if let current = record.currentVCPUs { return sum + current }
