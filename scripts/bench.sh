@@ -4,6 +4,9 @@
 # loopback (2 threads, 64 connections), medians of RUNS runs, ratios from the same run.
 #   scripts/bench.sh            RUNS=3 DURATION=5 by default
 #   QEMU=0 scripts/bench.sh     skip the loads on the real libvirtd
+#   ONLY=qemu scripts/bench.sh  only the host-metrics loads on the real libvirtd
+# The real-libvirtd loads run with BENCH_DOMAINS (24) domains defined for the run, each with a
+# qcow2 overlay and a sparse raw disk, two of them running; they are removed at the end.
 # virthostd is built as it ships (the Dockerfile's --static-swift-stdlib), in .build-static.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +27,14 @@ for package in wrk gcc python3-venv python3-dev procps curl; do
 done
 ((${#missing[@]} == 0)) || { $sudo apt-get update -qq; $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
 scripts/install-deps.sh --test >/dev/null
-[[ ${QEMU:-1} == 0 ]] || scripts/start-libvirtd.sh >/dev/null
+virt_type=qemu
+[[ ${QEMU:-1} == 0 ]] || virt_type=$(scripts/start-libvirtd.sh | tail -1)
+only=${ONLY:-}
+[[ $only != qemu || ${QEMU:-1} != 0 ]] || { echo "ONLY=qemu needs QEMU=1" >&2; exit 1; }
 
-for product in virthostd RenderBenchmark JSONBenchmark; do "${build[@]}" --product "$product" >/dev/null; done
+products=(virthostd RenderBenchmark JSONBenchmark)
+[[ $only != qemu ]] || products=(virthostd)
+for product in "${products[@]}"; do "${build[@]}" --product "$product" >/dev/null; done
 gcc -O2 -o "$work/mhd_hello" "$peers/mhd_hello.c" $(pkg-config --cflags --libs libmicrohttpd)
 gcc -O2 -o "$work/sse_fanout" Benchmarks/SSEFanOut/sse_fanout.c
 if [[ ! -x $work/venv/bin/gunicorn ]]; then
@@ -51,8 +59,53 @@ wrk.body = '{"name":"bench","uuid":"6695eb01-f6a4-8304-79aa-97f2502e193f","memor
 LUA
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+bench_domains=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for domain in "${bench_domains[@]}"; do
+        virsh -q -c qemu:///system destroy "$domain" >/dev/null 2>&1 || true
+        virsh -q -c qemu:///system undefine "$domain" >/dev/null 2>&1 || true
+    done
+    rm -rf "$work/disks"
+}
 trap cleanup EXIT
+
+# Domains for the host-metrics sweep on qemu:///system: each has a qcow2 overlay (on a shared
+# base) and a sparse raw file with a few MiB written, the disks disk_available_least counts.
+if [[ ${QEMU:-1} != 0 ]]; then
+    mkdir -p "$work/disks"
+    disks=$PWD/$work/disks
+    qemu-img create -q -f qcow2 "$disks/base.qcow2" 1G
+    suffix=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    for i in $(seq -w 1 "${BENCH_DOMAINS:-24}"); do
+        name=virthost-bench-$suffix-$i
+        qemu-img create -q -f qcow2 -b "$disks/base.qcow2" -F qcow2 "$disks/$name.qcow2" 2G
+        truncate -s 1G "$disks/$name.raw"
+        dd if=/dev/urandom of="$disks/$name.raw" bs=1M count=2 seek=8 conv=notrunc status=none
+        python3 - "$name" "$virt_type" "$disks" > "$work/$name.xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+name, virt_type, disks = sys.argv[1:4]
+domain = ET.Element("domain", type=virt_type)
+ET.SubElement(domain, "name").text = name
+ET.SubElement(domain, "memory", unit="MiB").text = "64"
+ET.SubElement(domain, "vcpu").text = "1"
+os_ = ET.SubElement(domain, "os")
+ET.SubElement(os_, "type", arch="x86_64", machine="q35").text = "hvm"
+ET.SubElement(os_, "boot", dev="network")
+devices = ET.SubElement(domain, "devices")
+for target, fmt, suffix in (("vda", "qcow2", "qcow2"), ("vdb", "raw", "raw")):
+    disk = ET.SubElement(devices, "disk", type="file", device="disk")
+    ET.SubElement(disk, "driver", name="qemu", type=fmt)
+    ET.SubElement(disk, "source", file=f"{disks}/{name}.{suffix}")
+    ET.SubElement(disk, "target", dev=target, bus="virtio")
+print(ET.tostring(domain, encoding="unicode"))
+PY
+        virsh -q -c qemu:///system define "$work/$name.xml" >/dev/null
+        bench_domains+=("$name")
+    done
+    for domain in "${bench_domains[@]:0:2}"; do virsh -q -c qemu:///system start "$domain" >/dev/null; done
+fi
 
 # start NAME PORT COMMAND...: starts a server and waits for its port.
 start() {
@@ -63,6 +116,7 @@ start() {
     echo "server on $port did not start" >&2; exit 1
 }
 
+if [[ $only != qemu ]]; then
 # exec to the first /readyz 200, median of five starts.
 exec_to_ready_ms=$(python3 - <<'PY'
 import statistics, subprocess, time, urllib.request
@@ -92,8 +146,9 @@ idle_pid=$(pgrep -f 'listen 127.0.0.1:18101')
 idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/"$idle_pid"/status)
 idle_anon_kb=$(awk '/RssAnon/ {print $2}' /proc/"$idle_pid"/status)
 idle_pss_kb=$(awk '/^Pss:/ {print $2}' /proc/"$idle_pid"/smaps_rollup)
+fi
 if [[ ${QEMU:-1} != 0 ]]; then
-    start virthostq 18106 "$bin/virthostd" --listen 127.0.0.1:18106 --uri qemu:///system
+    start virthostq 18106 "$bin/virthostd" --listen 127.0.0.1:18106 --uri qemu:///system --instances-path "$disks"
     (cd "$peers" && LIBVIRT_URI=qemu:///system start flaskq 18107 "$OLDPWD/$work/venv/bin/gunicorn" -w 2 -k gthread --threads 8 -b 127.0.0.1:18107 flask_peer:app)
     pids+=($(pgrep -f "127.0.0.1:18107" | tr '\n' ' '))
 fi
@@ -124,8 +179,34 @@ print(f"| {label} | {o[0]:,.0f} | {o[1]:.2f} | {o[2]:.2f} | {ratio}{errors} |")
 PY
 }
 
+if [[ ${QEMU:-1} != 0 ]]; then
+    # What the sweeps read: the domains, and the over-commit of their disks.
+    curl -s 'http://127.0.0.1:18106/v1/host/metrics?max_age_ms=0' > "$work/sweep.json"
+    python3 - "$work/sweep.json" <<'PY'
+import json, subprocess, sys
+disk = json.load(open(sys.argv[1]))["disk_gb"]
+assert disk["error"] is None, disk
+def count(*flags):
+    out = subprocess.run(["virsh", "-q", "-c", "qemu:///system", "list", "--name", *flags],
+                         capture_output=True, text=True).stdout
+    return len(out.split())
+print(f"qemu:///system: {count('--all')} domains defined ({count()} running), "
+      f"{disk['over_committed_bytes'] / 2**30:.1f} GiB over-committed in their file disks; "
+      f"load average at start {open('/proc/loadavg').read().split()[0]}")
+PY
+    echo
+fi
 echo "| load | req/s | p50 ms | p99 ms | ratio |"
 echo "|---|---|---|---|---|"
+if [[ $only == qemu ]]; then
+    flaskq=$(measure http://127.0.0.1:18107/v1/host/metrics)
+    row "Flask peer /v1/host/metrics, qemu:///system" "$flaskq" "" ""
+    row "GET /v1/host/metrics?max_age_ms=0, qemu:///system" "$(measure 'http://127.0.0.1:18106/v1/host/metrics?max_age_ms=0')" "$flaskq" "Flask"
+    flaskq1=$(measure http://127.0.0.1:18107/v1/host/metrics -t1 -c1)
+    row "Flask peer /v1/host/metrics, qemu:///system, one connection" "$flaskq1" "" ""
+    row "GET /v1/host/metrics?max_age_ms=0, qemu:///system, one connection" "$(measure 'http://127.0.0.1:18106/v1/host/metrics?max_age_ms=0' -t1 -c1)" "$flaskq1" "Flask"
+    exit 0
+fi
 mhd=$(measure http://127.0.0.1:18103/)
 row "bare libmicrohttpd (peer)" "$mhd" "" ""
 row "GET /v1/host" "$(measure http://127.0.0.1:18101/v1/host)" "$mhd" "libmicrohttpd"
@@ -138,6 +219,9 @@ if [[ ${QEMU:-1} != 0 ]]; then
     row "Flask peer /v1/host/metrics, qemu:///system" "$flaskq" "" ""
     row "GET /v1/host/metrics, qemu:///system" "$(measure http://127.0.0.1:18106/v1/host/metrics)" "$flaskq" "Flask"
     row "GET /v1/host/metrics?max_age_ms=0, qemu:///system" "$(measure 'http://127.0.0.1:18106/v1/host/metrics?max_age_ms=0')" "$flaskq" "Flask"
+    flaskq1=$(measure http://127.0.0.1:18107/v1/host/metrics -t1 -c1)
+    row "Flask peer /v1/host/metrics, qemu:///system, one connection" "$flaskq1" "" ""
+    row "GET /v1/host/metrics?max_age_ms=0, qemu:///system, one connection" "$(measure 'http://127.0.0.1:18106/v1/host/metrics?max_age_ms=0' -t1 -c1)" "$flaskq1" "Flask"
 fi
 row "GET /v1/domains, 1 domain" "$(measure http://127.0.0.1:18101/v1/domains)" "$(measure http://127.0.0.1:18104/v1/domains)" "Flask"
 flask1000=$(measure http://127.0.0.1:18105/v1/domains)

@@ -8,7 +8,8 @@ packages=(libvirt-dev libmicrohttpd-dev libxml2-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients
                python3 python3-venv curl openssl procps ovmf
-               libvirt-daemon-config-nwfilter iproute2 ebtables iptables)
+               libvirt-daemon-config-nwfilter iproute2 ebtables iptables
+               prometheus)  # promtool, which lints the /metrics exposition in the tests
 fi
 
 missing=()

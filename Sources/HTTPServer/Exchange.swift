@@ -70,6 +70,9 @@ public struct CompletedRequest: Sendable {
     public let route: String?
     public let pathParameters: [String: String]
     public let status: Int
+    /// Whether the answer was a streamed body (server-sent events): its duration is the
+    /// stream's life, not a request's latency.
+    public let streamed: Bool
     public let duration: Duration
     public let requestID: String
     /// Who sent it, as admission said; nil when anonymous.

@@ -388,7 +388,8 @@ public final class HTTPServer: Sendable {
         }
         let duration = ContinuousClock.now - exchange.started
         configuration.onCompletion?(CompletedRequest(method: exchange.method, path: exchange.path, route: route,
-                                                     pathParameters: parameters, status: status, duration: duration,
+                                                     pathParameters: parameters, status: status, streamed: sink != nil,
+                                                     duration: duration,
                                                      requestID: exchange.id, principal: principal,
                                                      annotations: annotations))
         if logger.logLevel <= .debug {

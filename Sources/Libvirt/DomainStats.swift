@@ -46,3 +46,75 @@ public struct BlockInfo: Sendable, Hashable {
         self.physical = physical
     }
 }
+
+/// One disk of a record's `block` group (`block.<n>.*`), as libvirt reports it. Which figures
+/// are present depends on the driver and the domain's state: QEMU gives an inactive domain's
+/// sizes from the image files (as `virDomainGetBlockInfo` does), a running one's from QEMU,
+/// where `allocation` is the highest offset written (`wr_highest_offset`), 0 before any write.
+public struct BlockStats: Sendable, Hashable {
+    /// The target (`vda`).
+    public let name: String
+    /// The source's path, for local storage only (no network disk has one).
+    public let path: String?
+    public let allocation: UInt64?
+    public let capacity: UInt64?
+    public let physical: UInt64?
+
+    public init(name: String, path: String?, allocation: UInt64?, capacity: UInt64?, physical: UInt64?) {
+        self.name = name
+        self.path = path
+        self.allocation = allocation
+        self.capacity = capacity
+        self.physical = physical
+    }
+}
+
+extension DomainStatsRecord {
+    /// The disks of the `block` group, in libvirt's order; nil when the record has none (the
+    /// group was not asked for, or the driver does not give it). Only the top image of each
+    /// disk: a backing-chain entry (asked for with `.backing`) is left out.
+    public var blocks: [BlockStats]? {
+        // One pass: a running domain's record holds hundreds of parameters.
+        var count: Int?
+        var fields: [Int: [Substring: TypedParameter.Value]] = [:]
+        for parameter in parameters where parameter.field.hasPrefix("block.") {
+            let rest = parameter.field.dropFirst("block.".count)
+            if rest == "count" {
+                count = parameter.value.number.map { Int($0) }
+                continue
+            }
+            guard let dot = rest.firstIndex(of: "."), let index = Int(rest[..<dot]) else { continue }
+            fields[index, default: [:]][rest[rest.index(after: dot)...]] = parameter.value
+        }
+        guard let count else { return nil }
+        // With `.backing`, a disk's chain follows its top image under the same name: the
+        // first entry of a name is the top.
+        var seen = Set<String>()
+        return (0..<count).compactMap { index in
+            guard let disk = fields[index], case .string(let name)? = disk["name"], seen.insert(name).inserted
+            else { return nil }
+            var path: String?
+            if case .string(let text)? = disk["path"] { path = text }
+            return BlockStats(name: name, path: path, allocation: disk["allocation"]?.bytes,
+                              capacity: disk["capacity"]?.bytes, physical: disk["physical"]?.bytes)
+        }
+    }
+
+    /// `vcpu.current`: the domain's vCPUs now, when the record has the `vcpu` group.
+    public var currentVCPUs: Int? {
+        parameters.first { $0.field == "vcpu.current" }?.value.number.map { Int($0) }
+    }
+}
+
+extension TypedParameter.Value {
+    /// A size in bytes, exactly (a `Double` would round above 2^53).
+    var bytes: UInt64? {
+        switch self {
+        case .ullong(let value): value
+        case .llong(let value): value >= 0 ? UInt64(value) : nil
+        case .uint(let value): UInt64(value)
+        case .int(let value): value >= 0 ? UInt64(value) : nil
+        default: nil
+        }
+    }
+}

@@ -74,6 +74,10 @@ public actor Host {
     private var reconnectTask: Task<Void, Never>?
     /// The last host-metrics sample and when it was taken.
     var lastMetrics: (sample: HostMetrics, at: ContinuousClock.Instant)?
+    /// Fresh host-metrics samples asked for while one is taken, answered together.
+    let metricsSweeps = CallCoalescer<Int, Result<HostMetrics, HostError>>()
+    /// Each domain's file-backed disks, by UUID, as of the last metrics sweep.
+    var diskTypeMemo: [String: DiskTypeMemo] = [:]
     private var cachedFacts: ConnectionFacts?
     /// Domain listings asked for while one runs, answered together, and how many sweeps ran.
     let domainListings = CallCoalescer<DomainListingRequest, Result<DomainListing, HostError>>()

@@ -90,6 +90,9 @@ public struct DiskUsage: Sendable, Encodable {
     public var overCommittedBytes: UInt64
     /// Why the figures are missing, e.g. the path does not exist.
     public var error: String?
+    /// The over-commit by domain UUID (not in the document): what the tests compare one
+    /// domain at a time, whatever other domains the shared libvirtd has.
+    var overCommittedByDomain: [String: UInt64] = [:]
 
     public init(path: String, totalBytes: UInt64? = nil, freeBytes: UInt64? = nil, overCommittedBytes: UInt64,
                 error: String? = nil) {

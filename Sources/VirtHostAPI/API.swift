@@ -41,7 +41,7 @@ public struct API: Sendable {
         HostRoutes(host: host).register(in: &router)
         DomainRoutes(host: host).register(in: &router)
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency)).register(in: &router)
-        EventRoutes(host: host, heartbeat: eventHeartbeat).register(in: &router)
+        EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)

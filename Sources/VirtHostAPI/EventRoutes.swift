@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HTTPServer
 import Locking
+import Prometheus
 import VirtHost
 
 /// `GET /v1/events`: the Host's events as server-sent events.
@@ -8,8 +9,10 @@ struct EventRoutes {
     let host: VirtHost.Host
     /// How often a quiet stream sends a comment, so proxies keep it and dead peers show.
     let heartbeat: Duration
+    let metrics: ServiceMetrics
 
     func register(in router: inout Router) {
+        let openStreams = metrics.openStreams(route: "/v1/events")
         router.get("/v1/events") { [host, heartbeat] request in
             let types = Set(request.queryValues("type").flatMap { $0.split(separator: ",").map(String.init) })
             if let unknown = types.subtracting(EventFilter.knownTypes).sorted().first {
@@ -30,7 +33,7 @@ struct EventRoutes {
             let subscription = host.events.subscribe(filter, after: lastID, coalesce: coalesce)
             return .stream(contentType: "text/event-stream",
                            headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
-                           ServerSentEvents(subscription: subscription, heartbeat: heartbeat))
+                           ServerSentEvents(subscription: subscription, heartbeat: heartbeat, openStreams: openStreams))
         }
     }
 }
@@ -44,15 +47,20 @@ struct ServerSentEvents: AsyncSequence, Sendable {
 
     let subscription: EventSubscription
     let heartbeat: Duration
+    /// Counts the streams being sent: one from the first byte pulled to the end.
+    let openStreams: Gauge
     static let retryMilliseconds = 3000
 
     final class Iterator: AsyncIteratorProtocol {
         let subscription: EventSubscription
         var started = false
         let poker: Task<Void, Never>
+        let openStreams: Gauge
 
-        init(subscription: EventSubscription, heartbeat: Duration) {
+        init(subscription: EventSubscription, heartbeat: Duration, openStreams: Gauge) {
             self.subscription = subscription
+            self.openStreams = openStreams
+            openStreams.increment()
             poker = Task {
                 while !subscription.isFinished {
                     try? await Task.sleep(for: heartbeat)
@@ -64,6 +72,7 @@ struct ServerSentEvents: AsyncSequence, Sendable {
         deinit {
             poker.cancel()
             subscription.finish()
+            openStreams.decrement()
         }
 
         func next() async -> [UInt8]? {
@@ -79,7 +88,9 @@ struct ServerSentEvents: AsyncSequence, Sendable {
         }
     }
 
-    func makeAsyncIterator() -> Iterator { Iterator(subscription: subscription, heartbeat: heartbeat) }
+    func makeAsyncIterator() -> Iterator {
+        Iterator(subscription: subscription, heartbeat: heartbeat, openStreams: openStreams)
+    }
 
     /// The last event's frame. Every subscriber sends the same bytes for an event: with a
     /// thousand streams, writing its JSON once instead of per stream was a fifth of the
@@ -90,9 +101,10 @@ struct ServerSentEvents: AsyncSequence, Sendable {
         switch item {
         case .heartbeat:
             return Array(": heartbeat\n\n".utf8)
-        case .overflow(let dropped):
+        case .overflow(let overflow):
             // No `id:`: the client's Last-Event-ID stays at the last event it really got.
-            let data = #"{"dropped":\#(dropped),"detail":"events were dropped; list the domains again"}"#
+            let data = (try? JSONWriter.encode(OverflowDocument(overflow))).map { String(decoding: $0, as: UTF8.self) }
+                ?? "{}"
             return Array("event: overflow\ndata: \(data)\n\n".utf8)
         case .event(let event):
             if let last = lastEventFrame.withLock({ $0 }), last.event == event { return last.frame }
@@ -102,6 +114,32 @@ struct ServerSentEvents: AsyncSequence, Sendable {
             return frame
         }
     }
+}
+
+/// An overflow's `data:` JSON: why events are missing, and how many when that is known.
+struct OverflowDocument: Encodable {
+    let reason: String
+    let dropped: Int?
+    let detail: String
+
+    init(_ overflow: EventSubscription.Overflow) {
+        reason = overflow.reason.rawValue
+        dropped = overflow.dropped
+        detail = switch overflow.reason {
+        case .queueFull: "this stream fell behind and its oldest events were dropped; list the domains again"
+        case .replayGap: "events after the last event id have left the replay buffer; list the domains again"
+        case .restarted: "the service restarted since the last event id; events may have been missed; list the domains again"
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(reason, forKey: .reason)
+        try container.encodeIfPresent(dropped, forKey: .dropped)
+        try container.encode(detail, forKey: .detail)
+    }
+
+    enum CodingKeys: String, CodingKey { case reason, dropped, detail }
 }
 
 /// An event's `data:` JSON.

@@ -1,5 +1,5 @@
 import Foundation
-import Libvirt
+@testable import Libvirt
 import Testing
 
 /// The binding against libvirt's built-in test driver, whose facts are fixed:
@@ -152,4 +152,39 @@ func captureStandardError(_ body: () throws -> Void) throws -> String {
     defer { dup2(saved, STDERR_FILENO); close(saved) }
     try body()
     return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+}
+
+/// `DomainStatsRecord.blocks`: the `block.<n>.*` parameters as libvirt lays them out,
+/// with a backing chain (`.backing`) whose entries repeat their disk's name after the top.
+@Suite struct DomainStatsBlockTests {
+    @Test func blocksAreTheTopImagesWithTheirExactSizes() throws {
+        let domain = try Connection(uri: "test:///default").lookupDomain(name: "test")
+        let big = UInt64(1) << 60  // beyond a Double's exact integers
+        let record = DomainStatsRecord(domain: domain, parameters: [
+            .init(field: "state.state", value: .int(1)),
+            .init(field: "vcpu.current", value: .uint(2)),
+            .init(field: "block.count", value: .uint(4)),
+            .init(field: "block.0.name", value: .string("vda")),
+            .init(field: "block.0.path", value: .string("/images/vda.qcow2")),
+            .init(field: "block.0.allocation", value: .ullong(200_704)),
+            .init(field: "block.0.capacity", value: .ullong(big + 1)),
+            .init(field: "block.0.physical", value: .ullong(196_640)),
+            .init(field: "block.1.name", value: .string("vda")),
+            .init(field: "block.1.path", value: .string("/images/base.qcow2")),
+            .init(field: "block.1.backingIndex", value: .uint(1)),
+            .init(field: "block.1.capacity", value: .ullong(1 << 30)),
+            .init(field: "block.2.name", value: .string("vdb")),
+            .init(field: "block.3.name", value: .string("sda")),
+            .init(field: "block.3.path", value: .string("/images/seed.iso")),
+        ])
+        let blocks = try #require(record.blocks)
+        #expect(blocks == [
+            BlockStats(name: "vda", path: "/images/vda.qcow2", allocation: 200_704, capacity: big + 1, physical: 196_640),
+            BlockStats(name: "vdb", path: nil, allocation: nil, capacity: nil, physical: nil),
+            BlockStats(name: "sda", path: "/images/seed.iso", allocation: nil, capacity: nil, physical: nil),
+        ])
+        #expect(record.currentVCPUs == 2)
+        // No block group at all (the test driver's records): nil, not an empty list.
+        #expect(DomainStatsRecord(domain: domain, parameters: [.init(field: "state.state", value: .int(1))]).blocks == nil)
+    }
 }

@@ -81,6 +81,41 @@ import VirtHost
         await api.stop()
     }
 
+    /// virthostd restarts and the client reconnects with the Last-Event-ID it had, as
+    /// `EventSource` does: the stream starts with an overflow that says the service restarted
+    /// (and gives no count, which nobody knows), and the new run's ids are greater than the
+    /// old run's, so the client's id never goes backwards.
+    @Test func aReconnectAfterARestartStartsWithAnOverflowAndIDsKeepGrowing() async throws {
+        func pause(_ port: UInt16) async throws {
+            let response = try await httpRequest(port: port, "POST", "/v1/domains/test/pause")
+            #expect(response.status == 200, "\(response.text)")
+        }
+        let first = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
+        let stream = try await onOwnThread { try SSEStreamClient(port: first.port, path: "/v1/events") }
+        try await pause(first.port)
+        let before = try await onOwnThread { try stream.events(1) }
+        let lastID = try #require(before.first?.id.flatMap { UInt64($0) })
+        _ = first.stop()
+
+        let second = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
+        let resumed = try await onOwnThread {
+            try SSEStreamClient(port: second.port, path: "/v1/events", headers: [("Last-Event-ID", String(lastID))])
+        }
+        let overflow = try #require(try await onOwnThread { try resumed.nextEvent() })
+        #expect(overflow.event == "overflow")
+        #expect(overflow.id == nil)
+        let data = try overflow.json()
+        #expect(data["reason"] as? String == "restarted")
+        #expect(data["dropped"] == nil)
+        #expect((data["detail"] as? String)?.contains("restarted") == true)
+        try await pause(second.port)
+        let after = try await onOwnThread { try resumed.events(1) }
+        #expect(after.map(\.event) == ["lifecycle"])
+        let newID = try #require(after.first?.id.flatMap { UInt64($0) })
+        #expect(newID > lastID)
+        _ = second.stop()
+    }
+
     @Test func anIDThatLeftTheBufferGivesAnOverflowFirst() async throws {
         let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(bufferSize: 2, initialID: 0))
         for action in ["pause", "resume", "destroy", "start"] { try await post(api, "/v1/domains/test/\(action)") }
@@ -90,6 +125,7 @@ import VirtHost
         #expect(frames.map(\.event) == ["overflow", "lifecycle", "lifecycle"])
         #expect(frames[0].id == nil)
         #expect(try frames[0].json()["dropped"] as? Int == 1)
+        #expect(try frames[0].json()["reason"] as? String == "replay_gap")
         #expect(frames.dropFirst().map(\.id) == ["3", "4"])
         await api.stop()
     }

@@ -76,6 +76,57 @@ import TestSupport
         await api.stop()
     }
 
+    /// Prometheus' own linter, `promtool check metrics` (Debian's `prometheus`, installed by
+    /// `scripts/install-deps.sh --test`), accepts live scrapes: every family has HELP and
+    /// TYPE, names and units as Prometheus wants them. Taken while an event stream is open and
+    /// after it ended, with requests of every kind behind it. Event streams stay out of the
+    /// request-duration histogram and have series of their own.
+    @Test func promtoolAcceptsALiveScrapeAndStreamsHaveTheirOwnSeries() async throws {
+        let api = try APITestServer(uri: Fixtures.domainsInEveryStateURI, heartbeat: .milliseconds(100))
+        _ = try await httpRequest(port: api.port, "/healthz")
+        _ = try await httpRequest(port: api.port, "/v1/no-such-route")
+        _ = try await httpRequest(port: api.port, "/v1/events?type=nonsense")
+        func series(_ text: String, _ name: String) throws -> [(labels: String, value: Double)] {
+            try Self.samples(text).filter { $0.name == name }.map { ($0.labels, $0.value) }
+        }
+        let openScrape: String
+        do {
+            let stream = try await onOwnThread { try SSEStreamClient(port: api.port, path: "/v1/events") }
+            _ = try await onOwnThread { try stream.next() }
+            openScrape = try await httpRequest(port: api.port, "/metrics").text
+            #expect(try series(openScrape, "virthost_http_streams_open").map(\.value) == [1])
+        }
+        // The client is gone: the next heartbeat finds it out and the stream ends.
+        var closedScrape = ""
+        for _ in 0..<100 {
+            closedScrape = try await httpRequest(port: api.port, "/metrics").text
+            if try series(closedScrape, "virthost_http_streams_open").map(\.value) == [0],
+               try !series(closedScrape, "virthost_http_stream_duration_seconds_count").isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await api.stop()
+        #expect(try series(closedScrape, "virthost_http_streams_open")
+                    .map { "\($0.labels) \($0.value)" } == [#"{route="/v1/events"} 0.0"#])
+        #expect(try series(closedScrape, "virthost_http_stream_duration_seconds_count")
+                    .map { "\($0.labels) \($0.value)" } == [#"{route="/v1/events",status="200"} 1.0"#])
+        let requestLatencies = try series(closedScrape, "virthost_http_request_duration_seconds_count").map(\.labels)
+        #expect(requestLatencies.contains { $0.contains(#"route="/healthz""#) })
+        // The refused stream (a 400 before any stream) is a request like any other.
+        #expect(requestLatencies.contains { $0.contains(#"route="/v1/events""#) && $0.contains(#"status="400""#) })
+        #expect(!requestLatencies.contains { $0.contains(#"route="/v1/events""#) && $0.contains(#"status="200""#) })
+
+        for scrape in [openScrape, closedScrape] {
+            let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("scrape-\(UUID()).txt")
+            try scrape.write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            // promtool reads the exposition on standard input and exits non-zero on any complaint.
+            let verdict = try await onOwnThread {
+                try run("sh", ["-c", #"promtool check metrics < "$1" 2>&1; echo "exit $?""#, "sh", file.path])
+            }
+            #expect(verdict == "exit 0\n", "promtool: \(verdict)")
+        }
+    }
+
     /// The official Python client's parser reads the exposition (installed by `scripts/test.sh`).
     @Test(.enabled(if: MetricsEndpointTests.python != nil, "VIRTHOST_TEST_PYTHON names a Python with prometheus_client"))
     func prometheusClientParsesIt() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import VirtHost
 
 /// Host figures, domain capabilities, listing and disk over-commit against the real libvirtd.
 extension RealLibvirtdTests {
@@ -134,6 +135,78 @@ extension RealLibvirtdTests {
         guest.remove()
         await api.stop()
         #expect(after - before == expected)
+    }
+}
+
+extension RealLibvirtdTests {
+    /// The sweep reads every disk's sizes from one `virConnectGetAllDomainStats` call; each
+    /// figure here is worked out apart from libvirt's statistics: an inactive domain's from
+    /// `qemu-img info` and `stat` (capacity − allocated blocks), a running one's from
+    /// `virsh domblkinfo` (`virDomainGetBlockInfo`, the per-disk call the sweep replaced, which
+    /// reports QEMU's view while the domain runs). A disk attached to the inactive domain's
+    /// configuration counts on the next sweep (its XML is read again), and leaves with it.
+    @Test func diskOverCommitFromDomainStatsMatchesTheImagesRunningOrNot() async throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("virthost-stats-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        // A qcow2 overlay on a base image, a qcow2 holding data, sparse raw files with data.
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", file("base.qcow2"), "1G"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", file("base.qcow2"), "-F", "qcow2",
+                                 file("overlay.qcow2"), "2G"])
+        _ = try run("dd", ["if=/dev/urandom", "of=\(file("data.raw"))", "bs=1M", "count=2", "status=none"])
+        _ = try run("qemu-img", ["convert", "-q", "-O", "qcow2", file("data.raw"), file("data.qcow2")])
+        _ = try run("qemu-img", ["resize", "-q", file("data.qcow2"), "3G"])
+        for (name, size) in [("sparse.raw", "1G"), ("running.raw", "768M"), ("attached.raw", "256M")] {
+            _ = try run("truncate", ["-s", size, file(name)])
+            _ = try run("dd", ["if=/dev/urandom", "of=\(file(name))", "bs=1M", "count=3", "seek=10", "conv=notrunc",
+                               "status=none"])
+        }
+        func imageGrowth(_ path: String) throws -> Int {
+            let info = try JSONSerialization.jsonObject(with: Data(try run("qemu-img", ["info", "--output=json", path]).utf8))
+                as? [String: Any]
+            let capacity = try #require(info?["virtual-size"] as? Int)
+            let allocated = try #require(Int(try run("stat", ["-c", "%b", path]).trimmingCharacters(in: .whitespacesAndNewlines)))
+            return capacity - allocated * 512
+        }
+        let inactiveExpected = try imageGrowth(file("overlay.qcow2")) + imageGrowth(file("sparse.raw"))
+        #expect(inactiveExpected > 3_000_000_000 - 20_000_000)
+
+        // Per domain, so other domains of the shared libvirtd cannot move the figures.
+        let api = try APITestServer(uri: uri, instancesPath: directory.path)
+        func overCommitted(_ guest: TestGuest) async throws -> Int? {
+            let disk = try await api.host.metrics(maxAge: .zero).disk
+            #expect(disk.error == nil)
+            #expect(disk.overCommittedBytes == disk.overCommittedByDomain.values.reduce(0, +))
+            return disk.overCommittedByDomain[guest.uuid].map(Int.init)
+        }
+        let inactive = try TestGuest(uri: uri, virtType: RealLibvirtd.virtType,
+                                     disks: [(file("overlay.qcow2"), "qcow2"), (file("sparse.raw"), "raw")])
+        defer { inactive.remove() }
+        let running = try TestGuest(uri: uri, virtType: RealLibvirtd.virtType,
+                                    disks: [(file("data.qcow2"), "qcow2"), (file("running.raw"), "raw")])
+        defer { running.remove() }
+        _ = try run("virsh", ["-c", uri, "start", running.name])
+        #expect(try await overCommitted(inactive) == inactiveExpected)
+        var runningExpected = 0
+        for target in ["vda", "vdb"] {
+            let info = try virsh("domblkinfo", running.name, target)
+            runningExpected += try #require(number(info["Capacity"])) - (try #require(number(info["Allocation"])))
+        }
+        #expect(try await overCommitted(running) == runningExpected)
+        #expect(runningExpected > 3_000_000_000)
+
+        // The disk set of an inactive domain changes: the memo of its disk types must not hide it.
+        _ = try run("virsh", ["-c", uri, "attach-disk", inactive.name, file("attached.raw"), "vdc", "--config",
+                              "--driver", "qemu", "--subdriver", "raw"])
+        #expect(try await overCommitted(inactive) == inactiveExpected + (try imageGrowth(file("attached.raw"))))
+        _ = try run("virsh", ["-c", uri, "detach-disk", inactive.name, "vdc", "--config"])
+        #expect(try await overCommitted(inactive) == inactiveExpected)
+        // Stopped, the running domain's disks are read from the files, as any inactive one's.
+        _ = try run("virsh", ["-c", uri, "destroy", running.name])
+        #expect(try await overCommitted(running)
+                == (try imageGrowth(file("data.qcow2")) + imageGrowth(file("running.raw"))))
+        await api.stop()
     }
 }
 

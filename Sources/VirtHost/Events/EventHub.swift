@@ -14,9 +14,10 @@ public final class EventHub: Sendable {
         /// How long a `stopped` event is held for coalescing subscribers, and dropped if a
         /// `started` for the same domain follows (Nova's reboot guard); zero turns it off.
         public var stopEventDelay: Duration
-        /// The id before the first event. By default the wall clock in milliseconds × 1000,
-        /// so ids keep growing across restarts of the service, and a `Last-Event-ID` from an
-        /// earlier run gets an honest overflow, never another run's events.
+        /// The id before the first event. By default the wall clock at start in milliseconds
+        /// × 1000, so ids keep growing across restarts of the service (unless the clock steps
+        /// back, or a run takes more than 1,000 events for each millisecond it lasts), and a
+        /// `Last-Event-ID` from an earlier run is told so, never given another run's events.
         public var initialID: UInt64
 
         public init(bufferSize: Int = 1024, subscriberQueueSize: Int = 1024, stopEventDelay: Duration = .zero,
@@ -96,16 +97,27 @@ public final class EventHub: Sendable {
         wake.forEach { $0.wake() }
     }
 
-    /// A new subscription. With `after`, the buffered events newer than that id come first
-    /// (an overflow first, when events after it have already left the buffer); then it is live.
+    /// A new subscription. With `after`, the buffered events newer than that id come first,
+    /// then it is live. An overflow comes first when events after that id have left the
+    /// buffer (with their count), or when this run never gave that id: it is an earlier run's
+    /// (or a later one's, if the clock stepped back), and what happened in between is unknown.
+    /// `after: 0` asks for everything this run still has.
     public func subscribe(_ filter: EventFilter = EventFilter(), after lastSeen: UInt64? = nil,
                           coalesce: Bool = false) -> EventSubscription {
         let subscription = EventSubscription(hub: self, filter: filter, coalesce: coalesce,
                                              capacity: configuration.subscriberQueueSize)
         state.withLock { state in
-            if let lastSeen, lastSeen < state.lastID {
+            let first = configuration.initialID
+            if var lastSeen, lastSeen != state.lastID {
+                if lastSeen == 0 { lastSeen = first }
                 let oldest = state.buffer.first?.id ?? state.lastID + 1
-                if lastSeen + 1 < oldest { subscription.markOverflow(dropped: Int(oldest - lastSeen - 1)) }
+                if lastSeen < first || lastSeen > state.lastID {
+                    subscription.markOverflow(.init(reason: .restarted, dropped: nil))
+                    // This run's earlier events say nothing the client's new listing won't.
+                    lastSeen = state.lastID
+                } else if lastSeen + 1 < oldest {
+                    subscription.markOverflow(.init(reason: .replayGap, dropped: Int(oldest - lastSeen - 1)))
+                }
                 for event in state.buffer where event.id > lastSeen {
                     if coalesce, event.kind == .lifecycle, event.event == "stopped",
                        state.heldStops[event.domainUUID ?? ""]?.id == event.id { continue }
@@ -133,10 +145,33 @@ public final class EventHub: Sendable {
 
 /// One subscriber's view of the hub: a bounded queue it reads with ``next()``.
 public final class EventSubscription: Sendable {
+    /// Events this subscriber should have had are missing: it should list the domains again.
+    public struct Overflow: Sendable, Hashable {
+        public enum Reason: String, Sendable, Hashable {
+            /// The subscriber read slower than its events came: its queue dropped the oldest.
+            case queueFull = "queue_full"
+            /// The requested last event id has left the replay buffer.
+            case replayGap = "replay_gap"
+            /// The requested last event id is not one of this run's: the service restarted
+            /// in between, and nobody knows what it missed meanwhile.
+            case restarted
+        }
+
+        public var reason: Reason
+        /// How many: events dropped from the queue (after the filters), or event ids that
+        /// left the buffer (before them). Nil when unknown (`restarted`).
+        public var dropped: Int?
+
+        public init(reason: Reason, dropped: Int?) {
+            self.reason = reason
+            self.dropped = dropped
+        }
+    }
+
     public enum Item: Sendable, Hashable {
         case event(HostEvent)
-        /// Events were dropped (this many): the subscriber should re-list.
-        case overflow(dropped: Int)
+        /// Events were missed: the subscriber should re-list.
+        case overflow(Overflow)
         /// Nothing happened for a while; sent when someone calls ``poke()``.
         case heartbeat
     }
@@ -148,6 +183,8 @@ public final class EventSubscription: Sendable {
 
     struct State {
         var queue: [HostEvent] = []
+        /// Said before anything else: the replay could not start where it was asked to.
+        var replayOverflow: Overflow?
         var dropped = 0
         var heartbeat = false
         var finished = false
@@ -177,8 +214,8 @@ public final class EventSubscription: Sendable {
         }
     }
 
-    func markOverflow(dropped: Int) {
-        state.withLock { $0.dropped += dropped }
+    func markOverflow(_ overflow: Overflow) {
+        state.withLock { $0.replayOverflow = overflow }
     }
 
     /// Hands the next item to a waiting reader, if there is one.
@@ -198,9 +235,13 @@ public final class EventSubscription: Sendable {
     }
 
     private static func take(_ state: inout State) -> Item? {
+        if let overflow = state.replayOverflow {
+            state.replayOverflow = nil
+            return .overflow(overflow)
+        }
         if state.dropped > 0 {
             defer { state.dropped = 0 }
-            return .overflow(dropped: state.dropped)
+            return .overflow(.init(reason: .queueFull, dropped: state.dropped))
         }
         if !state.queue.isEmpty { return .event(state.queue.removeFirst()) }
         if state.heartbeat {
