@@ -9,10 +9,6 @@ struct GuestRoutes {
     let host: Host
     let idempotency: IdempotentRequest
 
-    struct RenderedXML: Encodable {
-        let xml: String
-    }
-
     struct VCPUList: Encodable {
         struct VCPU: Encodable {
             let number: Int
@@ -33,14 +29,12 @@ struct GuestRoutes {
     func register(in router: inout Router) {
         // Validates a spec against the host and renders its domain XML; touches no domain.
         router.post("/v1/guests/render") { request in
+            // A bad format is refused before the spec is read.
+            let format = try request.documentFormat(preferred: .json)
             let (read, readErrors) = GuestSpec.read(json: request.body)
             guard let spec = read else { throw GuestSpecError(readErrors) }
             let definition = try await define(spec, readErrors: readErrors, pointer: "")
-            let xml = GuestXML.xml(definition)
-            if request.headers["Accept"]?.contains("application/json") == true {
-                return .json(RenderedXML(xml: xml))
-            }
-            return Response(contentType: "application/xml", text: xml)
+            return .document(xml: GuestXML.xml(definition), as: format)
         }
 
         router.post("/v1/guests") { [host, idempotency] request in

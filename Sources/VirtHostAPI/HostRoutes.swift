@@ -15,10 +15,12 @@ struct HostRoutes {
             return .json(try await host.metrics(maxAge: maxAge))
         }
         router.get("/v1/host/capabilities") { [host] request in
-            switch try request.choice("format", default: Format.json) {
-            case .json: return .json(try await host.capabilities())
-            case .xml: return Response(contentType: "application/xml", text: try await host.capabilitiesXML())
+            var response = switch try request.documentFormat(preferred: .json) {
+            case .json: Response.json(try await host.capabilities())
+            case .xml: Response(contentType: "application/xml", text: try await host.capabilitiesXML())
             }
+            response.headers.add("Vary", "Accept")
+            return response
         }
         router.get("/v1/host/domain-capabilities") { [host] request in
             .json(try await host.domainCapabilities(arch: request.text("arch"), machine: request.text("machine"),
@@ -35,8 +37,6 @@ struct HostRoutes {
             return .json(VersionCheckDocument(check: check, satisfied: await host.check(check), host: summary))
         }
     }
-
-    enum Format: String, CaseIterable { case json, xml }
 }
 
 /// A version as `"9.0.0"` plus libvirt's integer code.
