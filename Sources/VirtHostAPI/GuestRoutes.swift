@@ -84,6 +84,16 @@ struct GuestRoutes {
                                               existingMACs: inventory.macs, uuid: inventory.uuid,
                                               policy: host.validationPolicy)
             let impact = try impact(request, inventory)
+            // A host PCI device the domain has already: libvirt refuses it with an error of no
+            // particular kind (a 500 otherwise). Disk targets and MACs are checked with the spec.
+            if device.interface == nil, device.identifier.contains(":") {
+                for inactive in [false, true] where impact.contains(inactive ? .config : .live) {
+                    if try await host.hasDevice(reference, identifier: device.identifier, inactive: inactive) {
+                        throw GuestSpecError([FieldError(pointer: "/pci_device/address",
+                                                         detail: "the domain has the PCI device \(device.identifier) already")])
+                    }
+                }
+            }
             if let interface = device.interface {
                 let errors = try await VIF(host: host).check([interface], pointer: "/interface")
                     .map { FieldError(pointer: $0.pointer.replacing("/interface/0", with: "/interface"),
@@ -178,6 +188,10 @@ struct GuestRoutes {
         if try request.bool("persistent", default: inventory.persistent) { impact.insert(.config) }
         guard !impact.isEmpty else {
             throw Problem.badRequest("live and persistent cannot both be false", parameter: "live")
+        }
+        // libvirt refuses this too, but as an error of no particular kind (a 500 otherwise).
+        if impact.contains(.live), !inventory.active {
+            throw HostError.invalidState(action: "change the live devices of", state: "shutoff")
         }
         return impact
     }

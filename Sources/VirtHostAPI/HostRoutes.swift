@@ -23,8 +23,10 @@ struct HostRoutes {
             return response
         }
         router.get("/v1/host/domain-capabilities") { [host] request in
-            .json(try await host.domainCapabilities(arch: request.text("arch"), machine: request.text("machine"),
-                                                    virtType: request.text("virt_type")))
+            let (arch, machine, virtType) = (request.text("arch"), request.text("machine"), request.text("virt_type"))
+            try Self.checkOffered(arch: arch, machine: machine, virtType: virtType,
+                                  capabilities: try await host.capabilities())
+            return .json(try await host.domainCapabilities(arch: arch, machine: machine, virtType: virtType))
         }
         router.get("/v1/host/version-check") { [host] request in
             let check = VersionCheck(libvirt: try request.version("libvirt"),
@@ -35,6 +37,31 @@ struct HostRoutes {
             // hypervisor is said as such instead of as "not satisfied".
             let summary = try await host.summary()
             return .json(VersionCheckDocument(check: check, satisfied: await host.check(check), host: summary))
+        }
+    }
+}
+
+extension HostRoutes {
+    /// An arch, machine or virt type the host's capabilities do not offer is a 400 naming the
+    /// parameter, before libvirt is asked: libvirt refuses them as "invalid argument", which
+    /// says neither which parameter nor that the caller is at fault.
+    static func checkOffered(arch: String?, machine: String?, virtType: String?,
+                             capabilities: HostCapabilities) throws(Problem) {
+        let guestArch = arch ?? capabilities.cpu.arch
+        let offers = capabilities.guests.filter { $0.arch == guestArch }
+        if let arch, offers.isEmpty {
+            let arches = Set(capabilities.guests.map(\.arch)).sorted().joined(separator: ", ")
+            throw .badRequest("arch must be one the host runs (\(arches)), got \(arch)", parameter: "arch")
+        }
+        guard !offers.isEmpty else { return }
+        let virtTypes = offers.flatMap(\.domainTypes)
+        if let virtType, !virtTypes.contains(virtType) {
+            throw .badRequest("virt_type must be one the host offers for \(guestArch) (\(Set(virtTypes).sorted().joined(separator: ", "))), got \(virtType)",
+                              parameter: "virt_type")
+        }
+        let machines = offers.flatMap(\.machines).flatMap { [$0.name] + ($0.canonical.map { [$0] } ?? []) }
+        if let machine, !machines.contains(machine) {
+            throw .badRequest("machine must be one the host offers for \(guestArch), got \(machine)", parameter: "machine")
         }
     }
 }
