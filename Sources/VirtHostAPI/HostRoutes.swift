@@ -24,9 +24,15 @@ struct HostRoutes {
         }
         router.get("/v1/host/domain-capabilities") { [host] request in
             let (arch, machine, virtType) = (request.text("arch"), request.text("machine"), request.text("virt_type"))
-            try Self.checkOffered(arch: arch, machine: machine, virtType: virtType,
-                                  capabilities: try await host.capabilities())
-            return .json(try await host.domainCapabilities(arch: arch, machine: machine, virtType: virtType))
+            do {
+                return .json(try await host.domainCapabilities(arch: arch, machine: machine, virtType: virtType))
+            } catch HostError.libvirt(let error) where !error.isUnsupported {
+                // Checked only once libvirt has refused, so a driver without domain
+                // capabilities still says so (501) whatever the parameters.
+                try Self.checkOffered(arch: arch, machine: machine, virtType: virtType,
+                                      capabilities: try await host.capabilities())
+                throw HostError.libvirt(error)
+            }
         }
         router.get("/v1/host/version-check") { [host] request in
             let check = VersionCheck(libvirt: try request.version("libvirt"),
@@ -43,8 +49,8 @@ struct HostRoutes {
 
 extension HostRoutes {
     /// An arch, machine or virt type the host's capabilities do not offer is a 400 naming the
-    /// parameter, before libvirt is asked: libvirt refuses them as "invalid argument", which
-    /// says neither which parameter nor that the caller is at fault.
+    /// parameter: libvirt refuses them as "invalid argument", which says neither which
+    /// parameter nor that the caller is at fault.
     static func checkOffered(arch: String?, machine: String?, virtType: String?,
                              capabilities: HostCapabilities) throws(Problem) {
         let guestArch = arch ?? capabilities.cpu.arch

@@ -46,7 +46,8 @@ import TestSupport
     /// The smallest spec names no virt type, arch or machine: the host's own are taken
     /// (libvirt's test driver runs only `test` domains on i686), and it renders and creates.
     @Test func theSmallestSpecRendersAndCreatesWithTheHostsDefaults() async throws {
-        let api = try APITestServer()
+        // A driver of its own: it creates a domain.
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
         let rendered = try await render(api, #"{"name": "web3", "memory_mb": 1024}"#, accept: "application/xml")
         #expect(rendered.status == 200, "\(rendered.text)")
         #expect(rendered.text.hasPrefix("<domain type='test'>"))
