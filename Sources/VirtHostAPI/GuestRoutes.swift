@@ -113,6 +113,14 @@ struct GuestRoutes {
                 attached = try await host.attachDevice(reference, xml: device.xml, impact: impact)
             } catch {
                 if let filter = device.firewallFilter { await firewall.remove([filter.name]) }
+                // libvirt's parser refusing the device (VIR_ERR_XML_ERROR 27, or
+                // VIR_ERR_CONFIG_UNSUPPORTED 67) is the device asking for what libvirt does not
+                // take: a 422 at the device with libvirt's words, not a 500.
+                if case HostError.libvirt(let refusal) = error, [27, 67].contains(refusal.code) {
+                    let pointer = device.interface != nil ? "/interface"
+                        : device.identifier.contains(":") ? "/pci_device" : "/disk"
+                    throw GuestSpecError([FieldError(pointer: pointer, detail: "libvirt refuses it: \(refusal.message)")])
+                }
                 throw error
             }
             var response = Response.json(attached, status: 201)

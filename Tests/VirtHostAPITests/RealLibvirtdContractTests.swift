@@ -45,5 +45,15 @@ extension RealLibvirtdTests {
         #expect(again.status == 422, "\(again.text)")
         let errors = try #require(try again.json()["errors"] as? [[String: String]])
         #expect(errors.map { $0["pointer"] } == ["/pci_device/address"])
+
+        // A device libvirt's parser refuses (an rbd name without its pool): 422 at the device.
+        let refused = try await httpRequest(port: api.port, "POST", "/v1/domains/\(name)/devices",
+                                            headers: [("Content-Type", "application/json")], body: Array(#"""
+            {"disk": {"source": {"protocol": "rbd", "name": "no-pool", "hosts": [{"name": "ceph-mon-1"}]}}}
+            """#.utf8))
+        #expect(refused.status == 422, "\(refused.text)")
+        let refusal = try #require(try refused.json()["errors"] as? [[String: String]])
+        #expect(refusal.first?["pointer"] == "/disk")
+        #expect(refusal.first?["detail"]?.hasPrefix("libvirt refuses it: ") == true)
     }
 }
