@@ -32,8 +32,8 @@ public struct GuestDefinition: Sendable, Hashable {
         uuid = spec.uuid?.lowercased() ?? UUID().uuidString.lowercased()
         arch = spec.os.arch ?? host?.arch ?? "x86_64"
         let isX86 = arch == "x86_64" || arch == "i686"
-        machine = spec.os.machine ?? (arch == "x86_64" ? "q35" : nil)
-        virtType = spec.virtType ?? "kvm"
+        machine = spec.os.machine ?? HostProfile.defaultMachine(arch: arch, host: host)
+        virtType = spec.virtType ?? host?.defaultVirtType(arch: arch) ?? "kvm"
         firmware = spec.os.firmware ?? "bios"
         cpuMode = spec.cpu.mode ?? (spec.cpu.model != nil ? "custom" : "host-model")
         topology = spec.cpu.topology ?? CPUSpec.Topology(sockets: max(spec.vcpus, 1), cores: 1, threads: 1)

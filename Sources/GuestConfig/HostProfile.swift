@@ -45,3 +45,24 @@ public struct HostProfile: Sendable, Hashable {
         self.offer = offer
     }
 }
+
+// The defaults that depend on the host: a spec that names no virt type or machine gets what
+// this host can run, so the smallest spec works on any host (libvirt's test driver too).
+extension HostProfile {
+    /// The domain type for a guest of `arch` whose spec names none: `kvm` where the host
+    /// offers it, else `qemu` (TCG), else the first the host has for the arch (libvirt's test
+    /// driver offers `test`). `kvm` for an arch the host does not run: the arch is the error.
+    public func defaultVirtType(arch: String) -> String {
+        guard let offered = architectures[arch]?.domainTypes, !offered.isEmpty else { return "kvm" }
+        return ["kvm", "qemu"].first(where: offered.contains) ?? offered[0]
+    }
+
+    /// The machine for a guest of `arch` whose spec names none: `q35` on x86_64 where the
+    /// host offers it (or nothing is known of the host); otherwise none, and libvirt chooses
+    /// the arch's default machine.
+    public static func defaultMachine(arch: String, host: HostProfile?) -> String? {
+        guard arch == "x86_64" else { return nil }
+        guard let machines = host?.architectures[arch]?.machines else { return host == nil ? "q35" : nil }
+        return machines.contains("q35") ? "q35" : nil
+    }
+}

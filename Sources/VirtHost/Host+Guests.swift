@@ -26,9 +26,11 @@ extension Host {
             architecture.domainTypes += guest.domainTypes.filter { !architecture.domainTypes.contains($0) }
             architectures[guest.arch] = architecture
         }
+        var profile = HostProfile(arch: capabilities.cpu.arch, architectures: architectures)
+        // The same defaults GuestDefinition settles, so the offer read is the one for the guest.
         let arch = spec.os.arch ?? capabilities.cpu.arch
-        let machine = spec.os.machine ?? (arch == "x86_64" ? "q35" : nil)
-        let virtType = spec.virtType ?? "kvm"
+        let machine = spec.os.machine ?? HostProfile.defaultMachine(arch: arch, host: profile)
+        let virtType = spec.virtType ?? profile.defaultVirtType(arch: arch)
         var offer: HostProfile.Offer?
         // Only for what the capabilities offer; anything else is a field error already.
         if let architecture = architectures[arch], architecture.domainTypes.contains(virtType),
@@ -41,6 +43,7 @@ extension Host {
                 cpuModels: custom?.models.map(\.name) ?? [],
                 diskBuses: domain.devices["disk"]?.enums["bus"] ?? [])
         }
-        return HostProfile(arch: capabilities.cpu.arch, architectures: architectures, offer: offer)
+        profile.offer = offer
+        return profile
     }
 }

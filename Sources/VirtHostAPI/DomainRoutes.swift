@@ -38,11 +38,12 @@ struct DomainRoutes {
             .json(try await host.domain(request.pathParameter("ref") ?? ""))
         }
         router.get("/v1/domains/{ref}/xml") { [host] request in
+            let format = try request.documentFormat(preferred: .xml)
             let inactive = try request.bool("inactive", default: false)
             // Secure XML carries console passwords: the write scope is needed for it (see Scope).
             let secure = try request.bool("secure", default: false)
             let xml = try await host.domainXML(request.pathParameter("ref") ?? "", inactive: inactive, secure: secure)
-            return Response(contentType: "application/xml", text: xml)
+            return .document(xml: xml, as: format)
         }
     }
 }

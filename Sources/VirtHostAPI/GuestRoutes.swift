@@ -9,10 +9,6 @@ struct GuestRoutes {
     let host: Host
     let idempotency: IdempotentRequest
 
-    struct RenderedXML: Encodable {
-        let xml: String
-    }
-
     struct VCPUList: Encodable {
         struct VCPU: Encodable {
             let number: Int
@@ -33,14 +29,12 @@ struct GuestRoutes {
     func register(in router: inout Router) {
         // Validates a spec against the host and renders its domain XML; touches no domain.
         router.post("/v1/guests/render") { request in
+            // A bad format is refused before the spec is read.
+            let format = try request.documentFormat(preferred: .json)
             let (read, readErrors) = GuestSpec.read(json: request.body)
             guard let spec = read else { throw GuestSpecError(readErrors) }
             let definition = try await define(spec, readErrors: readErrors, pointer: "")
-            let xml = GuestXML.xml(definition)
-            if request.headers["Accept"]?.contains("application/json") == true {
-                return .json(RenderedXML(xml: xml))
-            }
-            return Response(contentType: "application/xml", text: xml)
+            return .document(xml: GuestXML.xml(definition), as: format)
         }
 
         router.post("/v1/guests") { [host, idempotency] request in
@@ -90,6 +84,16 @@ struct GuestRoutes {
                                               existingMACs: inventory.macs, uuid: inventory.uuid,
                                               policy: host.validationPolicy)
             let impact = try impact(request, inventory)
+            // A host PCI device the domain has already: libvirt refuses it with an error of no
+            // particular kind (a 500 otherwise). Disk targets and MACs are checked with the spec.
+            if device.interface == nil, device.identifier.contains(":") {
+                for inactive in [false, true] where impact.contains(inactive ? .config : .live) {
+                    if try await host.hasDevice(reference, identifier: device.identifier, inactive: inactive) {
+                        throw GuestSpecError([FieldError(pointer: "/pci_device/address",
+                                                         detail: "the domain has the PCI device \(device.identifier) already")])
+                    }
+                }
+            }
             if let interface = device.interface {
                 let errors = try await VIF(host: host).check([interface], pointer: "/interface")
                     .map { FieldError(pointer: $0.pointer.replacing("/interface/0", with: "/interface"),
@@ -109,6 +113,14 @@ struct GuestRoutes {
                 attached = try await host.attachDevice(reference, xml: device.xml, impact: impact)
             } catch {
                 if let filter = device.firewallFilter { await firewall.remove([filter.name]) }
+                // libvirt's parser refusing the device (VIR_ERR_XML_ERROR 27, or
+                // VIR_ERR_CONFIG_UNSUPPORTED 67) is the device asking for what libvirt does not
+                // take: a 422 at the device with libvirt's words, not a 500.
+                if case HostError.libvirt(let refusal) = error, [27, 67].contains(refusal.code) {
+                    let pointer = device.interface != nil ? "/interface"
+                        : device.identifier.contains(":") ? "/pci_device" : "/disk"
+                    throw GuestSpecError([FieldError(pointer: pointer, detail: "libvirt refuses it: \(refusal.message)")])
+                }
                 throw error
             }
             var response = Response.json(attached, status: 201)
@@ -184,6 +196,10 @@ struct GuestRoutes {
         if try request.bool("persistent", default: inventory.persistent) { impact.insert(.config) }
         guard !impact.isEmpty else {
             throw Problem.badRequest("live and persistent cannot both be false", parameter: "live")
+        }
+        // libvirt refuses this too, but as an error of no particular kind (a 500 otherwise).
+        if impact.contains(.live), !inventory.active {
+            throw HostError.invalidState(action: "change the live devices of", state: "shutoff")
         }
         return impact
     }

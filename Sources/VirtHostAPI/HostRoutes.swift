@@ -15,14 +15,24 @@ struct HostRoutes {
             return .json(try await host.metrics(maxAge: maxAge))
         }
         router.get("/v1/host/capabilities") { [host] request in
-            switch try request.choice("format", default: Format.json) {
-            case .json: return .json(try await host.capabilities())
-            case .xml: return Response(contentType: "application/xml", text: try await host.capabilitiesXML())
+            var response = switch try request.documentFormat(preferred: .json) {
+            case .json: Response.json(try await host.capabilities())
+            case .xml: Response(contentType: "application/xml", text: try await host.capabilitiesXML())
             }
+            response.headers.add("Vary", "Accept")
+            return response
         }
         router.get("/v1/host/domain-capabilities") { [host] request in
-            .json(try await host.domainCapabilities(arch: request.text("arch"), machine: request.text("machine"),
-                                                    virtType: request.text("virt_type")))
+            let (arch, machine, virtType) = (request.text("arch"), request.text("machine"), request.text("virt_type"))
+            do {
+                return .json(try await host.domainCapabilities(arch: arch, machine: machine, virtType: virtType))
+            } catch HostError.libvirt(let error) where !error.isUnsupported {
+                // Checked only once libvirt has refused, so a driver without domain
+                // capabilities still says so (501) whatever the parameters.
+                try Self.checkOffered(arch: arch, machine: machine, virtType: virtType,
+                                      capabilities: try await host.capabilities())
+                throw HostError.libvirt(error)
+            }
         }
         router.get("/v1/host/version-check") { [host] request in
             let check = VersionCheck(libvirt: try request.version("libvirt"),
@@ -35,8 +45,31 @@ struct HostRoutes {
             return .json(VersionCheckDocument(check: check, satisfied: await host.check(check), host: summary))
         }
     }
+}
 
-    enum Format: String, CaseIterable { case json, xml }
+extension HostRoutes {
+    /// An arch, machine or virt type the host's capabilities do not offer is a 400 naming the
+    /// parameter: libvirt refuses them as "invalid argument", which says neither which
+    /// parameter nor that the caller is at fault.
+    static func checkOffered(arch: String?, machine: String?, virtType: String?,
+                             capabilities: HostCapabilities) throws(Problem) {
+        let guestArch = arch ?? capabilities.cpu.arch
+        let offers = capabilities.guests.filter { $0.arch == guestArch }
+        if let arch, offers.isEmpty {
+            let arches = Set(capabilities.guests.map(\.arch)).sorted().joined(separator: ", ")
+            throw .badRequest("arch must be one the host runs (\(arches)), got \(arch)", parameter: "arch")
+        }
+        guard !offers.isEmpty else { return }
+        let virtTypes = offers.flatMap(\.domainTypes)
+        if let virtType, !virtTypes.contains(virtType) {
+            throw .badRequest("virt_type must be one the host offers for \(guestArch) (\(Set(virtTypes).sorted().joined(separator: ", "))), got \(virtType)",
+                              parameter: "virt_type")
+        }
+        let machines = offers.flatMap(\.machines).flatMap { [$0.name] + ($0.canonical.map { [$0] } ?? []) }
+        if let machine, !machines.contains(machine) {
+            throw .badRequest("machine must be one the host offers for \(guestArch), got \(machine)", parameter: "machine")
+        }
+    }
 }
 
 /// A version as `"9.0.0"` plus libvirt's integer code.

@@ -20,7 +20,7 @@ import TestSupport
         // find its own disk.
         let response = try await httpRequest(port: api.port, "POST", "/v1/guests/render",
                                              body: try Self.body(fixture.accepted.map(\.path) + refused.map(\.path)))
-        let good = try await httpRequest(port: api.port, "POST", "/v1/guests/render",
+        let good = try await httpRequest(port: api.port, "POST", "/v1/guests/render", headers: [("Accept", "application/xml")],
                                          body: try Self.body(fixture.accepted.map(\.path)))
         await api.stop()
 

@@ -14,7 +14,7 @@ import TestSupport
     @Test func rendersXMLOnTheTestDriverWithoutDefiningAnything() async throws {
         let api = try APITestServer()
         let before = try await httpRequest(port: api.port, "/v1/domains").text
-        let response = try await render(api, Self.spec)
+        let response = try await render(api, Self.spec, accept: "application/xml")
         #expect(response.status == 200, "\(response.text)")
         #expect(response.headers["content-type"] == "application/xml")
         #expect(response.text.hasPrefix("<domain type='test'>\n  <name>rendered</name>"))
@@ -24,11 +24,39 @@ import TestSupport
         await api.stop()
     }
 
-    @Test func answersJSONWhenAskedTo() async throws {
+    @Test func answersJSONUnlessXMLIsAskedFor() async throws {
         let api = try APITestServer()
-        let response = try await render(api, Self.spec, accept: "application/json")
-        #expect(response.status == 200)
-        #expect((try response.json()["xml"] as? String)?.contains("<uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>") == true)
+        for accept in [nil, "application/json", "*/*", "application/xml;q=0.5, application/json"] {
+            let response = try await render(api, Self.spec, accept: accept)
+            #expect(response.status == 200)
+            #expect(response.headers["content-type"] == "application/json", "Accept: \(accept ?? "none")")
+            #expect(response.headers["vary"] == "Accept")
+            #expect((try response.json()["xml"] as? String)?.contains("<uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>") == true)
+        }
+        let asked = try await httpRequest(port: api.port, "POST", "/v1/guests/render?format=xml",
+                                          headers: [("Accept", "application/json")], body: Array(Self.spec.utf8))
+        #expect(asked.headers["content-type"] == "application/xml")
+        #expect(asked.text.hasPrefix("<domain type='test'>"))
+        let bad = try await httpRequest(port: api.port, "POST", "/v1/guests/render?format=yaml", body: Array(Self.spec.utf8))
+        #expect(bad.status == 400)
+        #expect(try bad.json()["parameter"] as? String == "format")
+        await api.stop()
+    }
+
+    /// The smallest spec names no virt type, arch or machine: the host's own are taken
+    /// (libvirt's test driver runs only `test` domains on i686), and it renders and creates.
+    @Test func theSmallestSpecRendersAndCreatesWithTheHostsDefaults() async throws {
+        // A driver of its own: it creates a domain.
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        let rendered = try await render(api, #"{"name": "web3", "memory_mb": 1024}"#, accept: "application/xml")
+        #expect(rendered.status == 200, "\(rendered.text)")
+        #expect(rendered.text.hasPrefix("<domain type='test'>"))
+        #expect(rendered.text.contains("<type arch='i686'>hvm</type>"))
+        let created = try await httpRequest(port: api.port, "POST", "/v1/guests",
+                                            headers: [("Content-Type", "application/json")],
+                                            body: Array(#"{"spec": {"name": "web3", "memory_mb": 1024}}"#.utf8))
+        #expect(created.status == 201, "\(created.text)")
+        #expect(try created.json()["name"] as? String == "web3")
         await api.stop()
     }
 
@@ -87,7 +115,7 @@ extension RealLibvirtdTests {
     @Test func renderValidatesAgainstTheRealHostsOffer() async throws {
         let api = try APITestServer(uri: uri, instancesPath: "/var/lib/libvirt/images")
         let virtType = RealLibvirtd.virtType
-        let good = try await httpRequest(port: api.port, "POST", "/v1/guests/render", body: Array(#"""
+        let good = try await httpRequest(port: api.port, "POST", "/v1/guests/render?format=xml", body: Array(#"""
             {"name":"ok","memory_mb":256,"virt_type":"\#(virtType)","disks":[{"source":"/var/lib/libvirt/images/ok.qcow2"}]}
             """#.utf8))
         #expect(good.status == 200, "\(good.text)")
@@ -103,6 +131,19 @@ extension RealLibvirtdTests {
         let pointers = Set(errors.compactMap { $0["pointer"] })
         #expect(pointers.contains("/os/machine") && pointers.contains("/vcpus"))
         #expect(errors.first { $0["pointer"] == "/os/machine" }?["detail"]?.contains("q35") == true)
+    }
+
+    /// With no virt type named, the real host's best one is taken: `kvm` where /dev/kvm works
+    /// (the test command says which in VIRTHOST_TEST_VIRT_TYPE), and x86_64 gets q35.
+    @Test func renderTakesTheRealHostsVirtTypeWhenTheSpecNamesNone() async throws {
+        let api = try APITestServer(uri: uri, instancesPath: "/var/lib/libvirt/images")
+        let response = try await httpRequest(port: api.port, "POST", "/v1/guests/render",
+                                             headers: [("Accept", "application/xml")],
+                                             body: Array(#"{"name": "web3", "memory_mb": 1024}"#.utf8))
+        await api.stop()
+        #expect(response.status == 200, "\(response.text)")
+        #expect(response.text.hasPrefix("<domain type='\(RealLibvirtd.virtType)'>"))
+        #expect(response.text.contains("<type arch='x86_64' machine='q35'>hvm</type>"))
     }
 
     @Test func renderChecksBusAndCPUModelAgainstDomainCapabilities() async throws {

@@ -89,7 +89,7 @@ import TestSupport
     }
 
     @Test func guestAndFirewallDocuments() throws {
-        try Self.expectSame(GuestRoutes.RenderedXML(xml: "<domain type='kvm'>\n  <name>a&amp;b</name>\n</domain>\n"))
+        try Self.expectSame(DocumentFormat.WrappedXML(xml: "<domain type='kvm'>\n  <name>a&amp;b</name>\n</domain>\n"))
         try Self.expectSame(GuestRoutes.VCPUList(vcpus: [.init(number: 0, state: "running", hostCPU: 3, cpuTimeNs: 12),
                                                          .init(number: 1, state: "offline", hostCPU: nil, cpuTimeNs: 0)]))
         try Self.expectSame(FirewallRoutes.FilterList(filters: [
