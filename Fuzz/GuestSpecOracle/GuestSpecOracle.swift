@@ -77,6 +77,7 @@ public enum GuestSpecOracle {
             let device = try DeviceDefinition(json: bytes, existingTargets: ["vda", "sda"],
                                               existingMACs: ["52:54:00:00:00:01"], uuid: uuid, policy: policy)
             try matches(try parse(device.xml), device.element, at: device.element.name)
+            try conformsAsDevice(device.element)
             outcome.documentsChecked += 1
         } catch let error as GuestSpecError {
             try checkRefusal(error.errors)
@@ -174,6 +175,17 @@ public enum GuestSpecOracle {
         for (index, (child, expectedChild)) in zip(parsed.children, expected.children).enumerated() {
             try matches(child, expectedChild, at: "\(path)/\(child.name)[\(index)]")
         }
+    }
+
+    /// A hot-plug device passes libvirt's schema where it would go: in a minimal domain's
+    /// `<devices>` (the schema's start is a whole domain).
+    static func conformsAsDevice(_ device: Element) throws(Violation) {
+        let domain = Element("domain", [("type", "kvm")], children: [
+            Element("name", text: "device-check"), Element("memory", text: "65536"),
+            Element("os", children: [Element("type", text: "hvm")]),
+            Element("devices", children: [device]),
+        ])
+        try conforms(domain.serialized(), to: LibvirtSchema.domain)
     }
 
     // MARK: The domain
