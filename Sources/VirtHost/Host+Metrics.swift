@@ -45,8 +45,8 @@ extension Host {
     }
 
     /// One sweep: node info, CPU map and memory statistics, one `virConnectGetAllDomainStats`
-    /// for the inactive domains' disks, and the info and XML of each running domain. A domain's XML is
-    /// read only when its disks changed since the last sweep (see ``DiskTypeMemo``).
+    /// for the inactive domains' disks, and the info and XML of each running domain. An
+    /// inactive domain's XML is read only when its disks changed (see ``DiskTypeMemo``).
     private func sweepMetrics() throws(HostError) -> HostMetrics {
         let hostname = try hostname()
         let facts = try connectionFacts()
@@ -198,10 +198,11 @@ struct FileDisk: Sendable, Equatable {
     }
 }
 
-/// Which disks of a domain are file-backed, as its XML said, and the statistics it was read
-/// with. A disk type is only in the XML, so a sweep reads a domain's XML again only when its
-/// statistics differ: a disk added, removed or pointed elsewhere, or the domain started and
-/// stopped since (it is only kept for inactive domains; a running one's live XML is read).
+/// Which disks of an inactive domain are file-backed, as its XML said, and the statistics it
+/// was read with. A disk type is only in the XML, so a sweep reads the XML again only when the
+/// statistics differ: a disk added, removed or pointed elsewhere. A change of type alone cannot
+/// hide behind the same statistics: only local storage has a path there, and a volume disk
+/// has none until the domain starts. (A running domain's live XML is read on every sweep.)
 struct DiskTypeMemo: Sendable {
     struct Signature: Sendable, Equatable {
         var id: UInt32?
