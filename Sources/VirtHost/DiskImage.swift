@@ -9,27 +9,24 @@ enum DiskImage {
     /// Nil when the file cannot be read here or its format is neither raw nor qcow2: the
     /// caller then asks libvirt.
     static func blockInfo(path: String, format: String?) -> BlockInfo? {
+        guard format == "raw" || format == "qcow2" else { return nil }
+        // Opened first and checked through the descriptor, non-blocking: a path swapped for a
+        // FIFO or a device after a check could otherwise hold the Host's thread.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
         var status = stat()
-        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
         let size = UInt64(status.st_size)
         let allocation = UInt64(status.st_blocks) * 512
-        switch format {
-        case "raw":
-            return BlockInfo(capacity: size, allocation: allocation, physical: size)
-        case "qcow2":
-            guard let capacity = qcow2VirtualSize(path: path) else { return nil }
-            return BlockInfo(capacity: capacity, allocation: allocation, physical: size)
-        default:
-            return nil
-        }
+        if format == "raw" { return BlockInfo(capacity: size, allocation: allocation, physical: size) }
+        guard let capacity = qcow2VirtualSize(descriptor) else { return nil }
+        return BlockInfo(capacity: capacity, allocation: allocation, physical: size)
     }
 
     /// The virtual size in a qcow2 header: magic `QFI\xfb` at 0, the size as a big-endian
     /// 64-bit number at 24 (QEMU's docs/interop/qcow2.txt).
-    static func qcow2VirtualSize(path: String) -> UInt64? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
+    static func qcow2VirtualSize(_ descriptor: Int32) -> UInt64? {
         var header = [UInt8](repeating: 0, count: 32)
         guard pread(descriptor, &header, header.count, 0) == header.count,
               header[0..<4].elementsEqual([0x51, 0x46, 0x49, 0xFB]) else { return nil }

@@ -139,6 +139,10 @@ import TestSupport
         #expect(DiskImage.blockInfo(path: qcow2, format: "vmdk") == nil)
         #expect(DiskImage.blockInfo(path: directory.path, format: "raw") == nil)
         #expect(DiskImage.blockInfo(path: directory.appendingPathComponent("none").path, format: "raw") == nil)
+        // A FIFO where an image was: refused at once, never waited on.
+        let fifo = directory.appendingPathComponent("fifo").path
+        _ = try run("mkfifo", [fifo])
+        #expect(DiskImage.blockInfo(path: fifo, format: "qcow2") == nil)
     }
 
     @Test func overCommitIsWhatADiskMayStillGrow() {
