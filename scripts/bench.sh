@@ -66,7 +66,7 @@ cleanup() {
         virsh -q -c qemu:///system destroy "$domain" >/dev/null 2>&1 || true
         virsh -q -c qemu:///system undefine "$domain" >/dev/null 2>&1 || true
     done
-    rm -rf "$work/disks"
+    rm -rf "$work/disks" "$work"/virthost-bench-*.xml
 }
 trap cleanup EXIT
 

@@ -45,8 +45,8 @@ extension Host {
     }
 
     /// One sweep: node info, CPU map and memory statistics, one `virConnectGetAllDomainStats`
-    /// for every domain's disks, and the info of each running domain for its vCPUs. A domain's XML is
-    /// read only when its disks changed since the last sweep (see ``DiskTypeMemo``).
+    /// for the inactive domains' disks, and the info and XML of each running domain. An
+    /// inactive domain's XML is read only when its disks changed (see ``DiskTypeMemo``).
     private func sweepMetrics() throws(HostError) -> HostMetrics {
         let hostname = try hostname()
         let facts = try connectionFacts()
@@ -56,13 +56,14 @@ extension Host {
         let (metrics, newMemo) = try withConnection { connection -> (HostMetrics, [String: DiskTypeMemo]) in
             let nodeInfo = try connection.nodeInfo()
             let version = facts.hypervisorVersion
-            // Every domain, running or not (Nova counts the disks of both). NOWAIT: a domain
-            // busy with a long job gives what needs no job, and the rest is read one by one.
-            // Not the vcpu group: for a running QEMU domain it asks QEMU for its statistics
-            // (query-stats), which took twice the block group's time; virDomainGetInfo per
-            // running domain reads libvirt's own state.
-            let records = try connection.allDomainStats([.block], flags: [.noWait])
-            let running = records.filter { $0.domain.id() != nil }
+            // Inactive domains: their disks' sizes in one call, read from the image files by
+            // libvirt. NOWAIT: a domain busy with a long job gives what needs no job, and the
+            // rest is read one by one. Not the running ones: for those libvirt asks QEMU
+            // (three monitor commands each, 10 to 20 ms a domain on a loaded host, and a hung
+            // QEMU would hold the sweep), and reports QEMU's highest written offset, not what
+            // the file occupies. Their files are read as Nova reads them (see ``DiskImage``).
+            let inactive = try connection.allDomainStats([.block], flags: [.inactive, .noWait])
+            let running = try connection.listAllDomains(.active)
 
             let vcpus: HostMetrics.VCPUs
             if let map = try? connection.cpuMap() {
@@ -75,13 +76,11 @@ extension Host {
             if let stats = try? connection.nodeMemoryStats(), let used = HostMetrics.memoryUsedKiB(stats: stats) {
                 memory = .init(total: nodeInfo.memoryKiB / 1024, used: used / 1024, source: "node_memory_stats")
             } else {
-                let used = running.reduce(UInt64(0)) { sum, record in
-                    sum + ((try? record.domain.info().memoryKiB) ?? 0)
-                }
+                let used = running.reduce(UInt64(0)) { sum, domain in sum + ((try? domain.info().memoryKiB) ?? 0) }
                 memory = .init(total: nodeInfo.memoryKiB / 1024, used: used / 1024, source: "domains")
             }
 
-            let (disk, newMemo) = diskUsage(path: instancesPath, records: records, memo: memo)
+            let (disk, newMemo) = diskUsage(path: instancesPath, inactive: inactive, running: running, memo: memo)
             let cpu = capabilities.cpu
             return (HostMetrics(
                 vcpus: vcpus, memoryMB: memory,
@@ -98,62 +97,66 @@ extension Host {
     }
 
     /// Nova's `_get_vcpu_used`: a domain that cannot be read counts as one vCPU, and is logged.
-    /// `vcpu.current` where the record has it (the same figure as `virDomainGetInfo`'s).
-    private func vcpusUsed(_ running: [DomainStatsRecord]) -> Int {
-        running.reduce(0) { sum, record in
-            if let current = record.currentVCPUs { return sum + current }
+    private func vcpusUsed(_ running: [Domain]) -> Int {
+        running.reduce(0) { sum, domain in
             do {
-                return sum + (try record.domain.info().vcpus)
+                return sum + (try domain.info().vcpus)
             } catch {
                 logger.warning("cannot read a domain's vCPUs; counting 1",
-                               metadata: ["domain": "\((try? record.domain.name()) ?? "?")", "error": "\(error)"])
+                               metadata: ["domain": "\((try? domain.name()) ?? "?")", "error": "\(error)"])
                 return sum + 1
             }
         }
     }
 
     /// Free space of the instances path minus the growth every file-backed disk of every
-    /// domain, active or not, still has in it. Network and volume disks take no local space.
-    /// Sizes come from the statistics' `block` group; a disk they lack (a driver without the
-    /// group, a busy domain, a file that cannot be read) is read with `virDomainGetBlockInfo`,
-    /// and one that cannot be read at all is logged and skipped, as Nova does.
-    private func diskUsage(path: String, records: [DomainStatsRecord], memo: [String: DiskTypeMemo])
-        -> (DiskUsage, [String: DiskTypeMemo]) {
+    /// domain, active or not, still has in it (capacity − allocation). Network, volume and
+    /// block disks take no local space. Inactive domains' sizes come from their statistics,
+    /// running ones' from their files (``DiskImage``); a disk neither gives (a driver without
+    /// the block group, a busy domain, a format other than raw and qcow2, a file this process
+    /// cannot read) is asked of `virDomainGetBlockInfo`, and one that cannot be read at all is
+    /// logged and skipped, as Nova does.
+    private func diskUsage(path: String, inactive: [DomainStatsRecord], running: [Domain],
+                           memo: [String: DiskTypeMemo]) -> (DiskUsage, [String: DiskTypeMemo]) {
         var byDomain: [String: UInt64] = [:]
         var newMemo: [String: DiskTypeMemo] = [:]
-        for record in records {
-            let domain = record.domain
-            let blocks = record.blocks
-            let signature = blocks.map { DiskTypeMemo.Signature(id: domain.id(), disks: $0) }
-            let uuid = try? domain.uuid()
-            let fileTargets: [String]
-            if let uuid, let signature, let known = memo[uuid], known.signature == signature {
-                fileTargets = known.fileTargets
-            } else {
-                guard let xml = try? domain.xml(), let description = try? DomainDescription(xml: xml) else { continue }
-                fileTargets = description.disks.compactMap { disk in
-                    // An empty CD-ROM drive has no file to grow.
-                    disk.type == "file" && disk.source != nil ? disk.target : nil
-                }
-            }
-            // Only what the statistics describe can be known unchanged next time.
-            if let uuid, let signature { newMemo[uuid] = DiskTypeMemo(signature: signature, fileTargets: fileTargets) }
-            let active = domain.id() != nil
+        func add(_ domain: Domain, _ disks: [FileDisk], sizes: (FileDisk) -> BlockInfo?) {
             var overCommitted: UInt64 = 0
-            defer { byDomain[uuid ?? "?", default: 0] += overCommitted }
-            for target in fileTargets {
-                if let info = blocks?.first(where: { $0.name == target }).flatMap({ Self.blockInfo($0, active: active) }) {
+            for disk in disks {
+                if let info = sizes(disk) {
                     overCommitted += DiskUsage.overCommit(info)
                     continue
                 }
                 do {
-                    overCommitted += DiskUsage.overCommit(try domain.blockInfo(target))
+                    overCommitted += DiskUsage.overCommit(try domain.blockInfo(disk.target))
                 } catch {
                     logger.warning("cannot read a disk's size; left out of disk_available_least", metadata: [
-                        "domain": "\((try? domain.name()) ?? "?")", "disk": "\(target)", "error": "\(error)",
+                        "domain": "\((try? domain.name()) ?? "?")", "disk": "\(disk.target)", "error": "\(error)",
                     ])
                 }
             }
+            byDomain[(try? domain.uuid()) ?? "?", default: 0] += overCommitted
+        }
+        for record in inactive {
+            let domain = record.domain
+            let blocks = record.blocks
+            let signature = blocks.map { DiskTypeMemo.Signature(id: domain.id(), disks: $0) }
+            let uuid = try? domain.uuid()
+            let disks: [FileDisk]
+            if let uuid, let signature, let known = memo[uuid], known.signature == signature {
+                disks = known.fileDisks
+            } else {
+                guard let xml = try? domain.xml() else { continue }
+                disks = FileDisk.all(xml: xml)
+            }
+            // Only what the statistics describe can be known unchanged next time.
+            if let uuid, let signature { newMemo[uuid] = DiskTypeMemo(signature: signature, fileDisks: disks) }
+            add(domain, disks) { disk in blocks?.first { $0.name == disk.target }.flatMap(Self.blockInfo) }
+        }
+        for domain in running {
+            // The live XML: a disk plugged in since the start is in it.
+            guard let xml = try? domain.xml() else { continue }
+            add(domain, FileDisk.all(xml: xml)) { DiskImage.blockInfo(path: $0.path, format: $0.format) }
         }
         var usage: DiskUsage
         if !FileManager.default.fileExists(atPath: path) {
@@ -170,27 +173,36 @@ extension Host {
         return (usage, newMemo)
     }
 
-    /// What `virDomainGetBlockInfo` answers, from a disk's statistics; nil when they lack a
-    /// figure it needs. An inactive domain's statistics are that call's figures (both read
-    /// the image file). A running domain's `allocation` is QEMU's highest written offset, and
-    /// `virDomainGetBlockInfo` reports the `physical` figure (QEMU's allocated size of the
-    /// image) in its place when that is 0: checked against libvirt 9.0 on `qemu:///system`.
-    static func blockInfo(_ stats: BlockStats, active: Bool) -> BlockInfo? {
-        guard let capacity = stats.capacity else { return nil }
-        if active {
-            guard let physical = stats.physical else { return nil }
-            let allocation = stats.allocation ?? 0
-            return BlockInfo(capacity: capacity, allocation: allocation == 0 ? physical : allocation, physical: physical)
-        }
-        guard let allocation = stats.allocation else { return nil }
+    /// An inactive domain's disk figures from its statistics: libvirt reads them from the
+    /// image file, as `virDomainGetBlockInfo` does for an inactive domain (the same figures,
+    /// checked against libvirt 9.0 on `qemu:///system`). Nil when one is missing.
+    static func blockInfo(_ stats: BlockStats) -> BlockInfo? {
+        guard let capacity = stats.capacity, let allocation = stats.allocation else { return nil }
         return BlockInfo(capacity: capacity, allocation: allocation, physical: stats.physical ?? allocation)
     }
 }
 
-/// Which disks of a domain are file-backed, as its XML said, and the statistics it was read
-/// with. A disk type is only in the XML, so a sweep reads a domain's XML again only when its
-/// statistics differ: a disk added, removed or pointed elsewhere, or the domain started or
-/// stopped (its id changes, and starting resolves volume disks).
+/// A file-backed disk of a domain, as its XML says: the disks that can grow on local storage.
+struct FileDisk: Sendable, Equatable {
+    var target: String
+    var path: String
+    var format: String?
+
+    /// The file disks of a domain XML document (an empty CD-ROM drive has no file to grow).
+    static func all(xml: String) -> [FileDisk] {
+        guard let description = try? DomainDescription(xml: xml) else { return [] }
+        return description.disks.compactMap { disk in
+            guard disk.type == "file", let target = disk.target, let path = disk.source else { return nil }
+            return FileDisk(target: target, path: path, format: disk.format)
+        }
+    }
+}
+
+/// Which disks of an inactive domain are file-backed, as its XML said, and the statistics it
+/// was read with. A disk type is only in the XML, so a sweep reads the XML again only when the
+/// statistics differ: a disk added, removed or pointed elsewhere. A change of type alone cannot
+/// hide behind the same statistics: only local storage has a path there, and a volume disk
+/// has none until the domain starts. (A running domain's live XML is read on every sweep.)
 struct DiskTypeMemo: Sendable {
     struct Signature: Sendable, Equatable {
         var id: UInt32?
@@ -207,5 +219,5 @@ struct DiskTypeMemo: Sendable {
     }
 
     var signature: Signature
-    var fileTargets: [String]
+    var fileDisks: [FileDisk]
 }

@@ -110,6 +110,41 @@ import TestSupport
         #expect(together == [fresh.sampledAt])
     }
 
+    /// A running domain's disk figures, read from the file as Nova reads them: `stat`'s
+    /// blocks, a raw file's size, a qcow2's virtual size from its header (here against
+    /// `qemu-img info`). Anything it cannot vouch for is nil, for libvirt to answer.
+    @Test func diskImageFiguresAreTheFilesOwn() throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("virthost-image-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let qcow2 = directory.appendingPathComponent("disk.qcow2").path
+        let raw = directory.appendingPathComponent("disk.raw").path
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "5G"])
+        _ = try run("truncate", ["-s", "1G", raw])
+        _ = try run("dd", ["if=/dev/zero", "of=\(raw)", "bs=1M", "count=1", "seek=4", "conv=notrunc", "status=none"])
+        func blocks(_ path: String) throws -> UInt64 {
+            try #require(UInt64(try run("stat", ["-c", "%b", path]).trimmingCharacters(in: .whitespacesAndNewlines))) * 512
+        }
+        let info = try JSONSerialization.jsonObject(with: Data(try run("qemu-img", ["info", "--output=json", qcow2]).utf8))
+            as? [String: Any]
+        let qcow2Info = try #require(DiskImage.blockInfo(path: qcow2, format: "qcow2"))
+        #expect(qcow2Info.capacity == 5 << 30)
+        #expect(qcow2Info.capacity == (info?["virtual-size"] as? Int).map(UInt64.init))
+        #expect(qcow2Info.allocation == (try blocks(qcow2)))
+        let rawInfo = try #require(DiskImage.blockInfo(path: raw, format: "raw"))
+        #expect(rawInfo.capacity == 1 << 30 && rawInfo.physical == 1 << 30)
+        #expect(rawInfo.allocation == (try blocks(raw)) && rawInfo.allocation < 2 << 20)
+        // A raw file called qcow2, a format read no further, a directory, a missing file.
+        #expect(DiskImage.blockInfo(path: raw, format: "qcow2") == nil)
+        #expect(DiskImage.blockInfo(path: qcow2, format: "vmdk") == nil)
+        #expect(DiskImage.blockInfo(path: directory.path, format: "raw") == nil)
+        #expect(DiskImage.blockInfo(path: directory.appendingPathComponent("none").path, format: "raw") == nil)
+        // A FIFO where an image was: refused at once, never waited on.
+        let fifo = directory.appendingPathComponent("fifo").path
+        _ = try run("mkfifo", [fifo])
+        #expect(DiskImage.blockInfo(path: fifo, format: "qcow2") == nil)
+    }
+
     @Test func overCommitIsWhatADiskMayStillGrow() {
         // qcow2: 10 GiB virtual, 1 GiB written.
         #expect(DiskUsage.overCommit(BlockInfo(capacity: 10 << 30, allocation: 1 << 30, physical: 1 << 30)) == 9 << 30)
