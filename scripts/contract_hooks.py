@@ -32,9 +32,10 @@ HOST_FIELDS = re.compile(
 )
 # Rules across fields, which JSON Schema cannot state (or not so that generators follow it):
 # the topology's product, values that must differ between items (targets, MACs, boot orders,
-# PCI addresses, feature names, boot devices), and fields that need or exclude another.
+# PCI addresses, feature names, boot devices) or from the domain's own devices (attach), and
+# fields that need or exclude another.
 CROSS_FIELD = re.compile(
-    r"sockets × cores × threads|names each .* once|is already the|passed through twice"
+    r"sockets × cores × threads|names each .* once|already|passed through twice"
     r"|cannot be combined with|needs a kernel|needs the virtio model|is only used with"
     r"|is required when mode|a CD-ROM cannot be on virtio"
 )
