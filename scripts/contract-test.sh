@@ -78,11 +78,14 @@ create_guest "$url" '{"spec": {"name": "contract-resume", "memory_mb": 64}, "pau
 # A schema-valid spec can still be refused (422) by what this host offers: virt types, arches
 # and machines it runs, disk paths outside its disk roots, the networks and bridges its
 # interfaces name. That is validation against the host, not a contract breach: the operations
-# that validate a spec against the host may answer 422 to valid data. Every other status the
-# check allows by default stays as it is.
+# that validate a spec against the host may answer 422 to valid data, and the check
+# host_refusals_only (scripts/contract_hooks.py, which lists those fields) fails any such 422
+# with an error at another field. Every other status the check allows by default stays as it is.
 default_statuses='["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]'
 host_checked='["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]'
 cat >"$work/test.toml" <<EOF
+hooks = "$PWD/scripts/contract_hooks.py"
+
 [[operations]]
 include-operation-id = ["renderGuest", "createGuest"]
 checks.positive_data_acceptance.expected-statuses = $host_checked
@@ -109,6 +112,8 @@ if [[ -n $qemu_uri ]]; then
         \"disks\": [{\"source\": \"/var/lib/libvirt/images/$qemu_guest-a.qcow2\"},
                     {\"source\": \"/var/lib/libvirt/images/$qemu_guest-b.qcow2\"}]}, \"start\": false}"
     cat >"$work/qemu.toml" <<EOF
+hooks = "$PWD/scripts/contract_hooks.py"
+
 [[operations]]
 include-operation-id = ["getDomainFirewall", "attachDevice"]
 parameters = { ref = "$qemu_guest" }

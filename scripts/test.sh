@@ -3,8 +3,8 @@
 #   - the build packages and a real libvirtd with QEMU (KVM when /dev/kvm works, else TCG);
 #   - openapi-spec-validator and prometheus-client from PyPI in a virtual environment under .build/;
 #   - `swift test` with the real libvirtd and the validator switched on;
-#   - the contract test, the guest-spec property test, the fuzzer, every suite under TSan and
-#     ASan, the deploy-file linters.
+#   - the contract test, the generated-client test, the guest-spec property test, the fuzzer,
+#     every suite under TSan and ASan, the deploy-file linters.
 # A skipped test fails the run: a skip is not a pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
