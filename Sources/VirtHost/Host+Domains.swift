@@ -96,6 +96,29 @@ extension Host {
         }
     }
 
+    /// Defines a persistent domain from `xml`, validated against libvirt's schema, and
+    /// returns its guest. Creation with its checks and undo is ``Provisioning/createGuest(_:definition:)``.
+    func define(xml: String) throws(HostError) -> Guest {
+        try withConnection { connection in
+            let domain: Domain
+            do {
+                domain = try connection.defineDomain(xml: xml, flags: [.validate])
+            } catch let error as LibvirtError where !error.isConnectionLoss {
+                throw HostError.stepFailed(step: "define", error: error, rolledBack: false)
+            }
+            return Guest(host: self, uuid: try domain.uuid())
+        }
+    }
+
+    /// Whether a domain with this name or UUID exists; the first of them that does, or nil.
+    func existingDomain(name: String, uuid: String) throws(HostError) -> String? {
+        try withConnection { connection in
+            if (try? connection.lookupDomain(name: name)) != nil { return name }
+            if (try? connection.lookupDomain(uuid: uuid)) != nil { return uuid }
+            return nil
+        }
+    }
+
     /// A domain's XML: the live one, or the persistent definition when `inactive`.
     public func domainXML(_ reference: String, inactive: Bool = false, secure: Bool = false) throws(HostError) -> String {
         var flags: DomainXMLFlags = []

@@ -79,6 +79,9 @@ public actor Host {
     let domainListings = CallCoalescer<DomainListingRequest, Result<DomainListing, HostError>>()
     var domainSweeps: UInt64 = 0
 
+    /// Locks by domain UUID and name for ``Provisioning``'s multi-step sequences.
+    public nonisolated let domainLocks = DomainLocks()
+
     /// Lifecycle, reboot, device-removed and connection events, for every subscriber.
     public nonisolated let events: EventHub
     let domainStates = DomainStateTracker()
