@@ -93,7 +93,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Locking"]),
         .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "GuestSpecOracle", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "Locking", "TestSupport"]),
+        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "GuestConfig", "Locking", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Locking", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "Locking", "TestSupport"]),
     ],
