@@ -5,6 +5,7 @@ import Glibc
 import HTTPServer
 import Libvirt
 import Logging
+import ServiceLifecycle
 import VirtHost
 import VirtHostAPI
 
@@ -175,18 +176,6 @@ struct VirtHostD: AsyncParsableCommand {
                                              metricsMaxAge: .milliseconds(metricsMaxAgeMs),
                                              maximumRetryDelay: .milliseconds(reconnectMaxDelayMs)),
                         logger: Logger(label: "virthost.host"))
-        do {
-            try await host.connect()
-        } catch {
-            // The service still starts: /readyz says 503 until libvirt answers.
-            logger.warning("libvirt is not reachable yet", metadata: ["uri": "\(uri)", "error": "\(error)"])
-        }
-
-        if await !Firewall(host: host).baseFiltersPresent() {
-            // Guests asking for the firewall are refused until the base filters are there.
-            logger.warning("libvirt's base network filters are missing; firewall-enabled guests will be refused",
-                           metadata: ["hint": "\(Firewall.installHint)"])
-        }
         let api = API(host: host, eventHeartbeat: .seconds(sseHeartbeat),
                       idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
@@ -204,36 +193,24 @@ struct VirtHostD: AsyncParsableCommand {
             router: api.router(),
             logger: Logger(label: "virthost.http")
         )
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
-        let hangups = SignalWatcher(signals: [SIGHUP])
-        let port = try server.start()
-        logger.info("listening on \(tls == nil ? "http" : "https")://\(address.urlHost):\(port)", metadata: [
-            "auth": "\(tokens != nil ? "bearer tokens" : tlsClientCa != nil ? "mutual TLS" : "none")",
-        ])
-        let reloads = Task { [tokensFile] in
-            for await _ in hangups.stream {
-                guard let tokensFile else {
-                    logger.info("SIGHUP: no tokens file to re-read")
-                    continue
-                }
-                do {
-                    let file = try Self.readTokens(tokensFile)
-                    authenticator.replaceTokens(file)
-                    logger.info("tokens file re-read", metadata: ["path": "\(tokensFile)", "tokens": "\(file.entries.count)"])
-                } catch {
-                    // A broken edit must not lock everyone out: the tokens in use stay.
-                    logger.error("tokens file not re-read; the previous tokens stay in use",
-                                 metadata: ["path": "\(tokensFile)", "error": "\(error)"])
-                }
-            }
-        }
+        let listening = "listening on \(tls == nil ? "http" : "https")://\(address.urlHost)"
+        let auth = tokens != nil ? "bearer tokens" : tlsClientCa != nil ? "mutual TLS" : "none"
 
-        let received = await signals.next()
-        logger.info("shutting down", metadata: ["signal": "\(received)"])
-        reloads.cancel()
-        await server.shutdown()
-        await host.disconnect()
-        await EventLoop.shared.stop()
+        // Started in this order, stopped in reverse on SIGTERM/SIGINT: the HTTP server drains
+        // first, then the Host lets go of libvirt, then libvirt's event loop stops.
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: LibvirtEventLoopService()),
+                .init(service: HostService(host: host, logger: Logger(label: "virthost.host"))),
+                .init(service: TokenReloadService(tokensFile: tokensFile, authenticator: authenticator, logger: logger)),
+                .init(service: HTTPServerService(server: server, logger: logger) { port in
+                    logger.info("\(listening):\(port)", metadata: ["auth": "\(auth)"])
+                }),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "virthost.lifecycle")
+        ))
+        try await group.run()
         logger.info("stopped")
     }
 
@@ -298,7 +275,8 @@ struct ListenAddress {
     }
 }
 
-/// Turns SIGTERM/SIGINT into an awaitable event instead of the default termination.
+/// Turns signals (SIGHUP) into an async stream instead of their default action. SIGTERM and
+/// SIGINT are the service group's (graceful shutdown).
 final class SignalWatcher {
     let stream: AsyncStream<Int32>
     private let sources: [any DispatchSourceSignal]
@@ -313,11 +291,6 @@ final class SignalWatcher {
             source.resume()
             return source
         }
-    }
-
-    func next() async -> Int32 {
-        var iterator = stream.makeAsyncIterator()
-        return await iterator.next() ?? SIGTERM
     }
 }
 
