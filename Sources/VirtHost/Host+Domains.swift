@@ -129,7 +129,8 @@ extension Host {
 
     /// Runs `body` with the domain `reference` names: a UUID (with or without dashes) or a
     /// name. Unknown references throw ``HostError/domainNotFound(_:)``.
-    public func withDomain<T>(_ reference: String, _ body: (Domain) throws -> T) throws(HostError) -> T {
+    /// Internal: outside this module, per-domain work goes through ``Guest``.
+    func withDomain<T>(_ reference: String, _ body: (Domain) throws -> T) throws(HostError) -> T {
         try withConnection { connection in
             let domain: Domain
             do {

@@ -12,26 +12,29 @@ import TestSupport
     @Test func theHostKeepsItsLatencyWhileAJobBlocksOnItsOwnConnection() async throws {
         let host = Host(configuration: .init(uri: "test:///default"), logger: logs.logger)
         try await host.connect()
-        let started = Mutex(false)
+        let phase = Mutex((started: false, finished: false))
         let job = Task {
             try await host.withDedicatedConnection { connection -> String in
                 let hostname = try connection.hostname()
-                started.withLock { $0 = true }
+                phase.withLock { $0.started = true }
                 // Stands for a call that blocks for long: a stream, a migration.
-                usleep(1_500_000)
+                usleep(3_000_000)
+                phase.withLock { $0.finished = true }
                 return "\(hostname) on \(DetachedThread.currentName)"
             }
         }
-        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        while !phase.withLock({ $0.started }) { try await Task.sleep(for: .milliseconds(5)) }
         var slowest = Duration.zero
         let clock = ContinuousClock()
-        for _ in 0..<20 {
+        for _ in 0..<10 {
             let took = try await clock.measure { try await host.ping() }
             slowest = max(slowest, took)
             try await Task.sleep(for: .milliseconds(20))
         }
-        // 20 pings while the job blocks: each answered at once, not after the job.
-        #expect(slowest < .milliseconds(200), "slowest ping took \(slowest)")
+        // Every ping answered while the job still blocks, none waiting for it. (The bound is
+        // loose for a loaded two-core machine; a ping queued behind the job takes 3 s.)
+        #expect(!phase.withLock { $0.finished }, "the pings waited for the job")
+        #expect(slowest < .seconds(1), "slowest ping took \(slowest)")
         let answer = try await job.value
         #expect(answer.hasSuffix("on virthost-job"))
     }
