@@ -98,8 +98,11 @@ extension Host {
 
     /// Defines a persistent domain from `xml`, validated against libvirt's schema, and
     /// returns its guest. Creation with its checks and undo is ``Provisioning/createGuest(_:definition:)``.
-    func define(xml: String) throws(HostError) -> Guest {
-        try withConnection { connection in
+    func define(xml: String, name: String, uuid: String) throws(HostError) -> Guest {
+        // Checked again in the same turn as the define: libvirt would otherwise take a domain
+        // with this name and UUID, made meanwhile by another client of libvirtd, as a redefinition.
+        if let existing = try existingDomain(name: name, uuid: uuid) { throw .domainExists(existing) }
+        return try withConnection { connection in
             let domain: Domain
             do {
                 domain = try connection.defineDomain(xml: xml, flags: [.validate])

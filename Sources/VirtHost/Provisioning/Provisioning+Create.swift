@@ -38,7 +38,9 @@ extension Provisioning {
                         }
                     }
                 }
-                let guest = try await host.run { host throws(HostError) in try host.define(xml: xml) }
+                let guest = try await host.run { host throws(HostError) in
+                    try host.define(xml: xml, name: name, uuid: definition.uuid)
+                }
                 undo.register("definition of \(name)") { await guest.discard() }
                 if start {
                     do {
