@@ -96,7 +96,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Locking"]),
         .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "GuestSpecOracle", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "GuestConfig", "Locking", "TestSupport"]),
+        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "GuestConfig", "Locking", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Locking", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "Locking", "TestSupport"]),
     ],

@@ -3,9 +3,10 @@ import Logging
 import ServiceLifecycle
 
 /// The Host as a service (swift-service-lifecycle): opens the connection when the service
-/// group starts (the service still starts when libvirt is not there yet: the Host keeps
-/// retrying, and `/readyz` says so), and closes it, with its reconnect loop, at graceful
-/// shutdown, after the services that use it (the HTTP server) have stopped.
+/// group starts (the service still starts when libvirt is not there yet, and `/readyz` says
+/// so), runs the reconnect loop (``Host/keepConnected()``) while the group runs, and at
+/// graceful shutdown ends the loop and closes the connection, after the services that use it
+/// (the HTTP server) have stopped.
 public struct HostService: Service {
     public let host: Host
     let logger: Logger
@@ -27,8 +28,12 @@ public struct HostService: Service {
             logger.warning("libvirt's base network filters are missing; firewall-enabled guests will be refused",
                            metadata: ["hint": "\(Firewall.installHint)"])
         }
-        // Runs until the group shuts down (or is cancelled), then lets go of the connection.
-        try? await gracefulShutdown()
+        // Keeps the connection up until the group shuts down (or is cancelled), then lets go of it.
+        await withDiscardingTaskGroup { group in
+            group.addTask { await host.keepConnected() }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         await host.disconnect()
     }
 }
