@@ -44,8 +44,8 @@ struct GuestRoutes {
             return Response(contentType: "application/xml", text: xml)
         }
 
-        router.post("/v1/guests") { [host, idempotency] request in
-            try await idempotency.run(request) { try await create(request, host: host) }
+        router.post("/v1/guests") { [idempotency] request in
+            try await idempotency.run(request) { try await create(request) }
         }
         for action in Guest.Action.allCases {
             router.post("/v1/domains/{ref}/\(action.rawValue)") { [host] request in
@@ -101,7 +101,7 @@ struct GuestRoutes {
     }
 
     /// Defines (and starts, if asked) a guest from a creation request; nothing of it stays on failure.
-    private func create(_ request: Request, host: Host) async throws -> Response {
+    private func create(_ request: Request) async throws -> Response {
         let (read, readErrors) = GuestCreation.read(json: request.body)
         guard let creation = read else { throw GuestSpecError(readErrors) }
         let definition = try await define(creation.spec, readErrors: readErrors, pointer: "/spec")
