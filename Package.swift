@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C interop only.
@@ -47,6 +48,7 @@ let package = Package(
             dependencies: [
                 "Libvirt", "GuestConfig", "Locking",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Generic HTTP server on libmicrohttpd: knows nothing of libvirt.
@@ -74,6 +76,7 @@ let package = Package(
                 "VirtHostAPI", "VirtHost", "HTTPServer", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -91,9 +94,9 @@ let package = Package(
 
         // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
         .target(name: "TestSupport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
-        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Locking"]),
         .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "GuestSpecOracle", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "Locking", "TestSupport"]),
+        .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "GuestConfig", "Locking", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Locking", "TestSupport"]),
         .testTarget(name: "VirtHostAPITests", dependencies: ["VirtHostAPI", "VirtHost", "HTTPServer", "Libvirt", "GuestConfig", "Locking", "TestSupport"]),
     ],

@@ -35,9 +35,9 @@ public final class Connection {
     /// Opens `uri` (`virConnectOpen`, or `virConnectOpenReadOnly` when `readOnly`).
     public init(uri: String, readOnly: Bool = false) throws {
         try Libvirt.initialize()
-        let opened = readOnly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri)
-        guard let opened else { throw LibvirtError.last("virConnectOpen(\(uri))") }
-        handle = opened
+        handle = try LibvirtError.call("virConnectOpen(\(uri))") {
+            readOnly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri)
+        }
         self.uri = uri
     }
 
@@ -55,40 +55,40 @@ public final class Connection {
     // MARK: Host facts
 
     public func hostname() throws -> String {
-        guard let name = virConnectGetHostname(handle) else { throw LibvirtError.last("virConnectGetHostname") }
+        let name = try LibvirtError.call("virConnectGetHostname") { virConnectGetHostname(handle) }
         defer { free(name) }
         return String(cString: name)
     }
 
     /// The driver's hypervisor type, e.g. `QEMU` or `TEST`.
     public func hypervisorType() throws -> String {
-        guard let type = virConnectGetType(handle) else { throw LibvirtError.last("virConnectGetType") }
+        let type = try LibvirtError.call("virConnectGetType") { virConnectGetType(handle) }
         return String(cString: type)
     }
 
     /// The hypervisor's version (`virConnectGetVersion`).
     public func hypervisorVersion() throws -> LibvirtVersion {
         var version: UInt = 0
-        guard virConnectGetVersion(handle, &version) == 0 else { throw LibvirtError.last("virConnectGetVersion") }
+        try LibvirtError.status("virConnectGetVersion") { virConnectGetVersion(handle, &version) }
         return LibvirtVersion(code: UInt64(version))
     }
 
     /// The version of libvirt serving the connection (`virConnectGetLibVersion`).
     public func libraryVersion() throws -> LibvirtVersion {
         var version: UInt = 0
-        guard virConnectGetLibVersion(handle, &version) == 0 else { throw LibvirtError.last("virConnectGetLibVersion") }
+        try LibvirtError.status("virConnectGetLibVersion") { virConnectGetLibVersion(handle, &version) }
         return LibvirtVersion(code: UInt64(version))
     }
 
     public func nodeInfo() throws -> NodeInfo {
         var info = virNodeInfo()
-        guard virNodeGetInfo(handle, &info) == 0 else { throw LibvirtError.last("virNodeGetInfo") }
+        try LibvirtError.status("virNodeGetInfo") { virNodeGetInfo(handle, &info) }
         return NodeInfo(info)
     }
 
     /// The capabilities XML document.
     public func capabilities() throws -> String {
-        guard let xml = virConnectGetCapabilities(handle) else { throw LibvirtError.last("virConnectGetCapabilities") }
+        let xml = try LibvirtError.call("virConnectGetCapabilities") { virConnectGetCapabilities(handle) }
         defer { free(xml) }
         return String(cString: xml)
     }
@@ -96,8 +96,7 @@ public final class Connection {
     /// Present and online host CPUs from libvirt's CPU map (`virNodeGetCPUMap`).
     public func cpuMap() throws -> (present: Int, online: Int) {
         var online: UInt32 = 0
-        let present = virNodeGetCPUMap(handle, nil, &online, 0)
-        guard present >= 0 else { throw LibvirtError.last("virNodeGetCPUMap") }
+        let present = try LibvirtError.status("virNodeGetCPUMap") { virNodeGetCPUMap(handle, nil, &online, 0) }
         return (Int(present), Int(online))
     }
 
@@ -106,14 +105,10 @@ public final class Connection {
     public func nodeMemoryStats() throws -> [String: UInt64] {
         let allCells = Int32(VIR_NODE_MEMORY_STATS_ALL_CELLS.rawValue)
         var count: Int32 = 0
-        guard virNodeGetMemoryStats(handle, allCells, nil, &count, 0) == 0 else {
-            throw LibvirtError.last("virNodeGetMemoryStats")
-        }
+        try LibvirtError.status("virNodeGetMemoryStats") { virNodeGetMemoryStats(handle, allCells, nil, &count, 0) }
         var stats = [virNodeMemoryStats](repeating: virNodeMemoryStats(), count: Int(count))
         guard count > 0 else { return [:] }
-        guard virNodeGetMemoryStats(handle, allCells, &stats, &count, 0) == 0 else {
-            throw LibvirtError.last("virNodeGetMemoryStats")
-        }
+        try LibvirtError.status("virNodeGetMemoryStats") { virNodeGetMemoryStats(handle, allCells, &stats, &count, 0) }
         var result: [String: UInt64] = [:]
         for var stat in stats.prefix(Int(count)) {
             let field = withUnsafeBytes(of: &stat.field) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
@@ -126,9 +121,7 @@ public final class Connection {
     /// nil parts let libvirt choose (`virConnectGetDomainCapabilities`).
     public func domainCapabilities(emulator: String? = nil, arch: String? = nil, machine: String? = nil,
                                    virtType: String? = nil) throws -> String {
-        guard let xml = virConnectGetDomainCapabilities(handle, emulator, arch, machine, virtType, 0) else {
-            throw LibvirtError.last("virConnectGetDomainCapabilities")
-        }
+        let xml = try LibvirtError.call("virConnectGetDomainCapabilities") { virConnectGetDomainCapabilities(handle, emulator, arch, machine, virtType, 0) }
         defer { free(xml) }
         return String(cString: xml)
     }
@@ -139,10 +132,9 @@ public final class Connection {
     /// Turns on libvirt's keepalive for remote connections (`virConnectSetKeepAlive`).
     /// Returns false when the driver has no keepalive (local drivers), which is not an error.
     public func setKeepAlive(interval: Int32, count: UInt32) throws -> Bool {
-        switch virConnectSetKeepAlive(handle, interval, count) {
+        switch try LibvirtError.status("virConnectSetKeepAlive", { virConnectSetKeepAlive(handle, interval, count) }) {
         case 0: return true
-        case 1: return false
-        default: throw LibvirtError.last("virConnectSetKeepAlive")
+        default: return false
         }
     }
 
@@ -151,8 +143,7 @@ public final class Connection {
     /// Every domain matching `filter`, in one `virConnectListAllDomains` call.
     public func listAllDomains(_ filter: DomainListFilter = []) throws -> [Domain] {
         var list: UnsafeMutablePointer<virDomainPtr?>?
-        let count = virConnectListAllDomains(handle, &list, filter.rawValue)
-        guard count >= 0 else { throw LibvirtError.last("virConnectListAllDomains") }
+        let count = try LibvirtError.status("virConnectListAllDomains") { virConnectListAllDomains(handle, &list, filter.rawValue) }
         guard let list else { return [] }
         defer { free(list) }
         return (0..<Int(count)).compactMap { index in list[index].map(Domain.init(taking:)) }
@@ -161,8 +152,7 @@ public final class Connection {
     /// Statistics of every domain matching `flags`, in one `virConnectGetAllDomainStats` call.
     public func allDomainStats(_ groups: DomainStatsGroups, flags: DomainStatsFlags = []) throws -> [DomainStatsRecord] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
-        let count = virConnectGetAllDomainStats(handle, groups.rawValue, &records, flags.rawValue)
-        guard count >= 0 else { throw LibvirtError.last("virConnectGetAllDomainStats") }
+        let count = try LibvirtError.status("virConnectGetAllDomainStats") { virConnectGetAllDomainStats(handle, groups.rawValue, &records, flags.rawValue) }
         guard let records else { return [] }
         defer { virDomainStatsRecordListFree(records) }
         return (0..<Int(count)).compactMap { index in
@@ -176,28 +166,24 @@ public final class Connection {
 
     /// Defines (or redefines) a persistent domain from XML (`virDomainDefineXMLFlags`).
     public func defineDomain(xml: String, flags: DomainDefineFlags = []) throws -> Domain {
-        guard let domain = virDomainDefineXMLFlags(handle, xml, flags.rawValue) else {
-            throw LibvirtError.last("virDomainDefineXMLFlags")
-        }
+        let domain = try LibvirtError.call("virDomainDefineXMLFlags") { virDomainDefineXMLFlags(handle, xml, flags.rawValue) }
         return Domain(taking: domain)
     }
 
     /// Creates and starts a transient domain from XML (`virDomainCreateXML`): it is gone
     /// once it stops.
     public func createTransientDomain(xml: String) throws -> Domain {
-        guard let domain = virDomainCreateXML(handle, xml, 0) else { throw LibvirtError.last("virDomainCreateXML") }
+        let domain = try LibvirtError.call("virDomainCreateXML") { virDomainCreateXML(handle, xml, 0) }
         return Domain(taking: domain)
     }
 
     public func lookupDomain(name: String) throws -> Domain {
-        guard let domain = virDomainLookupByName(handle, name) else { throw LibvirtError.last("virDomainLookupByName") }
+        let domain = try LibvirtError.call("virDomainLookupByName") { virDomainLookupByName(handle, name) }
         return Domain(taking: domain)
     }
 
     public func lookupDomain(uuid: String) throws -> Domain {
-        guard let domain = virDomainLookupByUUIDString(handle, uuid) else {
-            throw LibvirtError.last("virDomainLookupByUUIDString")
-        }
+        let domain = try LibvirtError.call("virDomainLookupByUUIDString") { virDomainLookupByUUIDString(handle, uuid) }
         return Domain(taking: domain)
     }
 
@@ -220,9 +206,7 @@ public final class Connection {
     public func onClose(_ body: @escaping @Sendable (CloseReason) -> Void) throws {
         let handler = CloseHandler(body)
         let opaque = Unmanaged.passUnretained(handler).toOpaque()
-        guard virConnectRegisterCloseCallback(handle, Connection.closeTrampoline, opaque, nil) == 0 else {
-            throw LibvirtError.last("virConnectRegisterCloseCallback")
-        }
+        try LibvirtError.status("virConnectRegisterCloseCallback") { virConnectRegisterCloseCallback(handle, Connection.closeTrampoline, opaque, nil) }
         closeHandler = handler
     }
 }

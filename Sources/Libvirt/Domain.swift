@@ -14,7 +14,7 @@ public final class Domain {
     deinit { virDomainFree(handle) }
 
     public func name() throws -> String {
-        guard let name = virDomainGetName(handle) else { throw LibvirtError.last("virDomainGetName") }
+        let name = try LibvirtError.call("virDomainGetName") { virDomainGetName(handle) }
         return String(cString: name)
     }
 
@@ -22,10 +22,11 @@ public final class Domain {
     /// libvirt's own formatting goes through printf, a real cost when listing many domains.
     public func uuid() throws -> String {
         var bytes: (UInt64, UInt64) = (0, 0)
-        let status = withUnsafeMutableBytes(of: &bytes) { raw in
-            virDomainGetUUID(handle, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        _ = try withUnsafeMutableBytes(of: &bytes) { raw throws(LibvirtError) in
+            try LibvirtError.status("virDomainGetUUID") {
+                virDomainGetUUID(handle, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
         }
-        guard status == 0 else { throw LibvirtError.last("virDomainGetUUID") }
         return withUnsafeBytes(of: &bytes) { raw in
             String(unsafeUninitializedCapacity: 36) { text in
                 let digits: StaticString = "0123456789abcdef"
@@ -52,7 +53,7 @@ public final class Domain {
 
     public func info() throws -> DomainInfo {
         var info = virDomainInfo()
-        guard virDomainGetInfo(handle, &info) == 0 else { throw LibvirtError.last("virDomainGetInfo") }
+        try LibvirtError.status("virDomainGetInfo") { virDomainGetInfo(handle, &info) }
         return DomainInfo(
             state: DomainState(rawValue: Int32(info.state)) ?? .nostate,
             maxMemoryKiB: UInt64(info.maxMem),
@@ -63,31 +64,29 @@ public final class Domain {
     }
 
     public func isActive() throws -> Bool {
-        let result = virDomainIsActive(handle)
-        guard result >= 0 else { throw LibvirtError.last("virDomainIsActive") }
+        let result = try LibvirtError.status("virDomainIsActive") { virDomainIsActive(handle) }
         return result == 1
     }
 
     public func isPersistent() throws -> Bool {
-        let result = virDomainIsPersistent(handle)
-        guard result >= 0 else { throw LibvirtError.last("virDomainIsPersistent") }
+        let result = try LibvirtError.status("virDomainIsPersistent") { virDomainIsPersistent(handle) }
         return result == 1
     }
 
     public func autostart() throws -> Bool {
         var value: Int32 = 0
-        guard virDomainGetAutostart(handle, &value) == 0 else { throw LibvirtError.last("virDomainGetAutostart") }
+        try LibvirtError.status("virDomainGetAutostart") { virDomainGetAutostart(handle, &value) }
         return value != 0
     }
 
     /// Whether the domain starts with the host (`virDomainSetAutostart`).
     public func setAutostart(_ autostart: Bool) throws {
-        guard virDomainSetAutostart(handle, autostart ? 1 : 0) == 0 else { throw LibvirtError.last("virDomainSetAutostart") }
+        try LibvirtError.status("virDomainSetAutostart") { virDomainSetAutostart(handle, autostart ? 1 : 0) }
     }
 
     /// The domain XML (`virDomainGetXMLDesc`).
     public func xml(_ flags: DomainXMLFlags = []) throws -> String {
-        guard let xml = virDomainGetXMLDesc(handle, flags.rawValue) else { throw LibvirtError.last("virDomainGetXMLDesc") }
+        let xml = try LibvirtError.call("virDomainGetXMLDesc") { virDomainGetXMLDesc(handle, flags.rawValue) }
         defer { free(xml) }
         return String(cString: xml)
     }
@@ -96,7 +95,7 @@ public final class Domain {
     /// (`virDomainGetBlockInfo`). Works for inactive domains too.
     public func blockInfo(_ disk: String) throws -> BlockInfo {
         var info = virDomainBlockInfo()
-        guard virDomainGetBlockInfo(handle, disk, &info, 0) == 0 else { throw LibvirtError.last("virDomainGetBlockInfo") }
+        try LibvirtError.status("virDomainGetBlockInfo") { virDomainGetBlockInfo(handle, disk, &info, 0) }
         return BlockInfo(capacity: UInt64(info.capacity), allocation: UInt64(info.allocation),
                          physical: UInt64(info.physical))
     }
@@ -104,34 +103,34 @@ public final class Domain {
     // MARK: Lifecycle
 
     public func create() throws {
-        guard virDomainCreate(handle) == 0 else { throw LibvirtError.last("virDomainCreate") }
+        try LibvirtError.status("virDomainCreate") { virDomainCreate(handle) }
     }
 
     /// Starts a defined domain, optionally paused (`virDomainCreateWithFlags`).
     public func create(paused: Bool) throws {
         let flags = paused ? VIR_DOMAIN_START_PAUSED.rawValue : 0
-        guard virDomainCreateWithFlags(handle, flags) == 0 else { throw LibvirtError.last("virDomainCreateWithFlags") }
+        try LibvirtError.status("virDomainCreateWithFlags") { virDomainCreateWithFlags(handle, flags) }
     }
 
     /// Asks the guest to power off (ACPI), without waiting (`virDomainShutdown`).
     public func shutdown() throws {
-        guard virDomainShutdown(handle) == 0 else { throw LibvirtError.last("virDomainShutdown") }
+        try LibvirtError.status("virDomainShutdown") { virDomainShutdown(handle) }
     }
 
     /// Asks the guest to reboot (`virDomainReboot`).
     public func reboot() throws {
-        guard virDomainReboot(handle, 0) == 0 else { throw LibvirtError.last("virDomainReboot") }
+        try LibvirtError.status("virDomainReboot") { virDomainReboot(handle, 0) }
     }
 
     public func injectNMI() throws {
-        guard virDomainInjectNMI(handle, 0) == 0 else { throw LibvirtError.last("virDomainInjectNMI") }
+        try LibvirtError.status("virDomainInjectNMI") { virDomainInjectNMI(handle, 0) }
     }
 
     /// The state and its reason code (`virDomainGetState`).
     public func state() throws -> (state: DomainState, reason: Int32) {
         var state: Int32 = 0
         var reason: Int32 = 0
-        guard virDomainGetState(handle, &state, &reason, 0) == 0 else { throw LibvirtError.last("virDomainGetState") }
+        try LibvirtError.status("virDomainGetState") { virDomainGetState(handle, &state, &reason, 0) }
         return (DomainState(rawValue: state) ?? .nostate, reason)
     }
 
@@ -139,8 +138,7 @@ public final class Domain {
     public func vcpus() throws -> [VCPUInfo] {
         let count = try info().vcpus
         var infos = [virVcpuInfo](repeating: virVcpuInfo(), count: max(count, 1))
-        let filled = virDomainGetVcpus(handle, &infos, Int32(infos.count), nil, 0)
-        guard filled >= 0 else { throw LibvirtError.last("virDomainGetVcpus") }
+        let filled = try LibvirtError.status("virDomainGetVcpus") { virDomainGetVcpus(handle, &infos, Int32(infos.count), nil, 0) }
         return infos.prefix(Int(filled)).map { info in
             VCPUInfo(number: Int(info.number), state: VCPUInfo.State(rawValue: info.state) ?? .offline,
                      cpuTimeNanoseconds: UInt64(info.cpuTime), hostCPU: info.cpu >= 0 ? Int(info.cpu) : nil)
@@ -149,33 +147,29 @@ public final class Domain {
 
     /// Adds a device (`virDomainAttachDeviceFlags`).
     public func attachDevice(xml: String, _ impact: DomainModificationImpact) throws {
-        guard virDomainAttachDeviceFlags(handle, xml, impact.rawValue) == 0 else {
-            throw LibvirtError.last("virDomainAttachDeviceFlags")
-        }
+        try LibvirtError.status("virDomainAttachDeviceFlags") { virDomainAttachDeviceFlags(handle, xml, impact.rawValue) }
     }
 
     /// Removes a device (`virDomainDetachDeviceFlags`).
     public func detachDevice(xml: String, _ impact: DomainModificationImpact) throws {
-        guard virDomainDetachDeviceFlags(handle, xml, impact.rawValue) == 0 else {
-            throw LibvirtError.last("virDomainDetachDeviceFlags")
-        }
+        try LibvirtError.status("virDomainDetachDeviceFlags") { virDomainDetachDeviceFlags(handle, xml, impact.rawValue) }
     }
 
     public func suspend() throws {
-        guard virDomainSuspend(handle) == 0 else { throw LibvirtError.last("virDomainSuspend") }
+        try LibvirtError.status("virDomainSuspend") { virDomainSuspend(handle) }
     }
 
     public func resume() throws {
-        guard virDomainResume(handle) == 0 else { throw LibvirtError.last("virDomainResume") }
+        try LibvirtError.status("virDomainResume") { virDomainResume(handle) }
     }
 
     public func destroy() throws {
-        guard virDomainDestroy(handle) == 0 else { throw LibvirtError.last("virDomainDestroy") }
+        try LibvirtError.status("virDomainDestroy") { virDomainDestroy(handle) }
     }
 
     /// Removes the persistent definition (`virDomainUndefineFlags`).
     public func undefine(_ flags: DomainUndefineFlags = []) throws {
-        guard virDomainUndefineFlags(handle, flags.rawValue) == 0 else { throw LibvirtError.last("virDomainUndefineFlags") }
+        try LibvirtError.status("virDomainUndefineFlags") { virDomainUndefineFlags(handle, flags.rawValue) }
     }
 }
 

@@ -81,12 +81,16 @@ extension Connection {
         ]
         for (eventID, callback) in registrations {
             let opaque = Unmanaged.passRetained(EventHandler(deliver)).toOpaque()
-            let id = virConnectDomainEventRegisterAny(handle, nil, eventID, callback, opaque) { opaque in
-                if let opaque { Unmanaged<AnyObject>.fromOpaque(opaque).release() }
-            }
-            guard id >= 0 else {
+            let id: Int32
+            do {
+                id = try LibvirtError.status("virConnectDomainEventRegisterAny") {
+                    virConnectDomainEventRegisterAny(handle, nil, eventID, callback, opaque) { opaque in
+                        if let opaque { Unmanaged<AnyObject>.fromOpaque(opaque).release() }
+                    }
+                }
+            } catch {
                 Unmanaged<EventHandler>.fromOpaque(opaque).release()
-                throw LibvirtError.last("virConnectDomainEventRegisterAny")
+                throw error
             }
             eventCallbackIDs.append(id)
         }

@@ -28,7 +28,7 @@ public final class EventLoop: Sendable {
             return true
         }
         guard shouldStart else { return }
-        guard virEventRegisterDefaultImpl() == 0 else { throw LibvirtError.last("virEventRegisterDefaultImpl") }
+        try LibvirtError.status("virEventRegisterDefaultImpl") { virEventRegisterDefaultImpl() }
         // A timer that never fires on its own; `stop()` arms it so the loop wakes up and sees
         // the stop flag.
         let timer = virEventAddTimeout(-1, { timer, _ in virEventUpdateTimeout(timer, -1) }, nil, nil)

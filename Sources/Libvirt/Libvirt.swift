@@ -2,23 +2,25 @@ import CLibvirt
 
 /// Process-wide libvirt set-up.
 public enum Libvirt {
-    private static let initialized: Bool = {
+    /// The outcome of the one `virInitialize`, with its error copied when it failed, so a
+    /// later caller on another thread still gets libvirt's reason.
+    private static let initialization: Result<Void, LibvirtError> = {
         // libvirt prints every error to stderr by default; this binding returns them instead.
         virSetErrorFunc(nil, { _, _ in })
-        return virInitialize() == 0
+        return Result { () throws(LibvirtError) in try LibvirtError.status("virInitialize") { virInitialize() } }
     }()
 
     /// Initialises libvirt once and silences its default error printer.
     /// Safe to call from any thread, any number of times.
     public static func initialize() throws {
-        guard initialized else { throw LibvirtError.last("virInitialize") }
+        try initialization.get()
     }
 
     /// The version of the libvirt library this process has loaded.
     public static func libraryVersion() throws -> LibvirtVersion {
         try initialize()
         var version: UInt = 0
-        guard virGetVersion(&version, nil, nil) == 0 else { throw LibvirtError.last("virGetVersion") }
+        try LibvirtError.status("virGetVersion") { virGetVersion(&version, nil, nil) }
         return LibvirtVersion(code: UInt64(version))
     }
 }

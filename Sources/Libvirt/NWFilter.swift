@@ -12,36 +12,35 @@ public final class NWFilter {
     deinit { virNWFilterFree(handle) }
 
     public func name() throws -> String {
-        guard let name = virNWFilterGetName(handle) else { throw LibvirtError.last("virNWFilterGetName") }
+        let name = try LibvirtError.call("virNWFilterGetName") { virNWFilterGetName(handle) }
         return String(cString: name)
     }
 
     public func xml() throws -> String {
-        guard let xml = virNWFilterGetXMLDesc(handle, 0) else { throw LibvirtError.last("virNWFilterGetXMLDesc") }
+        let xml = try LibvirtError.call("virNWFilterGetXMLDesc") { virNWFilterGetXMLDesc(handle, 0) }
         defer { free(xml) }
         return String(cString: xml)
     }
 
     public func undefine() throws {
-        guard virNWFilterUndefine(handle) == 0 else { throw LibvirtError.last("virNWFilterUndefine") }
+        try LibvirtError.status("virNWFilterUndefine") { virNWFilterUndefine(handle) }
     }
 }
 
 extension Connection {
     public func lookupNWFilter(name: String) throws -> NWFilter {
-        guard let filter = virNWFilterLookupByName(handle, name) else { throw LibvirtError.last("virNWFilterLookupByName") }
+        let filter = try LibvirtError.call("virNWFilterLookupByName") { virNWFilterLookupByName(handle, name) }
         return NWFilter(taking: filter)
     }
 
     public func defineNWFilter(xml: String) throws -> NWFilter {
-        guard let filter = virNWFilterDefineXML(handle, xml) else { throw LibvirtError.last("virNWFilterDefineXML") }
+        let filter = try LibvirtError.call("virNWFilterDefineXML") { virNWFilterDefineXML(handle, xml) }
         return NWFilter(taking: filter)
     }
 
     public func listAllNWFilters() throws -> [NWFilter] {
         var list: UnsafeMutablePointer<virNWFilterPtr?>?
-        let count = virConnectListAllNWFilters(handle, &list, 0)
-        guard count >= 0 else { throw LibvirtError.last("virConnectListAllNWFilters") }
+        let count = try LibvirtError.status("virConnectListAllNWFilters") { virConnectListAllNWFilters(handle, &list, 0) }
         guard let list else { return [] }
         defer { free(list) }
         return (0..<Int(count)).compactMap { list[$0].map(NWFilter.init(taking:)) }
@@ -50,40 +49,28 @@ extension Connection {
     /// The XML of the filter binding on a port (tap) device, or nil when none is in force
     /// (`virNWFilterBindingLookupByPortDev`).
     public func nwFilterBindingXML(portDevice: String) throws -> String? {
-        guard let binding = virNWFilterBindingLookupByPortDev(handle, portDevice) else {
-            let error = LibvirtError.last("virNWFilterBindingLookupByPortDev")
-            if error.code == Int32(VIR_ERR_NO_NWFILTER_BINDING.rawValue) { return nil }
-            throw error
-        }
+        guard let binding = try LibvirtError.call("virNWFilterBindingLookupByPortDev", absentWhen: VIR_ERR_NO_NWFILTER_BINDING, { virNWFilterBindingLookupByPortDev(handle, portDevice) })
+        else { return nil }
         defer { virNWFilterBindingFree(binding) }
-        guard let xml = virNWFilterBindingGetXMLDesc(binding, 0) else {
-            throw LibvirtError.last("virNWFilterBindingGetXMLDesc")
-        }
+        let xml = try LibvirtError.call("virNWFilterBindingGetXMLDesc") { virNWFilterBindingGetXMLDesc(binding, 0) }
         defer { free(xml) }
         return String(cString: xml)
     }
 
     /// Whether the libvirt network `name` exists, and whether it is active; nil when it does not exist.
     public func networkIsActive(name: String) throws -> Bool? {
-        guard let network = virNetworkLookupByName(handle, name) else {
-            let error = LibvirtError.last("virNetworkLookupByName")
-            if error.code == Int32(VIR_ERR_NO_NETWORK.rawValue) { return nil }
-            throw error
-        }
+        guard let network = try LibvirtError.call("virNetworkLookupByName", absentWhen: VIR_ERR_NO_NETWORK, { virNetworkLookupByName(handle, name) })
+        else { return nil }
         defer { virNetworkFree(network) }
-        let active = virNetworkIsActive(network)
-        guard active >= 0 else { throw LibvirtError.last("virNetworkIsActive") }
+        let active = try LibvirtError.status("virNetworkIsActive") { virNetworkIsActive(network) }
         return active == 1
     }
 
     /// Whether the host has a network interface (a bridge, a NIC) named `name`, as libvirt's
     /// interface driver sees it.
     public func hostInterfaceExists(name: String) throws -> Bool {
-        guard let interface = virInterfaceLookupByName(handle, name) else {
-            let error = LibvirtError.last("virInterfaceLookupByName")
-            if error.code == Int32(VIR_ERR_NO_INTERFACE.rawValue) { return false }
-            throw error
-        }
+        guard let interface = try LibvirtError.call("virInterfaceLookupByName", absentWhen: VIR_ERR_NO_INTERFACE, { virInterfaceLookupByName(handle, name) })
+        else { return false }
         virInterfaceFree(interface)
         return true
     }

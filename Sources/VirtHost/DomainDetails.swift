@@ -119,12 +119,3 @@ extension DomainDescription {
         return nil
     }
 }
-
-extension Host {
-    /// Whether the domain's live XML (or with `inactive`, its definition) has the device
-    /// `identifier` names: a disk target, a MAC or a PCI address.
-    public func hasDevice(_ reference: String, identifier: String, inactive: Bool) throws(HostError) -> Bool {
-        let xml = try domainXML(reference, inactive: inactive, secure: false)
-        return (try? DomainDescription.deviceXML(in: xml, identifier: identifier)) != nil
-    }
-}

@@ -1,85 +1,54 @@
 import Libvirt
 
-/// One domain and its lifecycle (Nova's guest.py `Guest`). Lives only inside a Host call
-/// (``Host/withGuest(_:_:)``), on the Host's thread, like the ``Domain`` it wraps.
-public final class Guest {
-    let domain: Domain
+/// One domain and what can be done to it (Nova's guest.py `Guest`): power, devices, vCPUs,
+/// removal, and, as they come, snapshots, jobs, migration and the guest agent. The Host
+/// keeps the connection, host facts, listing and ``Host/guest(for:)``.
+///
+/// A Guest is a value: the Host and the domain's UUID (read once by ``Host/guest(for:)``, so
+/// a rename does not lose it). It holds no libvirt object. Each method is one turn of the
+/// Host actor through ``Host/run(_:)``: its libvirt calls run on the Host's thread, serialised
+/// with every other call on the connection, and no other call comes between them. That is
+/// why the methods are `async`, and why the blocking libvirt calls never reach Swift's
+/// cooperative pool.
+public struct Guest: Sendable {
+    public let host: Host
+    /// The domain's UUID, lower case with dashes.
+    public let uuid: String
 
-    init(_ domain: Domain) { self.domain = domain }
-
-    /// Power operations, each checked against the current state first, so an action that
-    /// makes no sense says so (``HostError/invalidState(action:state:)``) instead of passing
-    /// libvirt's text through.
-    public enum Action: String, Sendable, CaseIterable {
-        case start, shutdown, reboot, destroy, pause, resume
-        case injectNMI = "inject-nmi"
-
-        /// The states the action applies in.
-        var allowedStates: Set<DomainState> {
-            switch self {
-            case .start: [.shutoff, .crashed]
-            case .shutdown, .reboot, .injectNMI: [.running, .blocked, .paused]
-            case .destroy: [.running, .blocked, .paused, .shutdown, .crashed, .pmsuspended]
-            case .pause: [.running, .blocked]
-            case .resume: [.paused]
-            }
-        }
+    init(host: Host, uuid: String) {
+        self.host = host
+        self.uuid = uuid
     }
 
-    public var state: DomainState {
-        get throws { try domain.state().state }
+    /// Runs `body` on the Host's thread with this guest's domain.
+    func withDomain<T: Sendable>(_ body: @escaping @Sendable (Domain) throws -> T) async throws(HostError) -> T {
+        try await host.run { host throws(HostError) in try host.withDomain(uuid, body) }
     }
 
-    /// Runs `action`. `paused` applies to `start`; `hard` to `reboot` (destroy, then start).
-    func perform(_ action: Action, paused: Bool = false, hard: Bool = false) throws {
-        let current = try state
-        guard action.allowedStates.contains(current) else {
-            throw HostError.invalidState(action: action.rawValue, state: current.description)
-        }
-        do {
-            switch action {
-            case .start: try launch(paused: paused)
-            case .shutdown: try domain.shutdown()
-            case .reboot where hard:
-                try domain.destroy()
-                try domain.create()
-            case .reboot: try domain.reboot()
-            case .destroy: try domain.destroy()
-            case .pause: try domain.suspend()
-            case .resume: try domain.resume()
-            case .injectNMI: try domain.injectNMI()
-            }
-        } catch let error as LibvirtError where error.isOperationInvalid {
-            // The state moved under us; say what it is now.
-            throw HostError.invalidState(action: action.rawValue, state: (try? state.description) ?? "unknown")
-        }
+    /// The domain now, with what its XML says.
+    public func details() async throws(HostError) -> DomainDetails {
+        try await host.run { [uuid] host throws(HostError) in try host.domain(uuid) }
     }
 
-    /// Starts the domain, paused when asked. Drivers that do not take the paused flag (the
-    /// test driver) get a start followed at once by a pause.
-    func launch(paused: Bool) throws {
-        guard paused else { return try domain.create() }
-        do {
-            try domain.create(paused: true)
-        } catch let error as LibvirtError where error.isInvalidArgument || error.isUnsupported {
-            try domain.create()
-            try domain.suspend()
-        }
+    public func state() async throws(HostError) -> DomainState {
+        try await withDomain { try $0.state().state }
     }
 
-    /// Removes the definition, with its managed-save image, snapshot metadata and NVRAM;
-    /// drivers without those flags get a plain undefine. A running guest is refused unless
-    /// `force`, which powers it off first. Disk files are never touched.
-    func delete(force: Bool) throws {
-        if try domain.isActive() {
-            guard force else { throw HostError.invalidState(action: "delete", state: try state.description) }
-            try domain.destroy()
-        }
-        guard try domain.isPersistent() else { return }  // a transient domain is gone once off
-        do {
-            try domain.undefine([.managedSave, .snapshotsMetadata, .nvram])
-        } catch let error as LibvirtError where error.isUnsupported || error.isInvalidArgument {
-            try domain.undefine()
-        }
+    public func isActive() async throws(HostError) -> Bool {
+        try await withDomain { try $0.isActive() }
+    }
+}
+
+extension Host {
+    /// The guest that `reference` (a UUID or a name) names now; ``HostError/domainNotFound(_:)``
+    /// when none does.
+    public func guest(for reference: String) throws(HostError) -> Guest {
+        Guest(host: self, uuid: try withDomain(reference) { try $0.uuid() })
+    }
+
+    /// Runs `body` in one turn of the Host, on its thread: how ``Guest`` and the provisioning
+    /// sequences make several libvirt calls that nothing else on the connection comes between.
+    public func run<T: Sendable>(_ body: @Sendable (isolated Host) throws(HostError) -> T) throws(HostError) -> T {
+        try body(self)
     }
 }

@@ -96,6 +96,32 @@ extension Host {
         }
     }
 
+    /// Defines a persistent domain from `xml`, validated against libvirt's schema, and
+    /// returns its guest. Creation with its checks and undo is ``Provisioning/createGuest(_:definition:)``.
+    func define(xml: String, name: String, uuid: String) throws(HostError) -> Guest {
+        // Checked again in the same turn as the define: libvirt would otherwise take a domain
+        // with this name and UUID, made meanwhile by another client of libvirtd, as a redefinition.
+        if let existing = try existingDomain(name: name, uuid: uuid) { throw .domainExists(existing) }
+        return try withConnection { connection in
+            let domain: Domain
+            do {
+                domain = try connection.defineDomain(xml: xml, flags: [.validate])
+            } catch let error as LibvirtError where !error.isConnectionLoss {
+                throw HostError.stepFailed(step: "define", error: error, rolledBack: false)
+            }
+            return Guest(host: self, uuid: try domain.uuid())
+        }
+    }
+
+    /// Whether a domain with this name or UUID exists; the first of them that does, or nil.
+    func existingDomain(name: String, uuid: String) throws(HostError) -> String? {
+        try withConnection { connection in
+            if (try? connection.lookupDomain(name: name)) != nil { return name }
+            if (try? connection.lookupDomain(uuid: uuid)) != nil { return uuid }
+            return nil
+        }
+    }
+
     /// A domain's XML: the live one, or the persistent definition when `inactive`.
     public func domainXML(_ reference: String, inactive: Bool = false, secure: Bool = false) throws(HostError) -> String {
         var flags: DomainXMLFlags = []
@@ -106,7 +132,8 @@ extension Host {
 
     /// Runs `body` with the domain `reference` names: a UUID (with or without dashes) or a
     /// name. Unknown references throw ``HostError/domainNotFound(_:)``.
-    public func withDomain<T>(_ reference: String, _ body: (Domain) throws -> T) throws(HostError) -> T {
+    /// Internal: outside this module, per-domain work goes through ``Guest``.
+    func withDomain<T>(_ reference: String, _ body: (Domain) throws -> T) throws(HostError) -> T {
         try withConnection { connection in
             let domain: Domain
             do {

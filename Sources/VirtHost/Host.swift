@@ -72,6 +72,11 @@ public actor Host {
     /// Set when a connection is lost, so the next one is announced as restored and resynced.
     private var lostConnection = false
     private var reconnectTask: Task<Void, Never>?
+    /// Set while ``keepConnected()`` runs (under ``HostService``): it reconnects, not a task
+    /// of the Host's own.
+    private(set) var reconnectsAsService = false
+    /// ``keepConnected()`` waiting for the next loss.
+    private var lossWaiter: CheckedContinuation<Void, Never>?
     /// The last host-metrics sample and when it was taken.
     var lastMetrics: (sample: HostMetrics, at: ContinuousClock.Instant)?
     /// Fresh host-metrics samples asked for while one is taken, answered together.
@@ -82,6 +87,9 @@ public actor Host {
     /// Domain listings asked for while one runs, answered together, and how many sweeps ran.
     let domainListings = CallCoalescer<DomainListingRequest, Result<DomainListing, HostError>>()
     var domainSweeps: UInt64 = 0
+
+    /// Locks by domain UUID and name for ``Provisioning``'s multi-step sequences.
+    public nonisolated let domainLocks = DomainLocks()
 
     /// Lifecycle, reboot, device-removed and connection events, for every subscriber.
     public nonisolated let events: EventHub
@@ -232,6 +240,37 @@ public actor Host {
         domainStates.reset(now)
     }
 
+    /// Keeps the connection up for as long as it runs (``HostService`` runs it, and cancels it
+    /// at shutdown): after each loss, tries to reconnect with the usual back-off, so the event
+    /// stream resumes even when no request comes. A Host not run as a service does the same
+    /// in a task of its own.
+    public func keepConnected() async {
+        reconnectsAsService = true
+        defer { reconnectsAsService = false }
+        while !Task.isCancelled {
+            if connection != nil {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { lossWaiter = $0 }
+                } onCancel: {
+                    Task { await self.wakeLossWaiter() }
+                }
+                continue
+            }
+            guard let wait = reconnectWait() else { continue }
+            try? await Task.sleep(for: wait)
+            if Task.isCancelled { return }
+            _ = try? connect()
+        }
+    }
+
+    /// Whether a reconnect task of the Host's own runs (not under a service); for tests.
+    var reconnectsInOwnTask: Bool { reconnectTask != nil }
+
+    private func wakeLossWaiter() {
+        lossWaiter?.resume()
+        lossWaiter = nil
+    }
+
     /// After a loss, keeps trying to reconnect in the background (with the usual back-off), so
     /// the event stream resumes even when no request comes.
     private func scheduleReconnect() {
@@ -274,7 +313,11 @@ public actor Host {
         logger.warning("libvirt connection lost", metadata: ["uri": "\(uri)", "reason": "\(reason)"])
         lostConnection = true
         events.publish(.connection("lost", reason: reason))
-        scheduleReconnect()
+        if reconnectsAsService {
+            wakeLossWaiter()
+        } else {
+            scheduleReconnect()
+        }
     }
 
     // MARK: Host facts

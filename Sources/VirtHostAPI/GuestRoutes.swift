@@ -8,6 +8,7 @@ import VirtHost
 struct GuestRoutes {
     let host: Host
     let idempotency: IdempotentRequest
+    var provisioning: Provisioning { Provisioning(host: host) }
 
     struct VCPUList: Encodable {
         struct VCPU: Encodable {
@@ -37,142 +38,69 @@ struct GuestRoutes {
             return .document(xml: GuestXML.xml(definition), as: format)
         }
 
-        router.post("/v1/guests") { [host, idempotency] request in
-            try await idempotency.run(request) { try await create(request, host: host) }
+        router.post("/v1/guests") { [idempotency] request in
+            try await idempotency.run(request) { try await create(request) }
         }
         for action in Guest.Action.allCases {
             router.post("/v1/domains/{ref}/\(action.rawValue)") { [host] request in
                 let reference = request.pathParameter("ref") ?? ""
                 switch action {
                 case .start:
-                    return .json(try await host.perform(.start, on: reference, paused: try request.bool("paused", default: false)))
+                    let paused = try request.bool("paused", default: false)
+                    return .json(try await host.guest(for: reference).perform(.start, paused: paused))
                 case .reboot:
                     let mode = try request.choice("mode", default: RebootMode.soft)
-                    return .json(try await host.perform(.reboot, on: reference, hard: mode == .hard))
+                    return .json(try await host.guest(for: reference).perform(.reboot, hard: mode == .hard))
                 case .shutdown:
                     let force = try request.bool("force", default: false)
                     // With force, the guest gets a minute to shut down unless told otherwise.
                     let timeout = try request.integer("timeout_s", in: 0...3600) ?? (force ? 60 : nil)
-                    return .json(try await host.shutdown(reference, timeout: timeout.map { .seconds($0) }, force: force))
+                    return .json(try await host.guest(for: reference).shutdown(timeout: timeout.map { .seconds($0) },
+                                                                                force: force))
                 default:
-                    return .json(try await host.perform(action, on: reference))
+                    return .json(try await host.guest(for: reference).perform(action))
                 }
             }
         }
 
-        router.delete("/v1/domains/{ref}") { [host] request in
-            let reference = request.pathParameter("ref") ?? ""
-            let uuid = try await host.deviceInventory(reference).uuid
-            try await host.deleteGuest(reference, force: try request.bool("force", default: false))
-            // Its firewall filters go with it; a failure here leaves orphans that
-            // GET /v1/firewall/filters reports.
-            try? await Firewall(host: host).removeFilters(ofDomain: uuid)
+        router.delete("/v1/domains/{ref}") { [provisioning] request in
+            let force = try request.bool("force", default: false)
+            try await provisioning.deleteGuest(request.pathParameter("ref") ?? "", force: force)
             return Response(status: 204)
         }
 
         router.get("/v1/domains/{ref}/vcpus") { [host] request in
-            let vcpus = try await host.vcpus(request.pathParameter("ref") ?? "")
+            let vcpus = try await host.guest(for: request.pathParameter("ref") ?? "").vcpus()
             return .json(VCPUList(vcpus: vcpus.map {
                 .init(number: $0.number, state: $0.state.description, hostCPU: $0.hostCPU, cpuTimeNs: $0.cpuTimeNanoseconds)
             }))
         }
 
-        router.post("/v1/domains/{ref}/devices") { [host] request in
-            let reference = request.pathParameter("ref") ?? ""
-            let inventory = try await host.deviceInventory(reference)
-            let device = try DeviceDefinition(json: request.body, existingTargets: inventory.targets,
-                                              existingMACs: inventory.macs, uuid: inventory.uuid,
-                                              policy: host.validationPolicy)
-            let impact = try impact(request, inventory)
-            // A host PCI device the domain has already: libvirt refuses it with an error of no
-            // particular kind (a 500 otherwise). Disk targets and MACs are checked with the spec.
-            if device.interface == nil, device.identifier.contains(":") {
-                for inactive in [false, true] where impact.contains(inactive ? .config : .live) {
-                    if try await host.hasDevice(reference, identifier: device.identifier, inactive: inactive) {
-                        throw GuestSpecError([FieldError(pointer: "/pci_device/address",
-                                                         detail: "the domain has the PCI device \(device.identifier) already")])
-                    }
-                }
+        router.post("/v1/domains/{ref}/devices") { [provisioning] request in
+            let attached = try await provisioning.attachDevice(json: request.body, to: request.pathParameter("ref") ?? "") {
+                try Self.impact(request, $0)
             }
-            if let interface = device.interface {
-                let errors = try await VIF(host: host).check([interface], pointer: "/interface")
-                    .map { FieldError(pointer: $0.pointer.replacing("/interface/0", with: "/interface"),
-                                      detail: $0.detail) }
-                guard errors.isEmpty else { throw GuestSpecError(errors) }
-            }
-            let firewall = Firewall(host: host)
-            if let filter = device.firewallFilter {
-                guard await firewall.baseFiltersPresent() else {
-                    throw GuestSpecError([FieldError(pointer: "/interface/firewall",
-                                                     detail: "libvirt has no clean-traffic filter; \(Firewall.installHint)")])
-                }
-                try await firewall.define([filter])
-            }
-            let attached: DomainDetails
-            do {
-                attached = try await host.attachDevice(reference, xml: device.xml, impact: impact)
-            } catch {
-                if let filter = device.firewallFilter { await firewall.remove([filter.name]) }
-                // libvirt's parser refusing the device (VIR_ERR_XML_ERROR 27, or
-                // VIR_ERR_CONFIG_UNSUPPORTED 67) is the device asking for what libvirt does not
-                // take: a 422 at the device with libvirt's words, not a 500.
-                if case HostError.libvirt(let refusal) = error, [27, 67].contains(refusal.code) {
-                    let pointer = device.interface != nil ? "/interface"
-                        : device.identifier.contains(":") ? "/pci_device" : "/disk"
-                    throw GuestSpecError([FieldError(pointer: pointer, detail: "libvirt refuses it: \(refusal.message)")])
-                }
-                throw error
-            }
-            var response = Response.json(attached, status: 201)
-            response.headers.add("Location", "/v1/domains/\(inventory.uuid)/devices/\(device.identifier)")
+            var response = Response.json(attached.details, status: 201)
+            response.headers.add("Location", "/v1/domains/\(attached.uuid)/devices/\(attached.identifier)")
             return response
         }
 
-        router.delete("/v1/domains/{ref}/devices/{target}") { [host] request in
-            let reference = request.pathParameter("ref") ?? ""
-            let inventory = try await host.deviceInventory(reference)
-            let identifier = request.pathParameter("target") ?? ""
-            let impact = try impact(request, inventory)
-            let details = try await host.detachDevice(reference, identifier: identifier, impact: impact)
-            // An interface's firewall filter goes with it once no copy of the domain (live or
-            // persistent) has the interface any more.
-            let goneEverywhere = (impact.contains(.live) || !inventory.active)
-                && (impact.contains(.config) || !inventory.persistent)
-            if goneEverywhere, identifier.count == 17, identifier.contains(":") {
-                await Firewall(host: host).remove([FirewallConfig.filterName(uuid: inventory.uuid, mac: identifier)])
+        router.delete("/v1/domains/{ref}/devices/{target}") { [provisioning] request in
+            let details = try await provisioning.detachDevice(request.pathParameter("target") ?? "",
+                                                              from: request.pathParameter("ref") ?? "") {
+                try Self.impact(request, $0)
             }
             return .json(details)
         }
     }
 
     /// Defines (and starts, if asked) a guest from a creation request; nothing of it stays on failure.
-    private func create(_ request: Request, host: Host) async throws -> Response {
+    private func create(_ request: Request) async throws -> Response {
         let (read, readErrors) = GuestCreation.read(json: request.body)
         guard let creation = read else { throw GuestSpecError(readErrors) }
         let definition = try await define(creation.spec, readErrors: readErrors, pointer: "/spec")
-        // What the interfaces attach to must exist, and the firewall must be able to protect them.
-        let firewall = Firewall(host: host)
-        let networkErrors = try await VIF(host: host).check(creation.spec.interfaces, pointer: "/spec/interfaces")
-            + (await firewall.check(definition, pointer: "/spec/interfaces"))
-        guard networkErrors.isEmpty else { throw GuestSpecError(networkErrors) }
-        let filters = GuestXML.firewallFilters(definition)
-        if !filters.isEmpty {
-            // Checked before the filters are made, so an existing guest's are never redefined.
-            for reference in [creation.spec.name, definition.uuid] where (try? await host.domain(reference)) != nil {
-                throw HostError.domainExists(reference)
-            }
-        }
-        try await firewall.define(filters)
-        let details: DomainDetails
-        do {
-            details = try await host.createGuest(xml: GuestXML.xml(definition), name: creation.spec.name,
-                                                 uuid: definition.uuid, start: creation.start, paused: creation.paused)
-        } catch {
-            // Nothing of a failed create stays: not its filters either. A domain that
-            // existed already keeps the filters it has.
-            await firewall.remove(filters.map(\.name))
-            throw error
-        }
+        let details = try await provisioning.createGuest(definition, name: creation.spec.name, start: creation.start,
+                                                         paused: creation.paused)
         var response = Response.json(details, status: 201)
         response.headers.add("Location", "/v1/domains/\(details.summary.uuid)")
         response.annotations["domain"] = details.summary.name
@@ -183,14 +111,13 @@ struct GuestRoutes {
 
     /// Validates a spec against what the host offers for it.
     func define(_ spec: GuestSpec, readErrors: [FieldError], pointer: String) async throws -> GuestDefinition {
-        let profile = try await host.hostProfile(for: spec)
-        return try GuestDefinition(spec, host: profile, policy: host.validationPolicy, pointer: pointer,
-                                   readErrors: readErrors)
+        try await provisioning.definition(of: spec, readErrors: readErrors, pointer: pointer)
     }
 
     /// libvirt's AFFECT flags from `?live=&persistent=`; by default the running domain when it
-    /// runs, and the definition when it has one.
-    func impact(_ request: Request, _ inventory: Host.DeviceInventory) throws -> DomainModificationImpact {
+    /// runs, and the definition when it has one. Decided under the domain's lock, from its
+    /// inventory then.
+    static func impact(_ request: Request, _ inventory: Guest.DeviceInventory) throws -> DomainModificationImpact {
         var impact: DomainModificationImpact = []
         if try request.bool("live", default: inventory.active) { impact.insert(.live) }
         if try request.bool("persistent", default: inventory.persistent) { impact.insert(.config) }

@@ -5,11 +5,13 @@ import Glibc
 import HTTPServer
 import Libvirt
 import Logging
+import ServiceLifecycle
 import VirtHost
 import VirtHostAPI
 
 /// The service's entry point and the one place configuration is read: flags, each with an
-/// environment variable as its default, handed down as values.
+/// environment variable as its default, declared per component in Configuration/ and handed
+/// down as values.
 @main
 struct VirtHostD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,139 +19,29 @@ struct VirtHostD: AsyncParsableCommand {
         abstract: "Serves a libvirt host's and its guests' operations as an HTTP/JSON API."
     )
 
-    @Option(help: "libvirt connection URI. Env: VIRTHOST_URI.")
-    var uri: String = environment("VIRTHOST_URI") ?? "test:///default"
+    // Each component's settings, with their flags, environment variables, defaults and
+    // checks, in a file of its own (Configuration/).
+    @OptionGroup(title: "libvirt host") var hostOptions: HostOptions
+    @OptionGroup(title: "HTTP server") var http: HTTPOptions
+    @OptionGroup(title: "Access") var access: AccessOptions
+    @OptionGroup(title: "API") var api: APIOptions
+    @OptionGroup(title: "Logging") var logging: LoggingOptions
 
-    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one). Env: VIRTHOST_LISTEN.")
-    var listen: String = environment("VIRTHOST_LISTEN") ?? "127.0.0.1:8080"
-
-    @Option(help: "trace, debug, info, notice, warning, error or critical. Env: VIRTHOST_LOG_LEVEL.")
-    var logLevel: String = environment("VIRTHOST_LOG_LEVEL") ?? "info"
-
-    @Flag(inversion: .prefixedNo, help: "Open a read-only libvirt connection. Env: VIRTHOST_READ_ONLY (1/true/yes).")
-    var readOnly: Bool = environment("VIRTHOST_READ_ONLY").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
-
-    @Option(help: "Where guests' disk images live; its free space is reported. Env: VIRTHOST_INSTANCES_PATH.")
-    var instancesPath: String = environment("VIRTHOST_INSTANCES_PATH") ?? "/var/lib/libvirt/images"
-
-    @Option(name: .customLong("allowed-disk-root"), parsing: .singleValue,
-            help: "A directory guests' disks may live in (repeatable; default: the instances path). Env: VIRTHOST_ALLOWED_DISK_ROOTS (colon-separated).")
-    var allowedDiskRoots: [String] = environment("VIRTHOST_ALLOWED_DISK_ROOTS")?.split(separator: ":").map(String.init) ?? []
-
-    @Option(help: "Events kept for replay with Last-Event-ID. Env: VIRTHOST_EVENT_BUFFER.")
-    var eventBuffer: Int = environment("VIRTHOST_EVENT_BUFFER").flatMap(Int.init) ?? 1024
-
-    @Option(help: "Events queued per event-stream client before its oldest are dropped. Env: VIRTHOST_EVENT_QUEUE.")
-    var eventQueue: Int = environment("VIRTHOST_EVENT_QUEUE").flatMap(Int.init) ?? 1024
-
-    @Option(help: "Seconds between heartbeat comments on a quiet event stream. Env: VIRTHOST_SSE_HEARTBEAT.")
-    var sseHeartbeat: Int = environment("VIRTHOST_SSE_HEARTBEAT").flatMap(Int.init) ?? 15
-
-    @Option(help: "Seconds a stopped event is held for ?coalesce=true clients, dropped if the domain starts again (0 = off). Env: VIRTHOST_STOP_EVENT_DELAY.")
-    var stopEventDelay: Int = environment("VIRTHOST_STOP_EVENT_DELAY").flatMap(Int.init) ?? 0
-
-    @Option(help: "Milliseconds a host-metrics sample may be reused (0 = every request sweeps libvirt). Env: VIRTHOST_METRICS_MAX_AGE_MS.")
-    var metricsMaxAgeMs: Int = environment("VIRTHOST_METRICS_MAX_AGE_MS").flatMap(Int.init) ?? 1000
-
-    @Option(help: "Longest wait in milliseconds between attempts to reach a lost libvirt (the wait doubles from 250 ms up to this). Env: VIRTHOST_RECONNECT_MAX_DELAY_MS.")
-    var reconnectMaxDelayMs: Int = environment("VIRTHOST_RECONNECT_MAX_DELAY_MS").flatMap(Int.init) ?? 1000
-
-    @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
-    var httpThreads: Int = environment("VIRTHOST_HTTP_THREADS").flatMap(Int.init) ?? 1
-
-    @Option(help: "Most connections at once. Env: VIRTHOST_CONNECTION_LIMIT.")
-    var connectionLimit: Int = environment("VIRTHOST_CONNECTION_LIMIT").flatMap(Int.init) ?? 4096
-
-    @Option(help: "Most connections from one client address (0 = no limit). Env: VIRTHOST_PER_IP_CONNECTION_LIMIT.")
-    var perIPConnectionLimit: Int = environment("VIRTHOST_PER_IP_CONNECTION_LIMIT").flatMap(Int.init) ?? 0
-
-    @Option(help: "Seconds an idle connection is kept. Env: VIRTHOST_CONNECTION_TIMEOUT.")
-    var connectionTimeout: Int = environment("VIRTHOST_CONNECTION_TIMEOUT").flatMap(Int.init) ?? 30
-
-    @Option(help: "Largest request body in bytes (larger gets 413). Env: VIRTHOST_MAX_BODY_SIZE.")
-    var maxBodySize: Int = environment("VIRTHOST_MAX_BODY_SIZE").flatMap(Int.init) ?? 1 << 20
-
-    @Option(help: "Memory per connection in bytes, which bounds the request line and headers (larger get 431). Env: VIRTHOST_MAX_HEADER_SIZE.")
-    var maxHeaderSize: Int = environment("VIRTHOST_MAX_HEADER_SIZE").flatMap(Int.init) ?? 16 * 1024
-
-    @Option(name: .customLong("tokens-file"), help: "Bearer tokens file: `<name> <read|write> <sha256 hex>` a line; re-read on SIGHUP. Env: VIRTHOST_TOKENS_FILE.")
-    var tokensFileFlag: String?
-    var tokensFile: String? { tokensFileFlag ?? Self.environment("VIRTHOST_TOKENS_FILE") }
-
-    @Option(name: .customLong("tls-cert"), help: "Serve HTTPS with this PEM certificate chain (needs --tls-key). Env: VIRTHOST_TLS_CERT.")
-    var tlsCertFlag: String?
-    var tlsCert: String? { tlsCertFlag ?? Self.environment("VIRTHOST_TLS_CERT") }
-
-    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert. Env: VIRTHOST_TLS_KEY.")
-    var tlsKeyFlag: String?
-    var tlsKey: String? { tlsKeyFlag ?? Self.environment("VIRTHOST_TLS_KEY") }
-
-    @Option(name: .customLong("tls-client-ca"), help: "Require client certificates issued by these PEM CAs (mutual TLS). Env: VIRTHOST_TLS_CLIENT_CA.")
-    var tlsClientCaFlag: String?
-    var tlsClientCa: String? { tlsClientCaFlag ?? Self.environment("VIRTHOST_TLS_CLIENT_CA") }
-
-    @Option(help: "GnuTLS priority string. Env: VIRTHOST_TLS_PRIORITIES.")
-    var tlsPriorities: String = environment("VIRTHOST_TLS_PRIORITIES") ?? TLSConfiguration.modernPriorities
-
-    @Flag(help: "Allow listening beyond loopback with neither tokens nor mutual TLS. Env: VIRTHOST_INSECURE_NO_AUTH (1/true/yes).")
-    var insecureNoAuth: Bool = environment("VIRTHOST_INSECURE_NO_AUTH").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
-
-    @Option(help: "Audit log: stderr, stdout, or a file to append JSON lines to. Env: VIRTHOST_AUDIT_LOG.")
-    var auditLog: String = environment("VIRTHOST_AUDIT_LOG") ?? "stderr"
-
-    @Option(help: "Seconds an Idempotency-Key's answer is kept. Env: VIRTHOST_IDEMPOTENCY_TTL.")
-    var idempotencyTtl: Int = environment("VIRTHOST_IDEMPOTENCY_TTL").flatMap(Int.init) ?? 86_400
-
-    private static func environment(_ name: String) -> String? {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
-        return value
-    }
-
-    /// Numeric settings whose environment variable must parse, rather than silently fall back.
-    private static let numericEnvironment = ["VIRTHOST_METRICS_MAX_AGE_MS", "VIRTHOST_EVENT_BUFFER", "VIRTHOST_EVENT_QUEUE", "VIRTHOST_SSE_HEARTBEAT",
-                                             "VIRTHOST_STOP_EVENT_DELAY", "VIRTHOST_HTTP_THREADS", "VIRTHOST_CONNECTION_LIMIT",
-                                             "VIRTHOST_PER_IP_CONNECTION_LIMIT", "VIRTHOST_CONNECTION_TIMEOUT",
-                                             "VIRTHOST_MAX_BODY_SIZE", "VIRTHOST_MAX_HEADER_SIZE", "VIRTHOST_IDEMPOTENCY_TTL",
-                                             "VIRTHOST_RECONNECT_MAX_DELAY_MS"]
-
+    /// What involves more than one component.
     func validate() throws {
-        for name in Self.numericEnvironment {
-            if let value = Self.environment(name), Int(value) == nil {
-                throw ValidationError("\(name) must be a whole number, got \(value)")
-            }
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        let address = try ListenAddress(listen)
-        if (tlsCert == nil) != (tlsKey == nil) {
-            throw ValidationError("--tls-cert and --tls-key go together")
-        }
-        if tlsClientCa != nil, tlsCert == nil {
-            throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
-        }
-        if !address.isLoopback, tokensFile == nil, tlsClientCa == nil, !insecureNoAuth {
+        try Environment.refuseUnparsed()
+        if !(try http.address).isLoopback, !access.authenticates, !access.insecureNoAuth {
             throw ValidationError("""
-                refusing to listen on \(listen) without authentication: anyone who reaches the port could \
+                refusing to listen on \(http.listen) without authentication: anyone who reaches the port could \
                 create and destroy guests. Give --tokens-file (bearer tokens) or --tls-client-ca (mutual TLS), \
                 listen on loopback, or pass --insecure-no-auth to accept the risk.
                 """)
         }
-        for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
-            throw ValidationError("disk roots and the instances path must be absolute, got \(root)")
-        }
-        guard eventBuffer >= 1, eventQueue >= 1, sseHeartbeat >= 1, stopEventDelay >= 0, metricsMaxAgeMs >= 0 else {
-            throw ValidationError("--event-buffer, --event-queue and --sse-heartbeat must be at least 1, --stop-event-delay at least 0")
-        }
-        guard httpThreads >= 1, connectionLimit >= 1, perIPConnectionLimit >= 0, connectionTimeout >= 0,
-              maxBodySize >= 0, maxHeaderSize >= 1024, idempotencyTtl >= 1, reconnectMaxDelayMs >= 250 else {
-            throw ValidationError("limits must not be negative, threads and connection limit at least 1, --max-header-size at least 1024, --idempotency-ttl at least 1 and --reconnect-max-delay-ms at least 250")
-        }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let auditDestination = try AuditDestination(auditLog)
+        let level = logging.level
+        let auditDestination = try AuditDestination(logging.auditLog)
         LoggingSystem.bootstrap { label in
             // The audit log keeps to info whatever the level, and goes where it is told.
             if label == AuditDestination.label { return auditDestination.handler(label: label) }
@@ -158,44 +50,24 @@ struct VirtHostD: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "virthostd")
-        let address = try ListenAddress(listen)
+        let address = try http.address
         // Files are read here, before anything starts, so a bad one stops the start with its reason.
+        let tokensFile = access.tokensFile
         let tokens = try tokensFile.map(Self.readTokens)
-        let tls = try tlsConfiguration()
+        let tls = try access.tlsConfiguration()
         Self.raiseOpenFileLimit()
         // libvirt writes to its socket with plain write(), and leaves SIGPIPE to the program
         // (virsh ignores it too): a libvirtd that dies mid-call would otherwise kill the
         // service with it. Every write then fails with EPIPE, which libvirt reports as an error.
         signal(SIGPIPE, SIG_IGN)
 
-        let host = Host(configuration: .init(uri: uri, readOnly: readOnly, instancesPath: instancesPath,
-                                             allowedDiskRoots: allowedDiskRoots,
-                                             events: .init(bufferSize: eventBuffer, subscriberQueueSize: eventQueue,
-                                                           stopEventDelay: .seconds(stopEventDelay)),
-                                             metricsMaxAge: .milliseconds(metricsMaxAgeMs),
-                                             maximumRetryDelay: .milliseconds(reconnectMaxDelayMs)),
-                        logger: Logger(label: "virthost.host"))
-        do {
-            try await host.connect()
-        } catch {
-            // The service still starts: /readyz says 503 until libvirt answers.
-            logger.warning("libvirt is not reachable yet", metadata: ["uri": "\(uri)", "error": "\(error)"])
-        }
-
-        if await !Firewall(host: host).baseFiltersPresent() {
-            // Guests asking for the firewall are refused until the base filters are there.
-            logger.warning("libvirt's base network filters are missing; firewall-enabled guests will be refused",
-                           metadata: ["hint": "\(Firewall.installHint)"])
-        }
-        let api = API(host: host, eventHeartbeat: .seconds(sseHeartbeat),
-                      idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(idempotencyTtl))),
+        let host = Host(configuration: hostOptions.configuration, logger: Logger(label: "virthost.host"))
+        let api = API(host: host, eventHeartbeat: .seconds(self.api.sseHeartbeat),
+                      idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(self.api.idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
                       logger: Logger(label: "virthost.api"))
         let authenticator = Authenticator(tokens: tokens)
-        var serverConfiguration = HTTPServer.Configuration(
-            host: address.host, port: address.port, threads: httpThreads, connectionLimit: connectionLimit,
-            perIPConnectionLimit: perIPConnectionLimit, connectionTimeout: connectionTimeout, maxBodySize: maxBodySize,
-            connectionMemoryLimit: maxHeaderSize)
+        var serverConfiguration = try http.configuration()
         serverConfiguration.onCompletion = api.onCompletion
         serverConfiguration.tls = tls
         serverConfiguration.admission = authenticator.admission
@@ -204,36 +76,24 @@ struct VirtHostD: AsyncParsableCommand {
             router: api.router(),
             logger: Logger(label: "virthost.http")
         )
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
-        let hangups = SignalWatcher(signals: [SIGHUP])
-        let port = try server.start()
-        logger.info("listening on \(tls == nil ? "http" : "https")://\(address.urlHost):\(port)", metadata: [
-            "auth": "\(tokens != nil ? "bearer tokens" : tlsClientCa != nil ? "mutual TLS" : "none")",
-        ])
-        let reloads = Task { [tokensFile] in
-            for await _ in hangups.stream {
-                guard let tokensFile else {
-                    logger.info("SIGHUP: no tokens file to re-read")
-                    continue
-                }
-                do {
-                    let file = try Self.readTokens(tokensFile)
-                    authenticator.replaceTokens(file)
-                    logger.info("tokens file re-read", metadata: ["path": "\(tokensFile)", "tokens": "\(file.entries.count)"])
-                } catch {
-                    // A broken edit must not lock everyone out: the tokens in use stay.
-                    logger.error("tokens file not re-read; the previous tokens stay in use",
-                                 metadata: ["path": "\(tokensFile)", "error": "\(error)"])
-                }
-            }
-        }
+        let listening = "listening on \(tls == nil ? "http" : "https")://\(address.urlHost)"
+        let auth = access.authDescription
 
-        let received = await signals.next()
-        logger.info("shutting down", metadata: ["signal": "\(received)"])
-        reloads.cancel()
-        await server.shutdown()
-        await host.disconnect()
-        await EventLoop.shared.stop()
+        // Started in this order, stopped in reverse on SIGTERM/SIGINT: the HTTP server drains
+        // first, then the Host lets go of libvirt, then libvirt's event loop stops.
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: LibvirtEventLoopService()),
+                .init(service: HostService(host: host, logger: Logger(label: "virthost.host"))),
+                .init(service: TokenReloadService(tokensFile: tokensFile, authenticator: authenticator, logger: logger)),
+                .init(service: HTTPServerService(server: server, logger: logger) { port in
+                    logger.info("\(listening):\(port)", metadata: ["auth": "\(auth)"])
+                }),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "virthost.lifecycle")
+        ))
+        try await group.run()
         logger.info("stopped")
     }
 
@@ -246,15 +106,6 @@ struct VirtHostD: AsyncParsableCommand {
         } catch let error as TokenFile.ParseError {
             throw ValidationError("tokens file \(path), \(error)")
         }
-    }
-
-    private func tlsConfiguration() throws -> TLSConfiguration? {
-        guard let tlsCert, let tlsKey else { return nil }
-        let read = Self.readTextFile
-        return TLSConfiguration(certificatePEM: try read(tlsCert, "TLS certificate"),
-                                privateKeyPEM: try read(tlsKey, "TLS key"),
-                                clientCAPEM: try tlsClientCa.map { try read($0, "client CA file") },
-                                priorities: tlsPriorities, clientCertificateOptionalPaths: Scope.publicPaths)
     }
 
     /// Each client is a file descriptor; the usual soft limit (1024) is far below what the
@@ -298,7 +149,8 @@ struct ListenAddress {
     }
 }
 
-/// Turns SIGTERM/SIGINT into an awaitable event instead of the default termination.
+/// Turns signals (SIGHUP) into an async stream instead of their default action. SIGTERM and
+/// SIGINT are the service group's (graceful shutdown).
 final class SignalWatcher {
     let stream: AsyncStream<Int32>
     private let sources: [any DispatchSourceSignal]
@@ -313,11 +165,6 @@ final class SignalWatcher {
             source.resume()
             return source
         }
-    }
-
-    func next() async -> Int32 {
-        var iterator = stream.makeAsyncIterator()
-        return await iterator.next() ?? SIGTERM
     }
 }
 

@@ -48,9 +48,9 @@ import TestSupport
             for index in 0..<30 {
                 let name = "fresh-\(index)"
                 let uuid = String(format: "6695eb01-f6a4-8304-79aa-%012d", index)
-                _ = try await host.createGuest(xml: "<domain type='test'><name>\(name)</name><uuid>\(uuid)</uuid>"
-                                               + "<memory>65536</memory><os><type>hvm</type></os></domain>",
-                                               name: name, uuid: uuid, start: false, paused: false)
+                let xml = "<domain type='test'><name>\(name)</name><uuid>\(uuid)</uuid>"
+                    + "<memory>65536</memory><os><type>hvm</type></os></domain>"
+                _ = try await host.run { host throws(HostError) in try host.define(xml: xml, name: name, uuid: uuid) }
                 let listed = try await host.domains()
                 #expect(listed.contains { $0.name == name && !$0.autostart && $0.persistent && $0.id == nil })
                 #expect(listed.count == index + 2)

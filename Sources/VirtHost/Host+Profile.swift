@@ -1,15 +1,9 @@
 import GuestConfig
 import Libvirt
 
-/// What guest configuration needs from the host: the offer to validate a spec against, and
-/// the disk policy.
+/// The host's offer a guest spec is validated against: a host fact, read from the
+/// capabilities. The policy that goes with it is ``Provisioning``'s.
 extension Host {
-    /// Where guests' disks may live.
-    public nonisolated var validationPolicy: ValidationPolicy {
-        let roots = configuration.allowedDiskRoots
-        return ValidationPolicy(allowedDiskRoots: roots.isEmpty ? [configuration.instancesPath] : roots)
-    }
-
     /// The host's offer for a spec: its architectures, machines and domain types from the
     /// capabilities, and, where the driver has domain capabilities, the CPU modes, models,
     /// disk buses and vCPU maximum for the spec's arch, machine and virt type.

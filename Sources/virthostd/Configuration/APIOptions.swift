@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The API's event streams and idempotency window.
+struct APIOptions: ParsableArguments {
+    @Option(help: "Seconds between heartbeat comments on a quiet event stream. Env: VIRTHOST_SSE_HEARTBEAT.")
+    var sseHeartbeat: Int = Environment.value("VIRTHOST_SSE_HEARTBEAT", default: 15)
+
+    @Option(help: "Seconds an Idempotency-Key's answer is kept. Env: VIRTHOST_IDEMPOTENCY_TTL.")
+    var idempotencyTtl: Int = Environment.value("VIRTHOST_IDEMPOTENCY_TTL", default: 86_400)
+
+    func validate() throws {
+        try Require.atLeast(1, sseHeartbeat, "--sse-heartbeat", "VIRTHOST_SSE_HEARTBEAT")
+        try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import HTTPServer
+
+/// The HTTP server: where it listens and its limits.
+struct HTTPOptions: ParsableArguments {
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one). Env: VIRTHOST_LISTEN.")
+    var listen: String = Environment.value("VIRTHOST_LISTEN", default: "127.0.0.1:8080")
+
+    @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
+    var httpThreads: Int = Environment.value("VIRTHOST_HTTP_THREADS", default: 1)
+
+    @Option(help: "Most connections at once. Env: VIRTHOST_CONNECTION_LIMIT.")
+    var connectionLimit: Int = Environment.value("VIRTHOST_CONNECTION_LIMIT", default: 4096)
+
+    @Option(help: "Most connections from one client address (0 = no limit). Env: VIRTHOST_PER_IP_CONNECTION_LIMIT.")
+    var perIPConnectionLimit: Int = Environment.value("VIRTHOST_PER_IP_CONNECTION_LIMIT", default: 0)
+
+    @Option(help: "Seconds an idle connection is kept. Env: VIRTHOST_CONNECTION_TIMEOUT.")
+    var connectionTimeout: Int = Environment.value("VIRTHOST_CONNECTION_TIMEOUT", default: 30)
+
+    @Option(help: "Largest request body in bytes (larger gets 413). Env: VIRTHOST_MAX_BODY_SIZE.")
+    var maxBodySize: Int = Environment.value("VIRTHOST_MAX_BODY_SIZE", default: 1 << 20)
+
+    @Option(help: "Memory per connection in bytes, which bounds the request line and headers (larger get 431). Env: VIRTHOST_MAX_HEADER_SIZE.")
+    var maxHeaderSize: Int = Environment.value("VIRTHOST_MAX_HEADER_SIZE", default: 16 * 1024)
+
+    func validate() throws {
+        _ = try ListenAddress(listen)
+        try Require.atLeast(1, httpThreads, "--http-threads", "VIRTHOST_HTTP_THREADS")
+        try Require.atLeast(1, connectionLimit, "--connection-limit", "VIRTHOST_CONNECTION_LIMIT")
+        try Require.atLeast(0, perIPConnectionLimit, "--per-ip-connection-limit", "VIRTHOST_PER_IP_CONNECTION_LIMIT")
+        try Require.atLeast(0, connectionTimeout, "--connection-timeout", "VIRTHOST_CONNECTION_TIMEOUT")
+        try Require.atLeast(0, maxBodySize, "--max-body-size", "VIRTHOST_MAX_BODY_SIZE")
+        try Require.atLeast(1024, maxHeaderSize, "--max-header-size", "VIRTHOST_MAX_HEADER_SIZE")
+    }
+
+    var address: ListenAddress { get throws { try ListenAddress(listen) } }
+
+    func configuration() throws -> HTTPServer.Configuration {
+        let address = try address
+        return HTTPServer.Configuration(
+            host: address.host, port: address.port, threads: httpThreads, connectionLimit: connectionLimit,
+            perIPConnectionLimit: perIPConnectionLimit, connectionTimeout: connectionTimeout, maxBodySize: maxBodySize,
+            connectionMemoryLimit: maxHeaderSize)
+    }
+}
