@@ -26,6 +26,12 @@ final class Exchange: Sendable {
         var principal: String?
         var annotations: [String: String] = [:]
         var sink: StreamSink?
+        /// The matched route; nil when none did.
+        var matched: Router.Route?
+        /// The largest body taken (the route's limit, else the server's).
+        var bodyLimit = Int.max
+        /// The origin to answer with CORS headers, when it is an allowed other origin.
+        var corsOrigin: String?
     }
     let state = Mutex(State())
 
@@ -45,7 +51,12 @@ final class Exchange: Sendable {
     var head: Request {
         var request = Request(method: method, path: path, query: query, headers: headers, id: id)
         request.clientCertificate = clientCertificate
-        request.principal = state.withLock { $0.principal }
+        state.withLock {
+            request.principal = $0.principal
+            request.route = $0.matched?.pattern
+            request.routeOptions = $0.matched?.options
+            request.pathParameters = $0.pathParameters
+        }
         return request
     }
 

@@ -42,6 +42,9 @@ public final class HTTPServer: Sendable {
         /// Decides on each request's head (method, path, query, headers, client certificate)
         /// before its body is read; runs on libmicrohttpd's thread, so it must not block.
         public var admission: (@Sendable (Request) -> Admission)?
+        /// The `Host`, `Origin` and CORS rules that keep web pages out (see ``BrowserSafety``).
+        /// On by default: a service on loopback is reachable from every page the operator opens.
+        public var browserSafety = BrowserSafety()
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 1,
                     connectionLimit: Int = 4096, perIPConnectionLimit: Int = 0, connectionTimeout: Int = 30,
@@ -235,6 +238,99 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Everything decided on the request's head, before its body is read, in this order:
+    /// browser safety (`Host`, then `Origin`), the route, a CORS preflight, mutual TLS and
+    /// admission, then the method, the content type and the declared body size. Nil lets
+    /// the body be read; otherwise the answer to send at once.
+    private func screen(_ exchange: Exchange) -> Response? {
+        let safety = configuration.browserSafety
+        let refuse = { (problem: Problem) -> Response in
+            .problem(problem, instance: exchange.path, requestID: exchange.id)
+        }
+        if !safety.allows(host: exchange.headers["Host"], listeningOn: configuration.host) {
+            return refuse(Problem(type: Problem.type(BrowserSafety.Problems.hostNotAllowed), title: "Misdirected Request",
+                                  status: 421,
+                                  detail: "this server does not answer for host \(exchange.headers["Host"] ?? "")",
+                                  extensions: ["host": .string(exchange.headers["Host"] ?? "")]))
+        }
+        switch safety.judge(origin: exchange.headers["Origin"], host: exchange.headers["Host"],
+                            tls: configuration.tls != nil) {
+        case .absent, .sameOrigin: break
+        case .allowed(let origin): exchange.state.withLock { $0.corsOrigin = origin }
+        case .refused(let origin):
+            return refuse(Problem(type: Problem.type(BrowserSafety.Problems.originNotAllowed), title: "Forbidden",
+                                  status: 403, detail: "requests from origin \(origin) are not allowed",
+                                  extensions: ["origin": .string(origin)]))
+        }
+
+        let match = router.match(method: exchange.method, path: exchange.path)
+        switch match {
+        case .found(let route, let parameters):
+            exchange.state.withLock {
+                $0.route = route.pattern
+                $0.matched = route
+                $0.pathParameters = parameters
+                $0.bodyLimit = route.options.bodyLimit ?? configuration.maxBodySize
+            }
+        case .methodNotAllowed(_, let pattern):
+            exchange.state.withLock { $0.route = pattern; $0.bodyLimit = configuration.maxBodySize }
+        case .notFound:
+            exchange.state.withLock { $0.bodyLimit = configuration.maxBodySize }
+        }
+        // A CORS preflight carries no credentials: it is answered for an allowed origin on
+        // what the path takes, and the real request is then checked like any other.
+        let allowed = router.allowedMethods(path: exchange.path)
+        if exchange.method == "OPTIONS", case .methodNotAllowed = match,
+           exchange.state.withLock({ $0.corsOrigin }) != nil,
+           exchange.headers["Access-Control-Request-Method"] != nil {
+            return Response(status: 204, headers: HTTPHeaders([
+                ("Allow", allowed.joined(separator: ", ")),
+                ("Access-Control-Allow-Methods", allowed.joined(separator: ", ")),
+                ("Access-Control-Allow-Headers", BrowserSafety.corsAllowedHeaders),
+                ("Access-Control-Max-Age", BrowserSafety.corsMaxAge),
+            ]))
+        }
+
+        if let refusal = admit(exchange) { return refusal }
+
+        switch match {
+        case .notFound:
+            return refuse(.notFound("no resource at \(exchange.path)"))
+        case .methodNotAllowed(let allowed, _):
+            if exchange.method == "OPTIONS" {
+                return Response(status: 204, headers: HTTPHeaders([("Allow", allowed.joined(separator: ", "))]))
+            }
+            return refuse(Problem(type: Problem.type(Problem.Kind.methodNotAllowed.rawValue),
+                                  title: "Method Not Allowed", status: 405,
+                                  detail: "\(exchange.method) is not allowed on \(exchange.path)",
+                                  extensions: ["allowed": .array(allowed.map(JSONValue.string))],
+                                  headers: [("Allow", allowed.joined(separator: ", "))]))
+        case .found(let route, _):
+            if !route.options.accepts(contentType: exchange.headers["Content-Type"]) {
+                let accepted = route.options.bodyContentTypes
+                let sent = exchange.headers["Content-Type"]
+                return refuse(Problem(type: Problem.type(BrowserSafety.Problems.unsupportedMediaType),
+                                      title: "Unsupported Media Type", status: 415,
+                                      detail: sent.map { "the body is \($0); this call takes \(accepted.joined(separator: " or "))" }
+                                          ?? "the request has no Content-Type; this call takes \(accepted.joined(separator: " or "))",
+                                      extensions: ["accepted": .array(accepted.map(JSONValue.string))],
+                                      headers: [("Accept-Post", accepted.joined(separator: ", "))]))
+            }
+            let limit = exchange.state.withLock { $0.bodyLimit }
+            if let declared = exchange.headers["Content-Length"].flatMap(Int.init), declared > limit {
+                return tooLarge(exchange, limit: limit)
+            }
+        }
+        return nil
+    }
+
+    private func tooLarge(_ exchange: Exchange, limit: Int) -> Response {
+        let problem = Problem(type: Problem.type(Problem.Kind.payloadTooLarge.rawValue), title: "Content Too Large",
+                              status: 413, detail: "the request body exceeds \(limit) bytes",
+                              extensions: ["limit_bytes": .int(limit)], headers: [("Connection", "close")])
+        return .problem(problem, instance: exchange.path, requestID: exchange.id)
+    }
+
     /// Mutual TLS first (the server's own rule), then the configured admission. Nil admits.
     private func admit(_ exchange: Exchange) -> Response? {
         if let tls = configuration.tls, tls.clientCAPEM != nil,
@@ -269,7 +365,7 @@ public final class HTTPServer: Sendable {
     private func receive(_ exchange: Exchange, data: UnsafePointer<CChar>, count: Int) {
         exchange.state.withLock { state in
             if state.tooLarge { return }
-            if state.body.count + count > configuration.maxBodySize {
+            if state.body.count + count > state.bodyLimit {
                 state.tooLarge = true
                 state.body = []
                 return
@@ -280,60 +376,60 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// The request is read: answer at once (routing errors), or suspend and run the handler.
+    /// The request is read: answer at once (a refusal made on the head), or suspend and run
+    /// the handler.
     private func dispatch(_ exchange: Exchange, connection: OpaquePointer) -> MHD_Result {
-        let (ready, body, tooLarge) = exchange.state.withLock { state -> (Response?, [UInt8], Bool) in
-            if let response = state.response { return (response, [], false) }
+        let (ready, body, tooLarge, route, limit) = exchange.state.withLock {
+            state -> (Response?, [UInt8], Bool, Router.Route?, Int) in
+            if let response = state.response { return (response, [], false, nil, 0) }
             state.dispatched = true
-            return (nil, state.body, state.tooLarge)
+            return (nil, state.body, state.tooLarge, state.matched, state.bodyLimit)
         }
         if let ready { return queue(ready, for: exchange, on: connection) }
-        if tooLarge {
-            let problem = Problem(type: Problem.type(Problem.Kind.payloadTooLarge.rawValue), title: "Content Too Large",
-                                  status: 413, detail: "the request body exceeds \(configuration.maxBodySize) bytes",
-                                  extensions: ["limit_bytes": .int(configuration.maxBodySize)])
-            return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
+        if tooLarge { return queue(self.tooLarge(exchange, limit: limit), for: exchange, on: connection) }
+        // screen() answered every request without a route.
+        guard let route else {
+            return queue(.problem(.internalError("no route"), instance: exchange.path, requestID: exchange.id),
+                         for: exchange, on: connection)
         }
-        let handler: Router.Handler
         var request = exchange.head
         request.body = body
-        switch router.match(method: exchange.method, path: exchange.path) {
-        case .notFound:
-            return queue(.problem(.notFound("no resource at \(exchange.path)"), instance: exchange.path,
-                                  requestID: exchange.id), for: exchange, on: connection)
-        case .methodNotAllowed(let allowed):
-            let problem = Problem(type: Problem.type(Problem.Kind.methodNotAllowed.rawValue),
-                                  title: "Method Not Allowed", status: 405,
-                                  detail: "\(exchange.method) is not allowed on \(exchange.path)",
-                                  extensions: ["allowed": .array(allowed.map(JSONValue.string))],
-                                  headers: [("Allow", allowed.joined(separator: ", "))])
-            return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
-        case .found(let route, let parameters):
-            handler = route.handler
-            request.pathParameters = parameters
-            exchange.state.withLock { $0.route = route.pattern; $0.pathParameters = parameters }
-        }
+        let handler = route.handler
 
         state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
         suspend(exchange.connection)
         Task { [self, request] in
-            let response: Response
-            do {
-                response = try await handler(request)
-            } catch let error as ProblemConvertible {
-                response = .problem(error.problem, instance: request.path, requestID: request.id)
-            } catch {
-                logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(error)",
-                                                          "request_id": "\(request.id)"])
-                response = .problem(.internalError("the request failed unexpectedly"), instance: request.path,
-                                    requestID: request.id)
-            }
+            let response = await respond(to: request, handler)
             if exchange.post(response) { resume(exchange.connection) }
         }
         return .YES
     }
 
+    /// Runs a handler and turns whatever it throws into a problem document, logging what is
+    /// not a known problem: the one place errors become answers.
+    func respond(to request: Request, _ handler: Router.Handler) async -> Response {
+        do {
+            return try await handler(request)
+        } catch {
+            return Responder.response(for: error, to: request, logger: logger)
+        }
+    }
+
     private func queue(_ response: Response, for exchange: Exchange, on connection: OpaquePointer) -> MHD_Result {
+        var response = response
+        if let problem = response.deferredProblem {
+            logger.error("response failed", metadata: ["path": "\(exchange.path)", "detail": "\(problem.detail ?? "")",
+                                                       "request_id": "\(exchange.id)"])
+            response = .problem(problem, instance: exchange.path, requestID: exchange.id)
+        }
+        // HEAD gets GET's status and headers; a stream is not started for it.
+        if exchange.method == "HEAD", case .stream = response.body { response.body = .bytes([]) }
+        if let origin = exchange.state.withLock({ $0.corsOrigin }) {
+            response.headers.set("Access-Control-Allow-Origin", origin)
+            response.headers.set("Access-Control-Expose-Headers", BrowserSafety.corsExposedHeaders)
+        }
+        // With CORS on, answers differ by Origin: caches must know.
+        if !configuration.browserSafety.allowedOrigins.isEmpty { response.headers.add("Vary", "Origin") }
         let handle: OpaquePointer?
         var sink: StreamSink?
         switch response.body {
@@ -419,7 +515,7 @@ public final class HTTPServer: Sendable {
             if server.state.withLock({ $0.shuttingDown }) {
                 return server.refuseDuringShutdown(exchange, connection: connection)
             }
-            if let refusal = server.admit(exchange) {
+            if let refusal = server.screen(exchange) {
                 exchange.state.withLock { $0.dispatched = true }
                 return server.queue(refusal, for: exchange, on: connection)
             }

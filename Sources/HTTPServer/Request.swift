@@ -15,6 +15,10 @@ public struct Request: Sendable {
     public internal(set) var principal: String?
     /// The client's TLS certificate, when the server asks for one.
     public internal(set) var clientCertificate: ClientCertificate = .notRequested
+    /// The pattern of the route the request matched (`/v1/domains/{ref}`); nil when none did.
+    public internal(set) var route: String?
+    /// The matched route's options; nil when no route matched.
+    public internal(set) var routeOptions: RouteOptions?
 
     public init(method: String, path: String, query: [(name: String, value: String)] = [],
                 headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], id: String = RequestID.make()) {

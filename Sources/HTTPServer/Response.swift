@@ -8,6 +8,9 @@ public struct Response: Sendable {
     /// Facts about the outcome for ``HTTPServer/Configuration/onCompletion`` (e.g. which domain
     /// a request created); never sent.
     public var annotations: [String: String] = [:]
+    /// A problem the server renders when it sends the response, with the request's own id
+    /// (a handler's response that could not be made, e.g. JSON that did not encode).
+    var deferredProblem: Problem?
 
     public enum Body: Sendable {
         case bytes([UInt8])
@@ -34,7 +37,9 @@ public struct Response: Sendable {
         do {
             return Response(status: status, contentType: "application/json", body: try JSONWriter.encode(value))
         } catch {
-            return problem(.internalError("response did not encode: \(error)"), instance: nil, requestID: RequestID.make())
+            var failed = Response(status: 500)
+            failed.deferredProblem = .internalError("the response did not encode: \(error)")
+            return failed
         }
     }
 

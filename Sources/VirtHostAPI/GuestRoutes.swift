@@ -32,7 +32,7 @@ struct GuestRoutes {
 
     func register(in router: inout Router) {
         // Validates a spec against the host and renders its domain XML; touches no domain.
-        router.post("/v1/guests/render") { request in
+        router.post("/v1/guests/render", options: .jsonBody()) { request in
             let (read, readErrors) = GuestSpec.read(json: request.body)
             guard let spec = read else { throw GuestSpecError(readErrors) }
             let definition = try await define(spec, readErrors: readErrors, pointer: "")
@@ -43,7 +43,7 @@ struct GuestRoutes {
             return Response(contentType: "application/xml", text: xml)
         }
 
-        router.post("/v1/guests") { [host, idempotency] request in
+        router.post("/v1/guests", options: .jsonBody(idempotent: true)) { [host, idempotency] request in
             try await idempotency.run(request) { try await create(request, host: host) }
         }
         for action in Guest.Action.allCases {
@@ -83,7 +83,7 @@ struct GuestRoutes {
             }))
         }
 
-        router.post("/v1/domains/{ref}/devices") { [host] request in
+        router.post("/v1/domains/{ref}/devices", options: .jsonBody()) { [host] request in
             let reference = request.pathParameter("ref") ?? ""
             let inventory = try await host.deviceInventory(reference)
             let device = try DeviceDefinition(json: request.body, existingTargets: inventory.targets,

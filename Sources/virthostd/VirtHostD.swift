@@ -100,6 +100,14 @@ struct VirtHostD: AsyncParsableCommand {
     @Option(help: "Seconds an Idempotency-Key's answer is kept. Env: VIRTHOST_IDEMPOTENCY_TTL.")
     var idempotencyTtl: Int = environment("VIRTHOST_IDEMPOTENCY_TTL").flatMap(Int.init) ?? 86_400
 
+    @Option(name: .customLong("allowed-host"), parsing: .singleValue,
+            help: "A host name the Host header may carry beyond the listening address, localhost and loopback (repeatable; defeats DNS rebinding). Env: VIRTHOST_ALLOWED_HOSTS (comma-separated).")
+    var allowedHosts: [String] = environment("VIRTHOST_ALLOWED_HOSTS")?.split(separator: ",").map { String($0).trimmed } ?? []
+
+    @Option(name: .customLong("allowed-origin"), parsing: .singleValue,
+            help: "A web origin (scheme://host[:port]) that may call the service from a browser, with CORS (repeatable; others get 403). Env: VIRTHOST_ALLOWED_ORIGINS (comma-separated).")
+    var allowedOrigins: [String] = environment("VIRTHOST_ALLOWED_ORIGINS")?.split(separator: ",").map { String($0).trimmed } ?? []
+
     private static func environment(_ name: String) -> String? {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
         return value
@@ -122,6 +130,15 @@ struct VirtHostD: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let address = try ListenAddress(listen)
+        for origin in allowedOrigins {
+            let rest = origin.hasPrefix("http://") ? origin.dropFirst(7) : origin.hasPrefix("https://") ? origin.dropFirst(8) : nil
+            guard let rest, !rest.isEmpty, !rest.contains("/") else {
+                throw ValidationError("--allowed-origin must be scheme://host[:port] with scheme http or https, got \(origin)")
+            }
+        }
+        for name in allowedHosts where name.isEmpty || name.contains("/") || name.contains(" ") {
+            throw ValidationError("--allowed-host must be a host name, got \(name)")
+        }
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
@@ -199,6 +216,7 @@ struct VirtHostD: AsyncParsableCommand {
         serverConfiguration.onCompletion = api.onCompletion
         serverConfiguration.tls = tls
         serverConfiguration.admission = authenticator.admission
+        serverConfiguration.browserSafety = BrowserSafety(allowedHosts: allowedHosts, allowedOrigins: allowedOrigins)
         let server = HTTPServer(
             configuration: serverConfiguration,
             router: api.router(),
@@ -345,5 +363,11 @@ extension VirtHostD {
             throw ValidationError("the \(what) \(path) is not UTF-8 text")
         }
         return text
+    }
+}
+
+extension String {
+    fileprivate var trimmed: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

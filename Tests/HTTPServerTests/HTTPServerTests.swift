@@ -114,7 +114,7 @@ import Testing
         let server = try Self.startServer()
         let response = try await httpRequest(port: server.port, "DELETE", "/healthz")
         #expect(response.status == 405)
-        #expect(response.headers["allow"] == "GET")
+        #expect(response.headers["allow"] == "GET, HEAD, OPTIONS")
         #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/method-not-allowed")
         await server.shutdown()
     }
@@ -365,11 +365,12 @@ import Testing
             return
         }
         #expect(parameters == ["ref": "abc"])
-        guard case .methodNotAllowed(let allowed) = router.match(method: "GET", path: "/v1/domains/abc/start") else {
+        guard case .methodNotAllowed(let allowed, let pattern) = router.match(method: "GET", path: "/v1/domains/abc/start") else {
             Issue.record("expected 405")
             return
         }
-        #expect(allowed == ["POST"])
+        #expect(allowed == ["POST", "OPTIONS"])
+        #expect(pattern == "/v1/domains/{ref}/start")
         guard case .notFound = router.match(method: "GET", path: "/v1/domains") else {
             Issue.record("expected 404")
             return

@@ -59,7 +59,8 @@ import TestSupport
         let stalled = try await onOwnThread { () -> [HTTPTestConnection] in
             try (0..<500).map { _ in
                 let connection = try HTTPTestConnection(port: port, timeout: 6)
-                try connection.send("POST /v1/guests HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"spec\":")
+                try connection.send("POST /v1/guests HTTP/1.1\r\nHost: \(connection.authority)\r\nContent-Type: application/json\r\n"
+                                    + "Content-Length: 100\r\n\r\n{\"spec\":")
                 return connection
             }
         }
