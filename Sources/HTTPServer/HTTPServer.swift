@@ -516,6 +516,14 @@ public final class HTTPServer: Sendable {
                 return server.refuseDuringShutdown(exchange, connection: connection)
             }
             if let refusal = server.screen(exchange) {
+                // Without a body, answered when the request is complete, so the connection stays
+                // open; with one, at once, so the body is never read (libmicrohttpd then closes).
+                let hasBody = exchange.headers["Transfer-Encoding"] != nil
+                    || (exchange.headers["Content-Length"].flatMap(Int.init) ?? 0) > 0
+                guard hasBody else {
+                    exchange.state.withLock { $0.response = refusal }
+                    return .YES
+                }
                 exchange.state.withLock { $0.dispatched = true }
                 return server.queue(refusal, for: exchange, on: connection)
             }

@@ -193,7 +193,7 @@ extension GuestSpecError: ProblemConvertible {
     public var problem: Problem {
         if isMalformedJSON {
             return Problem(type: Problem.type(APIProblem.malformedJSON), title: "Malformed JSON", status: 400,
-                           detail: "the request body is not JSON, or nests deeper than 64 levels",
+                           detail: "the request body \(errors[0].detail)",
                            extensions: ["errors": .array([.object(["pointer": .string(errors[0].pointer),
                                                                    "detail": .string(errors[0].detail)])])])
         }

@@ -47,6 +47,11 @@ import Testing
         router.get("/problem") { _ in throw Problem(type: Problem.type("teapot"), title: "Teapot", status: 418,
                                                     detail: "short and stout") }
         router.get("/crash") { _ in throw CocoaError(.fileNoSuchFile) }
+        // A response that cannot be encoded (JSON has no NaN).
+        router.get("/nan") { _ in .json(["value": Double.nan]) }
+        router.post("/json", options: .jsonBody(bodyLimit: 64)) { request in
+            Response(contentType: "application/json", body: request.body)
+        }
         router.get("/stream") { request in
             let count = Int(request.query("n") ?? "5") ?? 5
             let chunks = AsyncStream<[UInt8]> { continuation in
@@ -116,6 +121,97 @@ import Testing
         #expect(response.status == 405)
         #expect(response.headers["allow"] == "GET, HEAD, OPTIONS")
         #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/method-not-allowed")
+        await server.shutdown()
+    }
+
+    /// HEAD on a GET route: GET's status and headers, no body (the next request on the
+    /// connection would read stray bytes otherwise).
+    @Test func headAnswersEveryGetRouteWithoutABody() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let (head, notFound, stream, after) = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port)
+            try connection.sendRequest("HEAD", "/items/42")
+            let head = try connection.readResponse()
+            try connection.sendRequest("HEAD", "/nowhere")
+            let notFound = try connection.readResponse()
+            try connection.sendRequest("HEAD", "/stream")
+            let stream = try connection.readResponse()
+            try connection.sendRequest("GET", "/items/7")
+            return (head, notFound, stream, try connection.readResponse())
+        }
+        let get = try await httpRequest(port: port, "/items/42")
+        #expect(head.status == 200 && head.body.isEmpty)
+        #expect(head.headers["content-type"] == get.headers["content-type"])
+        #expect(head.headers["content-length"] == get.headers["content-length"])
+        #expect(notFound.status == 404 && notFound.body.isEmpty)
+        #expect(notFound.headers["content-type"] == "application/problem+json")
+        #expect(stream.status == 200 && stream.body.isEmpty)
+        #expect(after.text == "item 7")
+        await server.shutdown()
+    }
+
+    /// Completed requests name the route they matched, a wrong method's included, so metrics
+    /// label them by route rather than as unmatched.
+    @Test func aWrongMethodIsLabelledWithTheRouteItMatched() async throws {
+        let seen = Mutex<[String: String?]>([:])
+        let server = try Self.startServer { configuration in
+            configuration.onCompletion = { request in seen.withLock { $0["\(request.method) \(request.path)"] = request.route } }
+        }
+        _ = try await httpRequest(port: server.port, "DELETE", "/items/9")
+        _ = try await httpRequest(port: server.port, "HEAD", "/items/9")
+        _ = try await httpRequest(port: server.port, "GET", "/nowhere")
+        await server.shutdown()
+        #expect(seen.withLock { $0["DELETE /items/9"] } == "/items/{id}")
+        #expect(seen.withLock { $0["HEAD /items/9"] } == "/items/{id}")
+        #expect(seen.withLock { $0["GET /nowhere"] } == .some(nil))
+    }
+
+    @Test func optionsAnswers204WithAllow() async throws {
+        let server = try Self.startServer()
+        let item = try await httpRequest(port: server.port, "OPTIONS", "/items/42")
+        #expect(item.status == 204)
+        #expect(item.headers["allow"] == "GET, HEAD, OPTIONS")
+        let echo = try await httpRequest(port: server.port, "OPTIONS", "/echo")
+        #expect(echo.status == 204)
+        #expect(echo.headers["allow"] == "POST, OPTIONS")
+        let nowhere = try await httpRequest(port: server.port, "OPTIONS", "/nowhere")
+        #expect(nowhere.status == 404)
+        await server.shutdown()
+    }
+
+    /// Whatever layer refuses or fails, the problem's `request_id` is the `X-Request-Id` header.
+    @Test func theRequestIdIsTheSameInHeaderAndProblemAtEveryLayer() async throws {
+        let server = try Self.startServer {
+            $0.admission = { request in
+                request.path == "/refused" ? .refuse(Problem(type: Problem.type("refused"), title: "No", status: 403))
+                    : .admit(principal: nil)
+            }
+        }
+        let port = server.port
+        let cases: [(String, String, [(String, String)], [UInt8], Int)] = [
+            ("GET", "/refused", [], [], 403),                                  // admission
+            ("GET", "/items/1", [("Host", "rebind.example")], [], 421),         // browser safety: Host
+            ("GET", "/items/1", [("Origin", "http://evil.example")], [], 403),  // browser safety: Origin
+            ("GET", "/nowhere", [], [], 404),                                   // routing
+            ("DELETE", "/items/1", [], [], 405),
+            ("POST", "/json", [("Content-Type", "text/plain")], Array("{}".utf8), 415),  // route metadata
+            ("POST", "/json", [], [UInt8](repeating: 0x20, count: 65), 413),
+            ("GET", "/problem", [], [], 418),                                   // a handler's problem
+            ("GET", "/crash", [], [], 500),                                     // an unknown error
+            ("GET", "/nan", [], [], 500),                                       // a response that did not encode
+        ]
+        for (method, path, headers, body, status) in cases {
+            for sent in [nil, "client-id-\(status)"] {
+                let response = try await httpRequest(port: port, method, path,
+                                                     headers: headers + (sent.map { [("X-Request-Id", $0)] } ?? []), body: body)
+                #expect(response.status == status, "\(method) \(path)")
+                #expect(response.headers["content-type"] == "application/problem+json", "\(method) \(path)")
+                let id = try #require(response.headers["x-request-id"])
+                if let sent { #expect(id == sent) }
+                #expect(try response.json()["request_id"] as? String == id, "\(method) \(path)")
+            }
+        }
         await server.shutdown()
     }
 
