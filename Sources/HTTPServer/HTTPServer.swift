@@ -184,6 +184,8 @@ public final class HTTPServer: Sendable {
         }
         // Answer whatever is still running, so no connection stays suspended.
         for exchange in state.withLock({ Array($0.inFlight.values) }) {
+            // A body held back for a slow consumer is let in (and dropped), so its request ends.
+            exchange.state.withLock { $0.bodyChannel }?.abandon()
             let problem = Problem(type: Problem.type(Problem.Kind.shuttingDown.rawValue), title: "Service Unavailable",
                                   status: 503, detail: "the server is shutting down")
             if exchange.post(.problem(problem, instance: exchange.path, requestID: exchange.id)) {
@@ -363,6 +365,12 @@ public final class HTTPServer: Sendable {
     }
 
     private func receive(_ exchange: Exchange, data: UnsafePointer<CChar>, count: Int) {
+        if let channel = exchange.state.withLock({ $0.bodyChannel }) {
+            data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                channel.push(UnsafeBufferPointer(start: $0, count: count))
+            }
+            return
+        }
         exchange.state.withLock { state in
             if state.tooLarge { return }
             if state.body.count + count > state.bodyLimit {
@@ -376,19 +384,52 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// A route that streams its body: its handler starts on the head, and reads the body as
+    /// libmicrohttpd delivers it.
+    private func startStreaming(_ exchange: Exchange, route: Router.Route) {
+        let limit = exchange.state.withLock { $0.bodyLimit }
+        let channel = BodyChannel(connection: exchange.connection, limit: limit,
+                                  highWater: configuration.streamHighWater) { [self] change in
+            state.withLock { $0.suspended += change }
+        }
+        var request = exchange.head
+        request.bodyStream = RequestBodyStream(channel: channel)
+        exchange.state.withLock { $0.bodyChannel = channel }
+        state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
+        let handler = route.handler
+        Task { [self, request] in
+            let response = await respond(to: request, handler)
+            channel.abandon()
+            if exchange.post(response) { resume(exchange.connection) }
+        }
+    }
+
     /// The request is read: answer at once (a refusal made on the head), or suspend and run
-    /// the handler.
+    /// the handler (or, for a streamed body, wait for the one that runs).
     private func dispatch(_ exchange: Exchange, connection: OpaquePointer) -> MHD_Result {
+        if let channel = exchange.state.withLock({ $0.bodyChannel }) {
+            channel.finish()
+            if let ready = exchange.awaitResponse(suspending: { suspend(exchange.connection) }) {
+                return queue(ready, for: exchange, on: connection)
+            }
+            return .YES
+        }
         let (ready, body, tooLarge, route, limit) = exchange.state.withLock {
             state -> (Response?, [UInt8], Bool, Router.Route?, Int) in
             if let response = state.response { return (response, [], false, nil, 0) }
-            state.dispatched = true
             return (nil, state.body, state.tooLarge, state.matched, state.bodyLimit)
         }
-        if let ready { return queue(ready, for: exchange, on: connection) }
-        if tooLarge { return queue(self.tooLarge(exchange, limit: limit), for: exchange, on: connection) }
+        if let ready {
+            exchange.state.withLock { $0.dispatched = true }
+            return queue(ready, for: exchange, on: connection)
+        }
+        if tooLarge {
+            exchange.state.withLock { $0.dispatched = true }
+            return queue(self.tooLarge(exchange, limit: limit), for: exchange, on: connection)
+        }
         // screen() answered every request without a route.
         guard let route else {
+            exchange.state.withLock { $0.dispatched = true }
             return queue(.problem(.internalError("no route"), instance: exchange.path, requestID: exchange.id),
                          for: exchange, on: connection)
         }
@@ -397,7 +438,8 @@ public final class HTTPServer: Sendable {
         let handler = route.handler
 
         state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
-        suspend(exchange.connection)
+        // Nothing can post before the handler's task exists: the connection is suspended here.
+        _ = exchange.awaitResponse(suspending: { suspend(exchange.connection) })
         Task { [self, request] in
             let response = await respond(to: request, handler)
             if exchange.post(response) { resume(exchange.connection) }
@@ -479,6 +521,7 @@ public final class HTTPServer: Sendable {
             return sink
         }
         sink?.close()
+        exchange.state.withLock { $0.bodyChannel }?.connectionEnded()
         let (status, route, principal, parameters, annotations) = exchange.state.withLock {
             ($0.status, $0.route, $0.principal, $0.pathParameters, $0.annotations)
         }
@@ -526,6 +569,9 @@ public final class HTTPServer: Sendable {
                 }
                 exchange.state.withLock { $0.dispatched = true }
                 return server.queue(refusal, for: exchange, on: connection)
+            }
+            if let route = exchange.state.withLock({ $0.matched }), route.options.streamsBody {
+                server.startStreaming(exchange, route: route)
             }
             return .YES
         }

@@ -7,6 +7,9 @@ public struct Request: Sendable {
     public let query: [(name: String, value: String)]
     public let headers: HTTPHeaders
     public internal(set) var body: [UInt8]
+    /// The body as it arrives, on routes declared with ``RouteOptions/streamsBody`` (``body``
+    /// is then empty); nil on other routes.
+    public internal(set) var bodyStream: RequestBodyStream?
     /// `X-Request-Id`: the client's when it sent a usable one, else a new one.
     public let id: String
     /// Values of the route's `{name}` segments.

@@ -49,6 +49,36 @@ import Testing
         router.get("/crash") { _ in throw CocoaError(.fileNoSuchFile) }
         // A response that cannot be encoded (JSON has no NaN).
         router.get("/nan") { _ in .json(["value": Double.nan]) }
+        // Reads a streamed body slowly (a pause every 256 KiB), noting its size, a checksum and
+        // how far the process's RSS rose above where it was when the handler began.
+        router.post("/upload", options: RouteOptions(access: .write, bodyLimit: 128 << 20, streamsBody: true)) { request in
+            let stream = try #require(request.bodyStream)
+            let baseline = residentBytes()
+            var peak = baseline
+            var count = 0
+            var checksum: UInt64 = 0
+            var sincePause = 0
+            for try await chunk in stream {
+                count += chunk.count
+                for byte in chunk { checksum = checksum &* 31 &+ UInt64(byte) }
+                sincePause += chunk.count
+                if sincePause >= 256 * 1024 {
+                    sincePause = 0
+                    peak = max(peak, residentBytes())
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            peak = max(peak, residentBytes())
+            return .json(["bytes": count, "checksum": Int(bitPattern: UInt(checksum)), "rss_growth": peak - baseline])
+        }
+        // Answers without reading the body it streams.
+        router.post("/upload/ignored", options: RouteOptions(access: .write, bodyLimit: 1 << 20, streamsBody: true)) { _ in
+            Response(status: 202)
+        }
+        router.post("/upload/small", options: RouteOptions(access: .write, bodyLimit: 1 << 20, streamsBody: true)) { request in
+            let body = try await request.bodyStream?.collect(upTo: 8 << 20) ?? []
+            return .json(["bytes": body.count])
+        }
         router.post("/json", options: .jsonBody(bodyLimit: 64)) { request in
             Response(contentType: "application/json", body: request.body)
         }
@@ -212,6 +242,53 @@ import Testing
                 #expect(try response.json()["request_id"] as? String == id, "\(method) \(path)")
             }
         }
+        await server.shutdown()
+    }
+
+    /// 64 MiB streamed through a route that reads slowly: every byte arrives in order, and the
+    /// process's memory grows by less than 16 MiB (the connection waits while the handler is behind).
+    @Test func aStreamedBodyIsReadWithBoundedMemory() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let size = 64 << 20
+        let chunk = (0..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        var expected: UInt64 = 0
+        for _ in 0..<(size / chunk.count) { for byte in chunk { expected = expected &* 31 &+ UInt64(byte) } }
+        let response = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port, timeout: 60)
+            try connection.send("POST /upload HTTP/1.1\r\nHost: \(connection.authority)\r\n"
+                                + "Content-Type: application/octet-stream\r\nContent-Length: \(size)\r\n\r\n")
+            for _ in 0..<(size / chunk.count) { try connection.send(chunk) }
+            return try connection.readResponse()
+        }
+        #expect(response.status == 200)
+        let result = try response.json()
+        #expect(result["bytes"] as? Int == size)
+        #expect(result["checksum"] as? Int == Int(bitPattern: UInt(expected)))
+        let growth = try #require(result["rss_growth"] as? Int)
+        #expect(growth < 16 << 20, "RSS grew by \(growth >> 20) MiB")
+
+        // Beyond the route's limit: 413 from the stream; a handler that does not read: its answer.
+        let ignored = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port, timeout: 20)
+            try connection.send("POST /upload/ignored HTTP/1.1\r\nHost: \(connection.authority)\r\nContent-Length: \(1 << 20)\r\n\r\n")
+            for _ in 0..<16 { try connection.send(chunk) }
+            let answer = try connection.readResponse()
+            try connection.sendRequest("GET", "/items/3")
+            return (answer, try connection.readResponse())
+        }
+        #expect(ignored.0.status == 202)
+        #expect(ignored.1.text == "item 3")
+        let chunked = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port, timeout: 20)
+            try connection.send("POST /upload/small HTTP/1.1\r\nHost: \(connection.authority)\r\nTransfer-Encoding: chunked\r\n\r\n")
+            // Chunked, so the size is not known on the head: the stream finds it too large.
+            for _ in 0..<20 { try connection.send(Array("10000\r\n".utf8) + chunk + Array("\r\n".utf8)) }
+            try connection.send("0\r\n\r\n")
+            return try connection.readResponse()
+        }
+        #expect(chunked.status == 413)
+        #expect(try chunked.json()["limit_bytes"] as? Int == 1 << 20)
         await server.shutdown()
     }
 
@@ -477,4 +554,11 @@ import Testing
             return
         }
     }
+}
+
+/// The process's resident memory, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
 }
