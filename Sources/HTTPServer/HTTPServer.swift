@@ -83,6 +83,8 @@ public final class HTTPServer: Sendable {
         /// Exchanges that have been dispatched and not completed, by identity.
         var inFlight: [ObjectIdentifier: Exchange] = [:]
         var streams: [ObjectIdentifier: StreamSink] = [:]
+        /// Connections switched to another protocol, whose handlers still run.
+        var upgraded: [ObjectIdentifier: UpgradedConnection] = [:]
     }
     private let state = Mutex(State())
 
@@ -104,6 +106,7 @@ public final class HTTPServer: Sendable {
         // libmicrohttpd's own errors go to stderr (its external logger takes a va_list, which the
         // Swift 6.3 compiler crashes on when deserialising).
         var flags: UInt32 = Flag.errorLog | Flag.internalPollingThread | Flag.epoll | Flag.allowSuspendResume
+        if router.routes.contains(where: { $0.options.upgrade }) { flags |= Flag.allowUpgrade }
         // The daemon holds the server for its lifetime; shutdown releases it.
         let context = Unmanaged.passRetained(self).toOpaque()
         var options: [CVarArg] = [
@@ -175,6 +178,7 @@ public final class HTTPServer: Sendable {
         let listen = MHD_quiesce_daemon(daemon)
         if listen >= 0 { _ = Glibc.shutdown(listen, Int32(SHUT_RD)) }
         for sink in state.withLock({ Array($0.streams.values) }) { sink.close(); sink.finish() }
+        for connection in state.withLock({ Array($0.upgraded.values) }) { connection.shutdown() }
 
         // In flight: dispatched and not yet completed, which includes a response still being
         // sent after its handler resumed the connection.
@@ -196,11 +200,34 @@ public final class HTTPServer: Sendable {
         while state.withLock({ $0.suspended > 0 || (!$0.inFlight.isEmpty && ContinuousClock.now < sendDeadline) }) {
             try? await Task.sleep(for: .milliseconds(5))
         }
+        let upgradeDeadline = ContinuousClock.now + .seconds(2)
+        while state.withLock({ !$0.upgraded.isEmpty }) && ContinuousClock.now < upgradeDeadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         MHD_stop_daemon(daemon)
         if listen >= 0 { close(listen) }
         state.withLock { $0.daemon = 0 }
         Unmanaged.passUnretained(self).release()
         logger.info("HTTP server stopped")
+    }
+
+    // MARK: Upgraded connections
+
+    /// Runs an upgraded connection's handler; the connection is closed when it returns, and
+    /// shutdown waits for it (after waking its reads), since libmicrohttpd must not stop with
+    /// an upgraded connection open.
+    func adopt(_ connection: UpgradedConnection, running handler: @escaping UpgradeHandler) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.shuttingDown else { return false }
+            state.upgraded[ObjectIdentifier(connection)] = connection
+            return true
+        }
+        guard accepted else { connection.close(); return }
+        Task { [self] in
+            await handler(connection)
+            connection.close()
+            state.withLock { $0.upgraded[ObjectIdentifier(connection)] = nil }
+        }
     }
 
     // MARK: Suspension bookkeeping
@@ -491,6 +518,16 @@ public final class HTTPServer: Sendable {
             handle = MHD_create_response_from_callback(UInt64.max, 1024, HTTPServer.readStream,
                                                        Unmanaged.passRetained(created).toOpaque(),
                                                        HTTPServer.freeStream)
+        case .upgrade(let handler):
+            guard exchange.state.withLock({ $0.matched?.options.upgrade == true }) else {
+                logger.error("a route not declared for upgrades answered with one", metadata: ["path": "\(exchange.path)"])
+                return queue(.problem(.internalError("the route cannot switch protocols"), instance: exchange.path,
+                                      requestID: exchange.id), for: exchange, on: connection)
+            }
+            // Released by the upgrade callback, which libmicrohttpd calls once the 101 is sent.
+            let context = Unmanaged.passRetained(UpgradeContext(handler: handler, server: self)).toOpaque()
+            handle = MHD_create_response_for_upgrade(HTTPServer.upgraded, context)
+            if handle == nil { Unmanaged<UpgradeContext>.fromOpaque(context).release() }
         }
         guard let handle else { return .NO }
         defer { MHD_destroy_response(handle) }
@@ -593,6 +630,24 @@ public final class HTTPServer: Sendable {
         server.complete(exchange)
     }
 
+    private static let upgraded: MHD_UpgradeHandler = { context, _, slot, extra, extraCount, socket, handle in
+        guard let context, let handle else { return }
+        // The request is answered: it is in flight no more (libmicrohttpd completes it only
+        // when the upgraded connection closes).
+        if let slot {
+            let exchange = Unmanaged<Exchange>.fromOpaque(slot).takeUnretainedValue()
+            Unmanaged<UpgradeContext>.fromOpaque(context).takeUnretainedValue().server.state.withLock {
+                $0.inFlight[ObjectIdentifier(exchange)] = nil
+            }
+        }
+        let upgrade = Unmanaged<UpgradeContext>.fromOpaque(context).takeRetainedValue()
+        let initial = extra.map { pointer in
+            pointer.withMemoryRebound(to: UInt8.self, capacity: extraCount) { Array(UnsafeBufferPointer(start: $0, count: extraCount)) }
+        } ?? []
+        let connection = UpgradedConnection(descriptor: socket, initialBytes: initial, handle: handle)
+        upgrade.server.adopt(connection, running: upgrade.handler)
+    }
+
     private static let readStream: MHD_ContentReaderCallback = { context, _, buffer, max in
         guard let context, let buffer else { return -2 }
         let sink = Unmanaged<StreamSink>.fromOpaque(context).takeUnretainedValue()
@@ -626,6 +681,7 @@ private enum Flag {
     static let itc: UInt32 = 1024
     static let allowSuspendResume: UInt32 = 8192 | itc
     static let tls: UInt32 = 2
+    static let allowUpgrade: UInt32 = 32768
 }
 
 private enum Option {

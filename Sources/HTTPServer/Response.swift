@@ -16,6 +16,9 @@ public struct Response: Sendable {
         case bytes([UInt8])
         /// Sent with chunked transfer encoding as the stream produces it.
         case stream(ResponseStream)
+        /// `101 Switching Protocols`, then the connection belongs to the handler (only on
+        /// routes declared with ``RouteOptions/upgrade``).
+        case upgrade(UpgradeHandler)
     }
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: Body = .bytes([])) {
@@ -49,6 +52,14 @@ public struct Response: Sendable {
         for (name, value) in problem.headers { headers.add(name, value) }
         return Response(status: problem.status, headers: headers,
                         body: .bytes(problem.encoded(instance: instance, requestID: requestID)))
+    }
+
+    /// Switches the connection to another protocol (`Upgrade: <protocol>` among `headers`,
+    /// e.g. `websocket` with its `Sec-WebSocket-Accept`); `handler` then owns the connection.
+    public static func upgrade(headers: [(String, String)], _ handler: @escaping UpgradeHandler) -> Response {
+        var all = HTTPHeaders([("Connection", "Upgrade")])
+        for (name, value) in headers { all.add(name, value) }
+        return Response(status: 101, headers: all, body: .upgrade(handler))
     }
 
     /// A streamed response whose body is `sequence`'s chunks.
