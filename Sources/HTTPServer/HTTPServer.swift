@@ -30,6 +30,12 @@ public final class HTTPServer: Sendable {
         /// takes about 14 KiB of headers). Half of it is touched by every open connection (the
         /// read buffer is zeroed when it shrinks), so it is what each idle event stream costs.
         public var connectionMemoryLimit: Int
+        /// The largest request line plus header fields the server takes: beyond it, 414 (the
+        /// URL alone) or 431, as problem+json. Nil is half of ``connectionMemoryLimit``:
+        /// libmicrohttpd needs the room beyond it to read such a request whole and let the
+        /// server answer; a head larger than the whole memory limit still gets libmicrohttpd's
+        /// own page, which cannot be replaced in 0.9.75.
+        public var maxHeaderSize: Int?
         /// Bytes a streamed body may be ahead of its client before the producer waits.
         public var streamHighWater: Int
         /// How long shutdown waits for in-flight requests before answering them 503.
@@ -276,6 +282,7 @@ public final class HTTPServer: Sendable {
         let refuse = { (problem: Problem) -> Response in
             .problem(problem, instance: exchange.path, requestID: exchange.id)
         }
+        if let tooLarge = headTooLarge(exchange) { return refuse(tooLarge) }
         if !safety.allows(host: exchange.headers["Host"], listeningOn: configuration.host) {
             return refuse(Problem(type: Problem.type(BrowserSafety.Problems.hostNotAllowed), title: "Misdirected Request",
                                   status: 421,
@@ -351,6 +358,26 @@ public final class HTTPServer: Sendable {
             }
         }
         return nil
+    }
+
+    /// 414 or 431 when the request line and headers exceed ``Configuration/maxHeaderSize``
+    /// (counted as sent: `name: value` and CRLF per field).
+    private func headTooLarge(_ exchange: Exchange) -> Problem? {
+        let limit = configuration.maxHeaderSize ?? configuration.connectionMemoryLimit / 2
+        let target = exchange.path.utf8.count
+            + exchange.query.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
+        let fields = exchange.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        let line = exchange.method.utf8.count + target + 11
+        guard line + fields > limit else { return nil }
+        if line > limit {
+            return Problem(type: Problem.type(Problem.Kind.uriTooLong.rawValue), title: "URI Too Long", status: 414,
+                           detail: "the request target is \(target) bytes; the request line and headers may take \(limit)",
+                           extensions: ["limit_bytes": .int(limit)], headers: [("Connection", "close")])
+        }
+        return Problem(type: Problem.type(Problem.Kind.headersTooLarge.rawValue),
+                       title: "Request Header Fields Too Large", status: 431,
+                       detail: "the request line and headers are \(line + fields) bytes; at most \(limit) are taken",
+                       extensions: ["limit_bytes": .int(limit)], headers: [("Connection", "close")])
     }
 
     private func tooLarge(_ exchange: Exchange, limit: Int) -> Response {

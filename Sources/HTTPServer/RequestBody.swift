@@ -131,9 +131,15 @@ final class BodyChannel: Sendable {
                 if let failure = state.failure { return .fail(failure) }
                 if state.head < state.chunks.count {
                     let chunk = state.chunks[state.head]
+                    // Released at once: a consumer that never quite catches up would otherwise
+                    // keep every chunk it has read alive in the array.
+                    state.chunks[state.head] = []
                     state.head += 1
                     if state.head == state.chunks.count {
                         state.chunks.removeAll(keepingCapacity: true)
+                        state.head = 0
+                    } else if state.head >= 1024 {
+                        state.chunks.removeFirst(state.head)
                         state.head = 0
                     }
                     state.buffered -= chunk.count

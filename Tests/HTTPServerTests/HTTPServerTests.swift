@@ -377,6 +377,32 @@ import Testing
         #expect(try await onOwnThread { open.isClosedByPeer() })
     }
 
+    /// A URL or headers beyond the server's limit (half the connection memory) get 414 or 431
+    /// as problem+json with the request id, and are reported like any request.
+    @Test func oversizedHeadsAreProblemDocuments() async throws {
+        let statuses = Mutex<[Int]>([])
+        let server = try Self.startServer { configuration in
+            configuration.connectionMemoryLimit = 16 * 1024
+            configuration.onCompletion = { request in statuses.withLock { $0.append(request.status) } }
+        }
+        let url = try await httpRequest(port: server.port, "/items/" + String(repeating: "a", count: 10 * 1024))
+        let headers = try await httpRequest(port: server.port, "/items/1",
+                                            headers: [("X-Padding", String(repeating: "b", count: 10 * 1024))])
+        let fits = try await httpRequest(port: server.port, "/items/1",
+                                         headers: [("X-Padding", String(repeating: "b", count: 6 * 1024))])
+        await server.shutdown()
+        for (response, status, type) in [(url, 414, "uri-too-long"), (headers, 431, "request-header-fields-too-large")] {
+            #expect(response.status == status)
+            #expect(response.headers["content-type"] == "application/problem+json")
+            let problem = try response.json()
+            #expect(problem["type"] as? String == "https://virthost.dev/problems/\(type)")
+            #expect(problem["limit_bytes"] as? Int == 8 * 1024)
+            #expect(problem["request_id"] as? String == response.headers["x-request-id"])
+        }
+        #expect(fits.status == 200)
+        #expect(statuses.withLock { $0.sorted() } == [200, 414, 431])
+    }
+
     @Test func bodiesAreReadInChunksUpToTheCap() async throws {
         let server = try Self.startServer { $0.maxBodySize = 512 * 1024 }
         let body = (0..<(400 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
@@ -405,14 +431,15 @@ import Testing
     }
 
     /// The per-connection memory (16 KiB by default: half of it is touched by every open
-    /// connection, so it is what an idle event stream costs) still takes 12 KiB of headers;
-    /// far larger headers are refused with 431, never a crash.
-    @Test func headersUpToTwelveKiBFitTheConnectionMemory() async throws {
+    /// connection, so it is what an idle event stream costs) takes 8 KiB of request line and
+    /// headers (half of it, so the server can still read a larger head and answer it with a
+    /// problem document); far larger heads are refused with 431, never a crash.
+    @Test func headersUpToEightKiBFitTheConnectionMemory() async throws {
         let server = try Self.startServer()
         #expect(server.configuration.connectionMemoryLimit == 16 * 1024)
         let big = try await httpRequest(port: server.port, "/healthz",
-                                        headers: [("X-Big", String(repeating: "a", count: 8 * 1024)),
-                                                  ("X-Other", String(repeating: "b", count: 4 * 1024))])
+                                        headers: [("X-Big", String(repeating: "a", count: 5 * 1024)),
+                                                  ("X-Other", String(repeating: "b", count: 3 * 1024 - 200))])
         #expect(big.status == 200)
         let huge = try await httpRequest(port: server.port, "/healthz",
                                          headers: [("X-Huge", String(repeating: "a", count: 30 * 1024))])
