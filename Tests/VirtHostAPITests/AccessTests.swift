@@ -92,6 +92,17 @@ import VirtHostAPI
         #expect(scope("HEAD", "/v1/domains/test/xml", [("secure", "1")]) == .write)
     }
 
+    /// The paths where mutual TLS asks no certificate are exactly the routes declared public.
+    @Test func thePublicPathsAreTheRoutesDeclaredPublic() {
+        let host = VirtHost.Host(configuration: .init(uri: "test:///default"), logger: Logger(label: "test"))
+        let routes = API(host: host, logger: Logger(label: "test")).router().routes
+        let declared = routes.filter { route in
+            if case .public = route.options.access { return true }
+            return false
+        }
+        #expect(Set(declared.map(\.pattern)) == Scope.publicPaths)
+    }
+
     // MARK: Over HTTP
 
     @Test func callsWithoutAKnownTokenGet401WithAChallenge() async throws {
