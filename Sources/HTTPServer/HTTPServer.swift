@@ -518,6 +518,9 @@ public final class HTTPServer: Sendable {
                                                        "request_id": "\(exchange.id)"])
             response = .problem(problem, instance: exchange.path, requestID: exchange.id)
         }
+        if let document = response.problemDocument {
+            response.body = .bytes(document.problem.encoded(instance: document.instance, requestID: exchange.id))
+        }
         // HEAD gets GET's status and headers; a stream is not started for it.
         if exchange.method == "HEAD", case .stream = response.body { response.body = .bytes([]) }
         if let origin = exchange.state.withLock({ $0.corsOrigin }) {

@@ -11,6 +11,9 @@ public struct Response: Sendable {
     /// A problem the server renders when it sends the response, with the request's own id
     /// (a handler's response that could not be made, e.g. JSON that did not encode).
     var deferredProblem: Problem?
+    /// The problem a problem response carries, so the server can give its body the id of the
+    /// request it answers (a replayed answer included), the same as the `X-Request-Id` header.
+    var problemDocument: (problem: Problem, instance: String?)?
 
     public enum Body: Sendable {
         case bytes([UInt8])
@@ -50,8 +53,10 @@ public struct Response: Sendable {
     public static func problem(_ problem: Problem, instance: String?, requestID: String) -> Response {
         var headers = HTTPHeaders([("Content-Type", "application/problem+json")])
         for (name, value) in problem.headers { headers.add(name, value) }
-        return Response(status: problem.status, headers: headers,
-                        body: .bytes(problem.encoded(instance: instance, requestID: requestID)))
+        var response = Response(status: problem.status, headers: headers,
+                                body: .bytes(problem.encoded(instance: instance, requestID: requestID)))
+        response.problemDocument = (problem, instance)
+        return response
     }
 
     /// Switches the connection to another protocol (`Upgrade: <protocol>` among `headers`,

@@ -31,6 +31,18 @@ import VirtHostAPI
             #expect(problem["type"] as? String == "https://virthost.dev/problems/\(type)", "\(method) \(path)")
             #expect(problem["request_id"] as? String == response.headers["x-request-id"], "\(method) \(path)")
         }
+        // A replayed answer is the first one, but its problem carries the id of the request
+        // it answers now, as its header does.
+        let invalid = #"{"spec": {"name": "web2", "memory_mb": 0, "virt_type": "test"}}"#
+        let first = try await httpRequest(port: api.port, "POST", "/v1/guests", headers: auth + [("Idempotency-Key", "k2")],
+                                          body: Array(invalid.utf8))
+        let replay = try await httpRequest(port: api.port, "POST", "/v1/guests", headers: auth + [("Idempotency-Key", "k2")],
+                                           body: Array(invalid.utf8))
+        #expect(first.status == 422)
+        #expect(replay.status == 422 && replay.headers["idempotent-replayed"] == "true")
+        #expect(try replay.json()["request_id"] as? String == replay.headers["x-request-id"])
+        #expect(replay.headers["x-request-id"] != first.headers["x-request-id"])
+        #expect(try replay.json()["errors"] as? [[String: String]] == (try first.json()["errors"] as? [[String: String]]))
         await api.stop()
     }
 }
