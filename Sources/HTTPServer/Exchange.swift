@@ -36,6 +36,9 @@ final class Exchange: Sendable {
         var bodyChannel: BodyChannel?
         /// The request is read and the connection suspended until the answer is posted.
         var awaitingResponse = false
+        /// The retained ``UpgradeContext`` of a 101 not yet handed over (its address); released
+        /// at completion when libmicrohttpd never called the upgrade handler (the client left).
+        var pendingUpgrade: UInt?
     }
     let state = Mutex(State())
 

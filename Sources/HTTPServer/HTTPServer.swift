@@ -557,7 +557,11 @@ public final class HTTPServer: Sendable {
             // Released by the upgrade callback, which libmicrohttpd calls once the 101 is sent.
             let context = Unmanaged.passRetained(UpgradeContext(handler: handler, server: self)).toOpaque()
             handle = MHD_create_response_for_upgrade(HTTPServer.upgraded, context)
-            if handle == nil { Unmanaged<UpgradeContext>.fromOpaque(context).release() }
+            if handle == nil {
+                Unmanaged<UpgradeContext>.fromOpaque(context).release()
+            } else {
+                exchange.state.withLock { $0.pendingUpgrade = UInt(bitPattern: context) }
+            }
         }
         guard let handle else { return .NO }
         defer { MHD_destroy_response(handle) }
@@ -589,6 +593,10 @@ public final class HTTPServer: Sendable {
         }
         sink?.close()
         exchange.state.withLock { $0.bodyChannel }?.connectionEnded()
+        let unclaimed = exchange.state.withLock { state -> UInt? in defer { state.pendingUpgrade = nil }; return state.pendingUpgrade }
+        if let unclaimed, let context = UnsafeMutableRawPointer(bitPattern: unclaimed) {
+            Unmanaged<UpgradeContext>.fromOpaque(context).release()
+        }
         let (status, route, principal, parameters, annotations) = exchange.state.withLock {
             ($0.status, $0.route, $0.principal, $0.pathParameters, $0.annotations)
         }
@@ -663,9 +671,10 @@ public final class HTTPServer: Sendable {
     private static let upgraded: MHD_UpgradeHandler = { context, _, slot, extra, extraCount, socket, handle in
         guard let context, let handle else { return }
         // The request is answered: it is in flight no more (libmicrohttpd completes it only
-        // when the upgraded connection closes).
+        // when the upgraded connection closes), and its context is taken here.
         if let slot {
             let exchange = Unmanaged<Exchange>.fromOpaque(slot).takeUnretainedValue()
+            exchange.state.withLock { $0.pendingUpgrade = nil }
             Unmanaged<UpgradeContext>.fromOpaque(context).takeUnretainedValue().server.state.withLock {
                 $0.inFlight[ObjectIdentifier(exchange)] = nil
             }
