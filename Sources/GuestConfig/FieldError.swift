@@ -20,8 +20,14 @@ public struct GuestSpecError: Error, Sendable, CustomStringConvertible {
     /// nested deeper than the parser allows).
     public static let notJSON = "is not valid JSON"
 
-    /// Whether the body failed to parse, rather than a field failed its rules.
-    public var isMalformedJSON: Bool { errors.count == 1 && errors[0].detail == Self.notJSON }
+    /// The detail of the one error reported when the body is empty (or only white space).
+    public static let emptyBody = "is empty"
+
+    /// Whether the body failed to parse, rather than a field failed its rules. The detail then
+    /// says where (line, column and byte offset), after ``notJSON``.
+    public var isMalformedJSON: Bool {
+        errors.count == 1 && (errors[0].detail.hasPrefix(Self.notJSON) || errors[0].detail == Self.emptyBody)
+    }
 
     public init(_ errors: [FieldError]) { self.errors = errors }
 

@@ -8,8 +8,9 @@ public struct GuestCreation: Sendable, Hashable {
 
     /// Reads `{"spec": {...}, "start": true, "paused": false}`; the spec's errors point under `/spec`.
     public static func read(json data: some DataProtocol) -> (GuestCreation?, [FieldError]) {
-        guard let json = try? JSONParser.parse(Array(data)) else {
-            return (nil, [FieldError(pointer: "", detail: GuestSpecError.notJSON)])
+        let json: JSON
+        do { json = try JSONParser.parseLocating(Array(data)) } catch {
+            return (nil, [FieldError(pointer: "", detail: error.description)])
         }
         let errors = FieldErrors()
         guard let reader = ObjectReader(json, pointer: "", errors: errors) else { return (nil, errors.errors) }
@@ -46,8 +47,9 @@ public struct DeviceDefinition: Sendable {
     ///   - uuid: the domain's UUID (a missing MAC is derived from it).
     public init(json data: some DataProtocol, existingTargets: Set<String>, existingMACs: Set<String>, uuid: String,
                 policy: ValidationPolicy?) throws(GuestSpecError) {
-        guard let json = try? JSONParser.parse(Array(data)) else {
-            throw GuestSpecError([FieldError(pointer: "", detail: GuestSpecError.notJSON)])
+        let json: JSON
+        do { json = try JSONParser.parseLocating(Array(data)) } catch {
+            throw GuestSpecError([FieldError(pointer: "", detail: error.description)])
         }
         let errors = FieldErrors()
         guard let reader = ObjectReader(json, pointer: "", errors: errors) else { throw GuestSpecError(errors.errors) }

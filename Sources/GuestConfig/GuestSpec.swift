@@ -74,8 +74,9 @@ public struct GuestSpec: Sendable, Hashable {
     /// Reads what it can: the spec, when its required fields are there, and every error found
     /// on the way, so they can be reported together with ``GuestDefinition``'s own.
     public static func read(json data: some DataProtocol, pointer: String = "") -> (GuestSpec?, [FieldError]) {
-        guard let json = try? JSONParser.parse(Array(data)) else {
-            return (nil, [FieldError(pointer: pointer, detail: GuestSpecError.notJSON)])
+        let json: JSON
+        do { json = try JSONParser.parseLocating(Array(data)) } catch {
+            return (nil, [FieldError(pointer: pointer, detail: error.description)])
         }
         return read(json, pointer: pointer)
     }

@@ -1,8 +1,53 @@
 /// A small strict JSON parser (RFC 8259) over UTF-8 bytes, straight into ``JSON``: the spec
 /// reader needs the document as a tree, and decoding it through `Decodable` by trial and
 /// error cost most of a render.
+/// Where and why a body failed to parse, so the client can find the fault.
+struct JSONSyntaxError: Error, CustomStringConvertible {
+    enum Reason { case empty, tooDeep, syntax, truncated }
+    let reason: Reason
+    /// Zero-based byte offset of the first byte that could not be read (the length when the
+    /// document ends too early); line and column (in bytes) are one-based.
+    let offset: Int
+    let line: Int
+    let column: Int
+
+    /// Starts with ``GuestSpecError/notJSON`` unless the body is empty, so clients and
+    /// ``GuestSpecError/isMalformedJSON`` recognise it.
+    var description: String {
+        let place = "line \(line), column \(column) (byte offset \(offset))"
+        return switch reason {
+        case .empty: GuestSpecError.emptyBody
+        case .tooDeep: "\(GuestSpecError.notJSON): nests deeper than \(JSONParser.maximumDepth) levels at \(place)"
+        case .truncated: "\(GuestSpecError.notJSON): ends early at \(place)"
+        case .syntax: "\(GuestSpecError.notJSON): unexpected character at \(place)"
+        }
+    }
+}
+
 struct JSONParser {
     struct Failure: Error {}
+
+    /// Parses, and on failure says where: the first byte that could not be read.
+    static func parseLocating(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSON {
+        var parser = JSONParser(bytes: bytes)
+        do throws(Failure) {
+            let value = try parser.value()
+            parser.skipWhitespace()
+            guard parser.index == bytes.count else { throw Failure() }
+            return value
+        } catch {
+            // A mutating method that throws leaves the parser where it stopped.
+            let isBlank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+            let offset = min(parser.index, bytes.count)
+            let reason: JSONSyntaxError.Reason = isBlank ? .empty
+                : parser.depth > maximumDepth ? .tooDeep
+                : offset >= bytes.count ? .truncated : .syntax
+            let before = bytes[..<offset]
+            let line = before.reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+            let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+            throw JSONSyntaxError(reason: reason, offset: offset, line: line, column: column)
+        }
+    }
 
     private let bytes: [UInt8]
     private var index = 0

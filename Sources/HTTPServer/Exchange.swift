@@ -26,6 +26,19 @@ final class Exchange: Sendable {
         var principal: String?
         var annotations: [String: String] = [:]
         var sink: StreamSink?
+        /// The matched route; nil when none did.
+        var matched: Router.Route?
+        /// The largest body taken (the route's limit, else the server's).
+        var bodyLimit = Int.max
+        /// The origin to answer with CORS headers, when it is an allowed other origin.
+        var corsOrigin: String?
+        /// The body as it arrives, for a route that streams it (its handler runs already).
+        var bodyChannel: BodyChannel?
+        /// The request is read and the connection suspended until the answer is posted.
+        var awaitingResponse = false
+        /// The retained ``UpgradeContext`` of a 101 not yet handed over (its address); released
+        /// at completion when libmicrohttpd never called the upgrade handler (the client left).
+        var pendingUpgrade: UInt?
     }
     let state = Mutex(State())
 
@@ -45,17 +58,37 @@ final class Exchange: Sendable {
     var head: Request {
         var request = Request(method: method, path: path, query: query, headers: headers, id: id)
         request.clientCertificate = clientCertificate
-        request.principal = state.withLock { $0.principal }
+        state.withLock {
+            request.principal = $0.principal
+            request.route = $0.matched?.pattern
+            request.routeOptions = $0.matched?.options
+            request.pathParameters = $0.pathParameters
+        }
         return request
     }
 
-    /// Posts the answer for a suspended exchange. Returns false when one was posted already
-    /// (shutdown answered it first), in which case the caller must not resume.
+    /// Posts the answer. Returns true when the connection is suspended waiting for it, in
+    /// which case the caller must resume it; false when it is not (yet) waiting, or an answer
+    /// was posted already (shutdown answered first).
     func post(_ response: Response) -> Bool {
         state.withLock { state in
             guard state.response == nil else { return false }
             state.response = response
-            return true
+            defer { state.awaitingResponse = false }
+            return state.awaitingResponse
+        }
+    }
+
+    /// On libmicrohttpd's thread, once the request is read: the posted answer if there is one;
+    /// otherwise suspends the connection (inside the lock, so that a post that sees it waiting
+    /// resumes a suspended connection) and returns nil.
+    func awaitResponse(suspending: () -> Void) -> Response? {
+        state.withLock { state in
+            state.dispatched = true
+            if let response = state.response { return response }
+            state.awaitingResponse = true
+            suspending()
+            return nil
         }
     }
 }

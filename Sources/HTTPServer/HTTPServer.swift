@@ -30,6 +30,12 @@ public final class HTTPServer: Sendable {
         /// takes about 14 KiB of headers). Half of it is touched by every open connection (the
         /// read buffer is zeroed when it shrinks), so it is what each idle event stream costs.
         public var connectionMemoryLimit: Int
+        /// The largest request line plus header fields the server takes: beyond it, 414 (the
+        /// URL alone) or 431, as problem+json. Nil is half of ``connectionMemoryLimit``:
+        /// libmicrohttpd needs the room beyond it to read such a request whole and let the
+        /// server answer; a head larger than the whole memory limit still gets libmicrohttpd's
+        /// own page, which cannot be replaced in 0.9.75.
+        public var maxHeaderSize: Int?
         /// Bytes a streamed body may be ahead of its client before the producer waits.
         public var streamHighWater: Int
         /// How long shutdown waits for in-flight requests before answering them 503.
@@ -42,6 +48,9 @@ public final class HTTPServer: Sendable {
         /// Decides on each request's head (method, path, query, headers, client certificate)
         /// before its body is read; runs on libmicrohttpd's thread, so it must not block.
         public var admission: (@Sendable (Request) -> Admission)?
+        /// The `Host`, `Origin` and CORS rules that keep web pages out (see ``BrowserSafety``).
+        /// On by default: a service on loopback is reachable from every page the operator opens.
+        public var browserSafety = BrowserSafety()
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 1,
                     connectionLimit: Int = 4096, perIPConnectionLimit: Int = 0, connectionTimeout: Int = 30,
@@ -80,6 +89,8 @@ public final class HTTPServer: Sendable {
         /// Exchanges that have been dispatched and not completed, by identity.
         var inFlight: [ObjectIdentifier: Exchange] = [:]
         var streams: [ObjectIdentifier: StreamSink] = [:]
+        /// Connections switched to another protocol, whose handlers still run.
+        var upgraded: [ObjectIdentifier: UpgradedConnection] = [:]
     }
     private let state = Mutex(State())
 
@@ -101,6 +112,7 @@ public final class HTTPServer: Sendable {
         // libmicrohttpd's own errors go to stderr (its external logger takes a va_list, which the
         // Swift 6.3 compiler crashes on when deserialising).
         var flags: UInt32 = Flag.errorLog | Flag.internalPollingThread | Flag.epoll | Flag.allowSuspendResume
+        if router.routes.contains(where: { $0.options.upgrade }) { flags |= Flag.allowUpgrade }
         // The daemon holds the server for its lifetime; shutdown releases it.
         let context = Unmanaged.passRetained(self).toOpaque()
         var options: [CVarArg] = [
@@ -172,6 +184,7 @@ public final class HTTPServer: Sendable {
         let listen = MHD_quiesce_daemon(daemon)
         if listen >= 0 { _ = Glibc.shutdown(listen, Int32(SHUT_RD)) }
         for sink in state.withLock({ Array($0.streams.values) }) { sink.close(); sink.finish() }
+        for connection in state.withLock({ Array($0.upgraded.values) }) { connection.shutdown() }
 
         // In flight: dispatched and not yet completed, which includes a response still being
         // sent after its handler resumed the connection.
@@ -181,6 +194,8 @@ public final class HTTPServer: Sendable {
         }
         // Answer whatever is still running, so no connection stays suspended.
         for exchange in state.withLock({ Array($0.inFlight.values) }) {
+            // A body held back for a slow consumer is let in (and dropped), so its request ends.
+            exchange.state.withLock { $0.bodyChannel }?.abandon()
             let problem = Problem(type: Problem.type(Problem.Kind.shuttingDown.rawValue), title: "Service Unavailable",
                                   status: 503, detail: "the server is shutting down")
             if exchange.post(.problem(problem, instance: exchange.path, requestID: exchange.id)) {
@@ -191,11 +206,34 @@ public final class HTTPServer: Sendable {
         while state.withLock({ $0.suspended > 0 || (!$0.inFlight.isEmpty && ContinuousClock.now < sendDeadline) }) {
             try? await Task.sleep(for: .milliseconds(5))
         }
+        let upgradeDeadline = ContinuousClock.now + .seconds(2)
+        while state.withLock({ !$0.upgraded.isEmpty }) && ContinuousClock.now < upgradeDeadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         MHD_stop_daemon(daemon)
         if listen >= 0 { close(listen) }
         state.withLock { $0.daemon = 0 }
         Unmanaged.passUnretained(self).release()
         logger.info("HTTP server stopped")
+    }
+
+    // MARK: Upgraded connections
+
+    /// Runs an upgraded connection's handler; the connection is closed when it returns, and
+    /// shutdown waits for it (after waking its reads), since libmicrohttpd must not stop with
+    /// an upgraded connection open.
+    func adopt(_ connection: UpgradedConnection, running handler: @escaping UpgradeHandler) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.shuttingDown else { return false }
+            state.upgraded[ObjectIdentifier(connection)] = connection
+            return true
+        }
+        guard accepted else { connection.close(); return }
+        Task { [self] in
+            await handler(connection)
+            connection.close()
+            state.withLock { $0.upgraded[ObjectIdentifier(connection)] = nil }
+        }
     }
 
     // MARK: Suspension bookkeeping
@@ -235,6 +273,120 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Everything decided on the request's head, before its body is read, in this order:
+    /// browser safety (`Host`, then `Origin`), the route, a CORS preflight, mutual TLS and
+    /// admission, then the method, the content type and the declared body size. Nil lets
+    /// the body be read; otherwise the answer to send at once.
+    private func screen(_ exchange: Exchange) -> Response? {
+        let safety = configuration.browserSafety
+        let refuse = { (problem: Problem) -> Response in
+            .problem(problem, instance: exchange.path, requestID: exchange.id)
+        }
+        if let tooLarge = headTooLarge(exchange) { return refuse(tooLarge) }
+        if !safety.allows(host: exchange.headers["Host"], listeningOn: configuration.host) {
+            return refuse(Problem(type: Problem.type(BrowserSafety.Problems.hostNotAllowed), title: "Misdirected Request",
+                                  status: 421,
+                                  detail: "this server does not answer for host \(exchange.headers["Host"] ?? "")",
+                                  extensions: ["host": .string(exchange.headers["Host"] ?? "")]))
+        }
+        switch safety.judge(origin: exchange.headers["Origin"], host: exchange.headers["Host"],
+                            tls: configuration.tls != nil) {
+        case .absent, .sameOrigin: break
+        case .allowed(let origin): exchange.state.withLock { $0.corsOrigin = origin }
+        case .refused(let origin):
+            return refuse(Problem(type: Problem.type(BrowserSafety.Problems.originNotAllowed), title: "Forbidden",
+                                  status: 403, detail: "requests from origin \(origin) are not allowed",
+                                  extensions: ["origin": .string(origin)]))
+        }
+
+        let match = router.match(method: exchange.method, path: exchange.path)
+        switch match {
+        case .found(let route, let parameters):
+            exchange.state.withLock {
+                $0.route = route.pattern
+                $0.matched = route
+                $0.pathParameters = parameters
+                $0.bodyLimit = route.options.bodyLimit ?? configuration.maxBodySize
+            }
+        case .methodNotAllowed(_, let pattern):
+            exchange.state.withLock { $0.route = pattern; $0.bodyLimit = configuration.maxBodySize }
+        case .notFound:
+            exchange.state.withLock { $0.bodyLimit = configuration.maxBodySize }
+        }
+        // A CORS preflight carries no credentials: it is answered for an allowed origin on
+        // what the path takes, and the real request is then checked like any other.
+        let allowed = router.allowedMethods(path: exchange.path)
+        if exchange.method == "OPTIONS", case .methodNotAllowed = match,
+           exchange.state.withLock({ $0.corsOrigin }) != nil,
+           exchange.headers["Access-Control-Request-Method"] != nil {
+            return Response(status: 204, headers: HTTPHeaders([
+                ("Allow", allowed.joined(separator: ", ")),
+                ("Access-Control-Allow-Methods", allowed.joined(separator: ", ")),
+                ("Access-Control-Allow-Headers", BrowserSafety.corsAllowedHeaders),
+                ("Access-Control-Max-Age", BrowserSafety.corsMaxAge),
+            ]))
+        }
+
+        if let refusal = admit(exchange) { return refusal }
+
+        switch match {
+        case .notFound:
+            return refuse(.notFound("no resource at \(exchange.path)"))
+        case .methodNotAllowed(let allowed, _):
+            if exchange.method == "OPTIONS" {
+                return Response(status: 204, headers: HTTPHeaders([("Allow", allowed.joined(separator: ", "))]))
+            }
+            return refuse(Problem(type: Problem.type(Problem.Kind.methodNotAllowed.rawValue),
+                                  title: "Method Not Allowed", status: 405,
+                                  detail: "\(exchange.method) is not allowed on \(exchange.path)",
+                                  extensions: ["allowed": .array(allowed.map(JSONValue.string))],
+                                  headers: [("Allow", allowed.joined(separator: ", "))]))
+        case .found(let route, _):
+            if !route.options.accepts(contentType: exchange.headers["Content-Type"]) {
+                let accepted = route.options.bodyContentTypes
+                let sent = exchange.headers["Content-Type"]
+                return refuse(Problem(type: Problem.type(BrowserSafety.Problems.unsupportedMediaType),
+                                      title: "Unsupported Media Type", status: 415,
+                                      detail: sent.map { "the body is \($0); this call takes \(accepted.joined(separator: " or "))" }
+                                          ?? "the request has no Content-Type; this call takes \(accepted.joined(separator: " or "))",
+                                      extensions: ["accepted": .array(accepted.map(JSONValue.string))],
+                                      headers: [("Accept-Post", accepted.joined(separator: ", "))]))
+            }
+            let limit = exchange.state.withLock { $0.bodyLimit }
+            if let declared = exchange.headers["Content-Length"].flatMap(Int.init), declared > limit {
+                return tooLarge(exchange, limit: limit)
+            }
+        }
+        return nil
+    }
+
+    /// 414 or 431 when the request line and headers exceed ``Configuration/maxHeaderSize``
+    /// (counted as sent: `name: value` and CRLF per field).
+    private func headTooLarge(_ exchange: Exchange) -> Problem? {
+        let limit = configuration.maxHeaderSize ?? configuration.connectionMemoryLimit / 2
+        let target = exchange.path.utf8.count
+            + exchange.query.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
+        let fields = exchange.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        let line = exchange.method.utf8.count + target + 11
+        guard line + fields > limit else { return nil }
+        if line > limit {
+            return Problem(type: Problem.type(Problem.Kind.uriTooLong.rawValue), title: "URI Too Long", status: 414,
+                           detail: "the request target is \(target) bytes; the request line and headers may take \(limit)",
+                           extensions: ["limit_bytes": .int(limit)], headers: [("Connection", "close")])
+        }
+        return Problem(type: Problem.type(Problem.Kind.headersTooLarge.rawValue),
+                       title: "Request Header Fields Too Large", status: 431,
+                       detail: "the request line and headers are \(line + fields) bytes; at most \(limit) are taken",
+                       extensions: ["limit_bytes": .int(limit)], headers: [("Connection", "close")])
+    }
+
+    private func tooLarge(_ exchange: Exchange, limit: Int) -> Response {
+        let problem = Problem(type: Problem.type(Problem.Kind.payloadTooLarge.rawValue), title: "Content Too Large",
+                              status: 413, detail: "the request body exceeds \(limit) bytes",
+                              extensions: ["limit_bytes": .int(limit)], headers: [("Connection", "close")])
+        return .problem(problem, instance: exchange.path, requestID: exchange.id)
+    }
+
     /// Mutual TLS first (the server's own rule), then the configured admission. Nil admits.
     private func admit(_ exchange: Exchange) -> Response? {
         if let tls = configuration.tls, tls.clientCAPEM != nil,
@@ -267,9 +419,15 @@ public final class HTTPServer: Sendable {
     }
 
     private func receive(_ exchange: Exchange, data: UnsafePointer<CChar>, count: Int) {
+        if let channel = exchange.state.withLock({ $0.bodyChannel }) {
+            data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                channel.push(UnsafeBufferPointer(start: $0, count: count))
+            }
+            return
+        }
         exchange.state.withLock { state in
             if state.tooLarge { return }
-            if state.body.count + count > configuration.maxBodySize {
+            if state.body.count + count > state.bodyLimit {
                 state.tooLarge = true
                 state.body = []
                 return
@@ -280,60 +438,97 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// The request is read: answer at once (routing errors), or suspend and run the handler.
+    /// A route that streams its body: its handler starts on the head, and reads the body as
+    /// libmicrohttpd delivers it.
+    private func startStreaming(_ exchange: Exchange, route: Router.Route) {
+        let limit = exchange.state.withLock { $0.bodyLimit }
+        let channel = BodyChannel(connection: exchange.connection, limit: limit,
+                                  highWater: configuration.streamHighWater) { [self] change in
+            state.withLock { $0.suspended += change }
+        }
+        var request = exchange.head
+        request.bodyStream = RequestBodyStream(channel: channel)
+        exchange.state.withLock { $0.bodyChannel = channel }
+        state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
+        let handler = route.handler
+        Task { [self, request] in
+            let response = await respond(to: request, handler)
+            channel.abandon()
+            if exchange.post(response) { resume(exchange.connection) }
+        }
+    }
+
+    /// The request is read: answer at once (a refusal made on the head), or suspend and run
+    /// the handler (or, for a streamed body, wait for the one that runs).
     private func dispatch(_ exchange: Exchange, connection: OpaquePointer) -> MHD_Result {
-        let (ready, body, tooLarge) = exchange.state.withLock { state -> (Response?, [UInt8], Bool) in
-            if let response = state.response { return (response, [], false) }
-            state.dispatched = true
-            return (nil, state.body, state.tooLarge)
+        if let channel = exchange.state.withLock({ $0.bodyChannel }) {
+            channel.finish()
+            if let ready = exchange.awaitResponse(suspending: { suspend(exchange.connection) }) {
+                return queue(ready, for: exchange, on: connection)
+            }
+            return .YES
         }
-        if let ready { return queue(ready, for: exchange, on: connection) }
+        let (ready, body, tooLarge, route, limit) = exchange.state.withLock {
+            state -> (Response?, [UInt8], Bool, Router.Route?, Int) in
+            if let response = state.response { return (response, [], false, nil, 0) }
+            return (nil, state.body, state.tooLarge, state.matched, state.bodyLimit)
+        }
+        if let ready {
+            exchange.state.withLock { $0.dispatched = true }
+            return queue(ready, for: exchange, on: connection)
+        }
         if tooLarge {
-            let problem = Problem(type: Problem.type(Problem.Kind.payloadTooLarge.rawValue), title: "Content Too Large",
-                                  status: 413, detail: "the request body exceeds \(configuration.maxBodySize) bytes",
-                                  extensions: ["limit_bytes": .int(configuration.maxBodySize)])
-            return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
+            exchange.state.withLock { $0.dispatched = true }
+            return queue(self.tooLarge(exchange, limit: limit), for: exchange, on: connection)
         }
-        let handler: Router.Handler
+        // screen() answered every request without a route.
+        guard let route else {
+            exchange.state.withLock { $0.dispatched = true }
+            return queue(.problem(.internalError("no route"), instance: exchange.path, requestID: exchange.id),
+                         for: exchange, on: connection)
+        }
         var request = exchange.head
         request.body = body
-        switch router.match(method: exchange.method, path: exchange.path) {
-        case .notFound:
-            return queue(.problem(.notFound("no resource at \(exchange.path)"), instance: exchange.path,
-                                  requestID: exchange.id), for: exchange, on: connection)
-        case .methodNotAllowed(let allowed):
-            let problem = Problem(type: Problem.type(Problem.Kind.methodNotAllowed.rawValue),
-                                  title: "Method Not Allowed", status: 405,
-                                  detail: "\(exchange.method) is not allowed on \(exchange.path)",
-                                  extensions: ["allowed": .array(allowed.map(JSONValue.string))],
-                                  headers: [("Allow", allowed.joined(separator: ", "))])
-            return queue(.problem(problem, instance: exchange.path, requestID: exchange.id), for: exchange, on: connection)
-        case .found(let route, let parameters):
-            handler = route.handler
-            request.pathParameters = parameters
-            exchange.state.withLock { $0.route = route.pattern; $0.pathParameters = parameters }
-        }
+        let handler = route.handler
 
         state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = exchange }
-        suspend(exchange.connection)
+        // Nothing can post before the handler's task exists: the connection is suspended here.
+        _ = exchange.awaitResponse(suspending: { suspend(exchange.connection) })
         Task { [self, request] in
-            let response: Response
-            do {
-                response = try await handler(request)
-            } catch let error as ProblemConvertible {
-                response = .problem(error.problem, instance: request.path, requestID: request.id)
-            } catch {
-                logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(error)",
-                                                          "request_id": "\(request.id)"])
-                response = .problem(.internalError("the request failed unexpectedly"), instance: request.path,
-                                    requestID: request.id)
-            }
+            let response = await respond(to: request, handler)
             if exchange.post(response) { resume(exchange.connection) }
         }
         return .YES
     }
 
+    /// Runs a handler and turns whatever it throws into a problem document, logging what is
+    /// not a known problem: the one place errors become answers.
+    func respond(to request: Request, _ handler: Router.Handler) async -> Response {
+        do {
+            return try await handler(request)
+        } catch {
+            return Responder.response(for: error, to: request, logger: logger)
+        }
+    }
+
     private func queue(_ response: Response, for exchange: Exchange, on connection: OpaquePointer) -> MHD_Result {
+        var response = response
+        if let problem = response.deferredProblem {
+            logger.error("response failed", metadata: ["path": "\(exchange.path)", "detail": "\(problem.detail ?? "")",
+                                                       "request_id": "\(exchange.id)"])
+            response = .problem(problem, instance: exchange.path, requestID: exchange.id)
+        }
+        if let document = response.problemDocument {
+            response.body = .bytes(document.problem.encoded(instance: document.instance, requestID: exchange.id))
+        }
+        // HEAD gets GET's status and headers; a stream is not started for it.
+        if exchange.method == "HEAD", case .stream = response.body { response.body = .bytes([]) }
+        if let origin = exchange.state.withLock({ $0.corsOrigin }) {
+            response.headers.set("Access-Control-Allow-Origin", origin)
+            response.headers.set("Access-Control-Expose-Headers", BrowserSafety.corsExposedHeaders)
+        }
+        // With CORS on, answers differ by Origin: caches must know.
+        if !configuration.browserSafety.allowedOrigins.isEmpty { response.headers.add("Vary", "Origin") }
         let handle: OpaquePointer?
         var sink: StreamSink?
         switch response.body {
@@ -353,6 +548,20 @@ public final class HTTPServer: Sendable {
             handle = MHD_create_response_from_callback(UInt64.max, 1024, HTTPServer.readStream,
                                                        Unmanaged.passRetained(created).toOpaque(),
                                                        HTTPServer.freeStream)
+        case .upgrade(let handler):
+            guard exchange.state.withLock({ $0.matched?.options.upgrade == true }) else {
+                logger.error("a route not declared for upgrades answered with one", metadata: ["path": "\(exchange.path)"])
+                return queue(.problem(.internalError("the route cannot switch protocols"), instance: exchange.path,
+                                      requestID: exchange.id), for: exchange, on: connection)
+            }
+            // Released by the upgrade callback, which libmicrohttpd calls once the 101 is sent.
+            let context = Unmanaged.passRetained(UpgradeContext(handler: handler, server: self)).toOpaque()
+            handle = MHD_create_response_for_upgrade(HTTPServer.upgraded, context)
+            if handle == nil {
+                Unmanaged<UpgradeContext>.fromOpaque(context).release()
+            } else {
+                exchange.state.withLock { $0.pendingUpgrade = UInt(bitPattern: context) }
+            }
         }
         guard let handle else { return .NO }
         defer { MHD_destroy_response(handle) }
@@ -383,6 +592,11 @@ public final class HTTPServer: Sendable {
             return sink
         }
         sink?.close()
+        exchange.state.withLock { $0.bodyChannel }?.connectionEnded()
+        let unclaimed = exchange.state.withLock { state -> UInt? in defer { state.pendingUpgrade = nil }; return state.pendingUpgrade }
+        if let unclaimed, let context = UnsafeMutableRawPointer(bitPattern: unclaimed) {
+            Unmanaged<UpgradeContext>.fromOpaque(context).release()
+        }
         let (status, route, principal, parameters, annotations) = exchange.state.withLock {
             ($0.status, $0.route, $0.principal, $0.pathParameters, $0.annotations)
         }
@@ -420,9 +634,20 @@ public final class HTTPServer: Sendable {
             if server.state.withLock({ $0.shuttingDown }) {
                 return server.refuseDuringShutdown(exchange, connection: connection)
             }
-            if let refusal = server.admit(exchange) {
+            if let refusal = server.screen(exchange) {
+                // Without a body, answered when the request is complete, so the connection stays
+                // open; with one, at once, so the body is never read (libmicrohttpd then closes).
+                let hasBody = exchange.headers["Transfer-Encoding"] != nil
+                    || (exchange.headers["Content-Length"].flatMap(Int.init) ?? 0) > 0
+                guard hasBody else {
+                    exchange.state.withLock { $0.response = refusal }
+                    return .YES
+                }
                 exchange.state.withLock { $0.dispatched = true }
                 return server.queue(refusal, for: exchange, on: connection)
+            }
+            if let route = exchange.state.withLock({ $0.matched }), route.options.streamsBody {
+                server.startStreaming(exchange, route: route)
             }
             return .YES
         }
@@ -442,6 +667,25 @@ public final class HTTPServer: Sendable {
         let server = Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue()
         let exchange = Unmanaged<Exchange>.fromOpaque(pointer).takeRetainedValue()
         server.complete(exchange)
+    }
+
+    private static let upgraded: MHD_UpgradeHandler = { context, _, slot, extra, extraCount, socket, handle in
+        guard let context, let handle else { return }
+        // The request is answered: it is in flight no more (libmicrohttpd completes it only
+        // when the upgraded connection closes), and its context is taken here.
+        if let slot {
+            let exchange = Unmanaged<Exchange>.fromOpaque(slot).takeUnretainedValue()
+            exchange.state.withLock { $0.pendingUpgrade = nil }
+            Unmanaged<UpgradeContext>.fromOpaque(context).takeUnretainedValue().server.state.withLock {
+                $0.inFlight[ObjectIdentifier(exchange)] = nil
+            }
+        }
+        let upgrade = Unmanaged<UpgradeContext>.fromOpaque(context).takeRetainedValue()
+        let initial = extra.map { pointer in
+            pointer.withMemoryRebound(to: UInt8.self, capacity: extraCount) { Array(UnsafeBufferPointer(start: $0, count: extraCount)) }
+        } ?? []
+        let connection = UpgradedConnection(descriptor: socket, initialBytes: initial, handle: handle)
+        upgrade.server.adopt(connection, running: upgrade.handler)
     }
 
     private static let readStream: MHD_ContentReaderCallback = { context, _, buffer, max in
@@ -477,6 +721,7 @@ private enum Flag {
     static let itc: UInt32 = 1024
     static let allowSuspendResume: UInt32 = 8192 | itc
     static let tls: UInt32 = 2
+    static let allowUpgrade: UInt32 = 32768
 }
 
 private enum Option {

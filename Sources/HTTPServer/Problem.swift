@@ -27,6 +27,8 @@ public struct Problem: Error, Sendable {
         case notFound = "not-found"
         case methodNotAllowed = "method-not-allowed"
         case payloadTooLarge = "payload-too-large"
+        case uriTooLong = "uri-too-long"
+        case headersTooLarge = "request-header-fields-too-large"
         case badRequest = "bad-request"
         case internalError = "internal-error"
         case shuttingDown = "shutting-down"

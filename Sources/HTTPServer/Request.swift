@@ -7,6 +7,9 @@ public struct Request: Sendable {
     public let query: [(name: String, value: String)]
     public let headers: HTTPHeaders
     public internal(set) var body: [UInt8]
+    /// The body as it arrives, on routes declared with ``RouteOptions/streamsBody`` (``body``
+    /// is then empty); nil on other routes.
+    public internal(set) var bodyStream: RequestBodyStream?
     /// `X-Request-Id`: the client's when it sent a usable one, else a new one.
     public let id: String
     /// Values of the route's `{name}` segments.
@@ -15,6 +18,10 @@ public struct Request: Sendable {
     public internal(set) var principal: String?
     /// The client's TLS certificate, when the server asks for one.
     public internal(set) var clientCertificate: ClientCertificate = .notRequested
+    /// The pattern of the route the request matched (`/v1/domains/{ref}`); nil when none did.
+    public internal(set) var route: String?
+    /// The matched route's options; nil when no route matched.
+    public internal(set) var routeOptions: RouteOptions?
 
     public init(method: String, path: String, query: [(name: String, value: String)] = [],
                 headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], id: String = RequestID.make()) {

@@ -8,11 +8,20 @@ public struct Response: Sendable {
     /// Facts about the outcome for ``HTTPServer/Configuration/onCompletion`` (e.g. which domain
     /// a request created); never sent.
     public var annotations: [String: String] = [:]
+    /// A problem the server renders when it sends the response, with the request's own id
+    /// (a handler's response that could not be made, e.g. JSON that did not encode).
+    var deferredProblem: Problem?
+    /// The problem a problem response carries, so the server can give its body the id of the
+    /// request it answers (a replayed answer included), the same as the `X-Request-Id` header.
+    var problemDocument: (problem: Problem, instance: String?)?
 
     public enum Body: Sendable {
         case bytes([UInt8])
         /// Sent with chunked transfer encoding as the stream produces it.
         case stream(ResponseStream)
+        /// `101 Switching Protocols`, then the connection belongs to the handler (only on
+        /// routes declared with ``RouteOptions/upgrade``).
+        case upgrade(UpgradeHandler)
     }
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: Body = .bytes([])) {
@@ -34,7 +43,9 @@ public struct Response: Sendable {
         do {
             return Response(status: status, contentType: "application/json", body: try JSONWriter.encode(value))
         } catch {
-            return problem(.internalError("response did not encode: \(error)"), instance: nil, requestID: RequestID.make())
+            var failed = Response(status: 500)
+            failed.deferredProblem = .internalError("the response did not encode: \(error)")
+            return failed
         }
     }
 
@@ -42,8 +53,18 @@ public struct Response: Sendable {
     public static func problem(_ problem: Problem, instance: String?, requestID: String) -> Response {
         var headers = HTTPHeaders([("Content-Type", "application/problem+json")])
         for (name, value) in problem.headers { headers.add(name, value) }
-        return Response(status: problem.status, headers: headers,
-                        body: .bytes(problem.encoded(instance: instance, requestID: requestID)))
+        var response = Response(status: problem.status, headers: headers,
+                                body: .bytes(problem.encoded(instance: instance, requestID: requestID)))
+        response.problemDocument = (problem, instance)
+        return response
+    }
+
+    /// Switches the connection to another protocol (`Upgrade: <protocol>` among `headers`,
+    /// e.g. `websocket` with its `Sec-WebSocket-Accept`); `handler` then owns the connection.
+    public static func upgrade(headers: [(String, String)], _ handler: @escaping UpgradeHandler) -> Response {
+        var all = HTTPHeaders([("Connection", "Upgrade")])
+        for (name, value) in headers { all.add(name, value) }
+        return Response(status: 101, headers: all, body: .upgrade(handler))
     }
 
     /// A streamed response whose body is `sequence`'s chunks.

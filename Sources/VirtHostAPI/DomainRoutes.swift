@@ -37,10 +37,14 @@ struct DomainRoutes {
         router.get("/v1/domains/{ref}") { [host] request in
             .json(try await host.domain(request.pathParameter("ref") ?? ""))
         }
-        router.get("/v1/domains/{ref}/xml") { [host] request in
+        // Secure XML carries console passwords: it needs write (any value of secure but a
+        // false one asks for it, so a repeated or odd value is never read as false).
+        let xmlAccess = RouteAccess.decided { request in
+            request.queryValues("secure").contains { !["false", "0", "no"].contains($0.lowercased()) } ? .write : .read
+        }
+        router.get("/v1/domains/{ref}/xml", options: RouteOptions(access: xmlAccess)) { [host] request in
             let format = try request.documentFormat(preferred: .xml)
             let inactive = try request.bool("inactive", default: false)
-            // Secure XML carries console passwords: the write scope is needed for it (see Scope).
             let secure = try request.bool("secure", default: false)
             let xml = try await host.domainXML(request.pathParameter("ref") ?? "", inactive: inactive, secure: secure)
             return .document(xml: xml, as: format)

@@ -30,9 +30,16 @@ struct EventRoutes {
                 lastID = nil
             }
             let coalesce = try request.bool("coalesce", default: false)
+            let headers = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
+            // HEAD gets the stream's headers and no subscription (one would never be read, so
+            // never end).
+            if request.method == "HEAD" {
+                var response = Response(status: 200, contentType: "text/event-stream", body: [])
+                for (name, value) in headers { response.headers.add(name, value) }
+                return response
+            }
             let subscription = host.events.subscribe(filter, after: lastID, coalesce: coalesce)
-            return .stream(contentType: "text/event-stream",
-                           headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
+            return .stream(contentType: "text/event-stream", headers: headers,
                            ServerSentEvents(subscription: subscription, heartbeat: heartbeat, openStreams: openStreams))
         }
     }

@@ -29,7 +29,7 @@ struct GuestRoutes {
 
     func register(in router: inout Router) {
         // Validates a spec against the host and renders its domain XML; touches no domain.
-        router.post("/v1/guests/render") { request in
+        router.post("/v1/guests/render", options: .jsonBody()) { request in
             // A bad format is refused before the spec is read.
             let format = try request.documentFormat(preferred: .json)
             let (read, readErrors) = GuestSpec.read(json: request.body)
@@ -38,7 +38,7 @@ struct GuestRoutes {
             return .document(xml: GuestXML.xml(definition), as: format)
         }
 
-        router.post("/v1/guests") { [idempotency] request in
+        router.post("/v1/guests", options: .jsonBody(idempotent: true)) { [idempotency] request in
             try await idempotency.run(request) { try await create(request) }
         }
         for action in Guest.Action.allCases {
@@ -76,7 +76,7 @@ struct GuestRoutes {
             }))
         }
 
-        router.post("/v1/domains/{ref}/devices") { [provisioning] request in
+        router.post("/v1/domains/{ref}/devices", options: .jsonBody()) { [provisioning] request in
             let attached = try await provisioning.attachDevice(json: request.body, to: request.pathParameter("ref") ?? "") {
                 try Self.impact(request, $0)
             }
@@ -136,7 +136,7 @@ extension GuestSpecError: ProblemConvertible {
     public var problem: Problem {
         if isMalformedJSON {
             return Problem(type: Problem.type(APIProblem.malformedJSON), title: "Malformed JSON", status: 400,
-                           detail: "the request body is not JSON, or nests deeper than 64 levels",
+                           detail: "the request body \(errors[0].detail)",
                            extensions: ["errors": .array([.object(["pointer": .string(errors[0].pointer),
                                                                    "detail": .string(errors[0].detail)])])])
         }

@@ -10,8 +10,8 @@ struct HealthRoutes {
     }
 
     func register(in router: inout Router) {
-        router.get("/healthz") { _ in .json(Status(status: "ok")) }
-        router.get("/readyz") { [host] _ in
+        router.get("/healthz", options: RouteOptions(access: .public)) { _ in .json(Status(status: "ok")) }
+        router.get("/readyz", options: RouteOptions(access: .public)) { [host] _ in
             try await host.ping()
             return .json(Status(status: "ready"))
         }

@@ -47,6 +47,51 @@ import Testing
         router.get("/problem") { _ in throw Problem(type: Problem.type("teapot"), title: "Teapot", status: 418,
                                                     detail: "short and stout") }
         router.get("/crash") { _ in throw CocoaError(.fileNoSuchFile) }
+        // A response that cannot be encoded (JSON has no NaN).
+        router.get("/nan") { _ in .json(["value": Double.nan]) }
+        // Reads a streamed body slowly (a pause every 256 KiB), noting its size, a checksum and
+        // how far the process's RSS rose above where it was when the handler began.
+        router.post("/upload", options: RouteOptions(access: .write, bodyLimit: 128 << 20, streamsBody: true)) { request in
+            let stream = try #require(request.bodyStream)
+            let baseline = residentBytes()
+            var peak = baseline
+            var count = 0
+            var checksum: UInt64 = 0
+            var sincePause = 0
+            for try await chunk in stream {
+                count += chunk.count
+                for byte in chunk { checksum = checksum &* 31 &+ UInt64(byte) }
+                sincePause += chunk.count
+                if sincePause >= 256 * 1024 {
+                    sincePause = 0
+                    peak = max(peak, residentBytes())
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            peak = max(peak, residentBytes())
+            return .json(["bytes": count, "checksum": Int(bitPattern: UInt(checksum)), "rss_growth": peak - baseline])
+        }
+        // Answers without reading the body it streams.
+        router.post("/upload/ignored", options: RouteOptions(access: .write, bodyLimit: 1 << 20, streamsBody: true)) { _ in
+            Response(status: 202)
+        }
+        router.post("/upload/small", options: RouteOptions(access: .write, bodyLimit: 1 << 20, streamsBody: true)) { request in
+            let body = try await request.bodyStream?.collect(upTo: 8 << 20) ?? []
+            return .json(["bytes": body.count])
+        }
+        // Switches to a protocol that echoes every byte back, until the client closes.
+        router.get("/echo-upgrade", options: RouteOptions(access: .write, upgrade: true)) { _ in
+            .upgrade(headers: [("Upgrade", "echo")]) { connection in
+                if !connection.initialBytes.isEmpty { _ = await connection.send(connection.initialBytes) }
+                while true {
+                    let bytes = await connection.receive()
+                    guard !bytes.isEmpty, await connection.send(bytes) else { return }
+                }
+            }
+        }
+        router.post("/json", options: .jsonBody(bodyLimit: 64)) { request in
+            Response(contentType: "application/json", body: request.body)
+        }
         router.get("/stream") { request in
             let count = Int(request.query("n") ?? "5") ?? 5
             let chunks = AsyncStream<[UInt8]> { continuation in
@@ -114,9 +159,248 @@ import Testing
         let server = try Self.startServer()
         let response = try await httpRequest(port: server.port, "DELETE", "/healthz")
         #expect(response.status == 405)
-        #expect(response.headers["allow"] == "GET")
+        #expect(response.headers["allow"] == "GET, HEAD, OPTIONS")
         #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/method-not-allowed")
         await server.shutdown()
+    }
+
+    /// HEAD on a GET route: GET's status and headers, no body (the next request on the
+    /// connection would read stray bytes otherwise).
+    @Test func headAnswersEveryGetRouteWithoutABody() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let (head, notFound, stream, after) = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port)
+            try connection.sendRequest("HEAD", "/items/42")
+            let head = try connection.readResponse()
+            try connection.sendRequest("HEAD", "/nowhere")
+            let notFound = try connection.readResponse()
+            try connection.sendRequest("HEAD", "/stream")
+            let stream = try connection.readResponse()
+            try connection.sendRequest("GET", "/items/7")
+            return (head, notFound, stream, try connection.readResponse())
+        }
+        let get = try await httpRequest(port: port, "/items/42")
+        #expect(head.status == 200 && head.body.isEmpty)
+        #expect(head.headers["content-type"] == get.headers["content-type"])
+        #expect(head.headers["content-length"] == get.headers["content-length"])
+        #expect(notFound.status == 404 && notFound.body.isEmpty)
+        #expect(notFound.headers["content-type"] == "application/problem+json")
+        #expect(stream.status == 200 && stream.body.isEmpty)
+        #expect(after.text == "item 7")
+        await server.shutdown()
+    }
+
+    /// Completed requests name the route they matched, a wrong method's included, so metrics
+    /// label them by route rather than as unmatched.
+    @Test func aWrongMethodIsLabelledWithTheRouteItMatched() async throws {
+        let seen = Mutex<[String: String?]>([:])
+        let server = try Self.startServer { configuration in
+            configuration.onCompletion = { request in seen.withLock { $0["\(request.method) \(request.path)"] = request.route } }
+        }
+        _ = try await httpRequest(port: server.port, "DELETE", "/items/9")
+        _ = try await httpRequest(port: server.port, "HEAD", "/items/9")
+        _ = try await httpRequest(port: server.port, "GET", "/nowhere")
+        await server.shutdown()
+        #expect(seen.withLock { $0["DELETE /items/9"] } == "/items/{id}")
+        #expect(seen.withLock { $0["HEAD /items/9"] } == "/items/{id}")
+        #expect(seen.withLock { $0["GET /nowhere"] } == .some(nil))
+    }
+
+    @Test func optionsAnswers204WithAllow() async throws {
+        let server = try Self.startServer()
+        let item = try await httpRequest(port: server.port, "OPTIONS", "/items/42")
+        #expect(item.status == 204)
+        #expect(item.headers["allow"] == "GET, HEAD, OPTIONS")
+        let echo = try await httpRequest(port: server.port, "OPTIONS", "/echo")
+        #expect(echo.status == 204)
+        #expect(echo.headers["allow"] == "POST, OPTIONS")
+        let nowhere = try await httpRequest(port: server.port, "OPTIONS", "/nowhere")
+        #expect(nowhere.status == 404)
+        await server.shutdown()
+    }
+
+    /// Whatever layer refuses or fails, the problem's `request_id` is the `X-Request-Id` header.
+    @Test func theRequestIdIsTheSameInHeaderAndProblemAtEveryLayer() async throws {
+        let server = try Self.startServer {
+            $0.admission = { request in
+                request.path == "/refused" ? .refuse(Problem(type: Problem.type("refused"), title: "No", status: 403))
+                    : .admit(principal: nil)
+            }
+        }
+        let port = server.port
+        let cases: [(String, String, [(String, String)], [UInt8], Int)] = [
+            ("GET", "/refused", [], [], 403),                                  // admission
+            ("GET", "/items/1", [("Host", "rebind.example")], [], 421),         // browser safety: Host
+            ("GET", "/items/1", [("Origin", "http://evil.example")], [], 403),  // browser safety: Origin
+            ("GET", "/nowhere", [], [], 404),                                   // routing
+            ("DELETE", "/items/1", [], [], 405),
+            ("POST", "/json", [("Content-Type", "text/plain")], Array("{}".utf8), 415),  // route metadata
+            ("POST", "/json", [], [UInt8](repeating: 0x20, count: 65), 413),
+            ("GET", "/problem", [], [], 418),                                   // a handler's problem
+            ("GET", "/crash", [], [], 500),                                     // an unknown error
+            ("GET", "/nan", [], [], 500),                                       // a response that did not encode
+        ]
+        for (method, path, headers, body, status) in cases {
+            for sent in [nil, "client-id-\(status)"] {
+                let response = try await httpRequest(port: port, method, path,
+                                                     headers: headers + (sent.map { [("X-Request-Id", $0)] } ?? []), body: body)
+                #expect(response.status == status, "\(method) \(path)")
+                #expect(response.headers["content-type"] == "application/problem+json", "\(method) \(path)")
+                let id = try #require(response.headers["x-request-id"])
+                if let sent { #expect(id == sent) }
+                #expect(try response.json()["request_id"] as? String == id, "\(method) \(path)")
+            }
+        }
+        await server.shutdown()
+    }
+
+    /// 64 MiB streamed through a route that reads slowly: every byte arrives in order, and the
+    /// process's memory grows by less than 16 MiB (the connection waits while the handler is
+    /// behind). Measured in a process of its own (this test binary, run again for this test
+    /// alone), since the suites running beside it move the RSS of this one.
+    @Test func aStreamedBodyIsReadWithBoundedMemory() async throws {
+        if ProcessInfo.processInfo.environment["VIRTHOST_STREAM_PROBE"] != nil {
+            print("rss_growth=\(try await Self.streamSixtyFourMebibytes())")
+            return
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["VIRTHOST_STREAM_PROBE"] = "1"
+        // AddressSanitizer keeps freed memory in quarantine, which would count as growth.
+        environment["ASAN_OPTIONS"] = (environment["ASAN_OPTIONS"].map { $0 + " " } ?? "") + "quarantine_size_mb=0"
+        let executable = CommandLine.arguments[0]
+        let output = try await onOwnThread { [environment] () -> String in
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID()).out").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let child = try ChildProcess(executable, ["--testing-library", "swift-testing", "--filter",
+                                                      "HTTPServerTests/aStreamedBodyIsReadWithBoundedMemory"],
+                                         environment: environment, stdout: .file(path), stderr: .file(path))
+            let status = child.waitForExit(timeout: .seconds(300))
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return (status == 0 ? "" : "probe failed with status \(status.map(String.init) ?? "timeout")\n") + text
+        }
+        #expect(!output.hasPrefix("probe failed"), "\(output)")
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("rss_growth=") }, "\(output)")
+        let growth = try #require(Int(line.dropFirst("rss_growth=".count)))
+        #expect(growth < 16 << 20, "RSS grew by \(growth >> 20) MiB")
+    }
+
+    /// Sends 64 MiB to `/upload`, checks that all of it arrived in order, returns the RSS growth.
+    static func streamSixtyFourMebibytes() async throws -> Int {
+        let server = try Self.startServer()
+        defer { Task { await server.shutdown() } }
+        let port = server.port
+        let size = 64 << 20
+        let chunk = (0..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        var expected: UInt64 = 0
+        for _ in 0..<(size / chunk.count) { for byte in chunk { expected = expected &* 31 &+ UInt64(byte) } }
+        let response = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port, timeout: 60)
+            try connection.send("POST /upload HTTP/1.1\r\nHost: \(connection.authority)\r\n"
+                                + "Content-Type: application/octet-stream\r\nContent-Length: \(size)\r\n\r\n")
+            for _ in 0..<(size / chunk.count) { try connection.send(chunk) }
+            return try connection.readResponse()
+        }
+        #expect(response.status == 200)
+        let result = try response.json()
+        #expect(result["bytes"] as? Int == size)
+        #expect(result["checksum"] as? Int == Int(bitPattern: UInt(expected)))
+        return try #require(result["rss_growth"] as? Int)
+    }
+
+    /// A streamed body beyond the route's limit ends in 413; one whose handler does not read
+    /// it is dropped, and the connection serves the next request.
+    @Test func streamedBodiesKeepTheirLimitAndCanBeIgnored() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
+        // Beyond the route's limit: 413 from the stream; a handler that does not read: its answer.
+        let ignored = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port, timeout: 20)
+            try connection.send("POST /upload/ignored HTTP/1.1\r\nHost: \(connection.authority)\r\nContent-Length: \(1 << 20)\r\n\r\n")
+            for _ in 0..<16 { try connection.send(chunk) }
+            let answer = try connection.readResponse()
+            try connection.sendRequest("GET", "/items/3")
+            return (answer, try connection.readResponse())
+        }
+        #expect(ignored.0.status == 202)
+        #expect(ignored.1.text == "item 3")
+        let chunked = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port, timeout: 20)
+            try connection.send("POST /upload/small HTTP/1.1\r\nHost: \(connection.authority)\r\nTransfer-Encoding: chunked\r\n\r\n")
+            // Chunked, so the size is not known on the head: the stream finds it too large.
+            for _ in 0..<20 { try connection.send(Array("10000\r\n".utf8) + chunk + Array("\r\n".utf8)) }
+            try connection.send("0\r\n\r\n")
+            return try connection.readResponse()
+        }
+        #expect(chunked.status == 413)
+        #expect(try chunked.json()["limit_bytes"] as? Int == 1 << 20)
+        await server.shutdown()
+    }
+
+    /// A route declared for upgrades answers 101 and owns the connection: the bytes sent
+    /// after the switch come back; the server then still answers HTTP on other connections,
+    /// and shuts down with an upgraded connection open.
+    @Test func anUpgradeRouteHandsTheConnectionOver() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        let (status, upgrade, echoed) = try await onOwnThread { () -> (Int, String?, String) in
+            let connection = try HTTPTestConnection(port: port)
+            try connection.send("GET /echo-upgrade HTTP/1.1\r\nHost: \(connection.authority)\r\n"
+                                + "Connection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+            let head = try connection.readHead()
+            try connection.send("hello, other protocol")
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            while received.count < 21 {
+                let count = recv(connection.descriptor, &buffer, buffer.count, 0)
+                guard count > 0 else { break }
+                received += buffer.prefix(count)
+            }
+            return (head.status, head.headers["upgrade"], String(decoding: received, as: UTF8.self))
+        }
+        #expect(status == 101)
+        #expect(upgrade == "echo")
+        #expect(echoed == "hello, other protocol")
+
+        let open = try await onOwnThread { () -> HTTPTestConnection in
+            let connection = try HTTPTestConnection(port: port)
+            try connection.send("GET /echo-upgrade HTTP/1.1\r\nHost: \(connection.authority)\r\n"
+                                + "Connection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+            _ = try connection.readHead()
+            return connection
+        }
+        #expect(try await httpRequest(port: port, "/items/5").text == "item 5")
+        let started = ContinuousClock.now
+        await server.shutdown()
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(try await onOwnThread { open.isClosedByPeer() })
+    }
+
+    /// A URL or headers beyond the server's limit (half the connection memory) get 414 or 431
+    /// as problem+json with the request id, and are reported like any request.
+    @Test func oversizedHeadsAreProblemDocuments() async throws {
+        let statuses = Mutex<[Int]>([])
+        let server = try Self.startServer { configuration in
+            configuration.connectionMemoryLimit = 16 * 1024
+            configuration.onCompletion = { request in statuses.withLock { $0.append(request.status) } }
+        }
+        let url = try await httpRequest(port: server.port, "/items/" + String(repeating: "a", count: 10 * 1024))
+        let headers = try await httpRequest(port: server.port, "/items/1",
+                                            headers: [("X-Padding", String(repeating: "b", count: 10 * 1024))])
+        let fits = try await httpRequest(port: server.port, "/items/1",
+                                         headers: [("X-Padding", String(repeating: "b", count: 6 * 1024))])
+        await server.shutdown()
+        for (response, status, type) in [(url, 414, "uri-too-long"), (headers, 431, "request-header-fields-too-large")] {
+            #expect(response.status == status)
+            #expect(response.headers["content-type"] == "application/problem+json")
+            let problem = try response.json()
+            #expect(problem["type"] as? String == "https://virthost.dev/problems/\(type)")
+            #expect(problem["limit_bytes"] as? Int == 8 * 1024)
+            #expect(problem["request_id"] as? String == response.headers["x-request-id"])
+        }
+        #expect(fits.status == 200)
+        #expect(statuses.withLock { $0.sorted() } == [200, 414, 431])
     }
 
     @Test func bodiesAreReadInChunksUpToTheCap() async throws {
@@ -147,14 +431,15 @@ import Testing
     }
 
     /// The per-connection memory (16 KiB by default: half of it is touched by every open
-    /// connection, so it is what an idle event stream costs) still takes 12 KiB of headers;
-    /// far larger headers are refused with 431, never a crash.
-    @Test func headersUpToTwelveKiBFitTheConnectionMemory() async throws {
+    /// connection, so it is what an idle event stream costs) takes 8 KiB of request line and
+    /// headers (half of it, so the server can still read a larger head and answer it with a
+    /// problem document); far larger heads are refused with 431, never a crash.
+    @Test func headersUpToEightKiBFitTheConnectionMemory() async throws {
         let server = try Self.startServer()
         #expect(server.configuration.connectionMemoryLimit == 16 * 1024)
         let big = try await httpRequest(port: server.port, "/healthz",
-                                        headers: [("X-Big", String(repeating: "a", count: 8 * 1024)),
-                                                  ("X-Other", String(repeating: "b", count: 4 * 1024))])
+                                        headers: [("X-Big", String(repeating: "a", count: 5 * 1024)),
+                                                  ("X-Other", String(repeating: "b", count: 3 * 1024 - 200))])
         #expect(big.status == 200)
         let huge = try await httpRequest(port: server.port, "/healthz",
                                          headers: [("X-Huge", String(repeating: "a", count: 30 * 1024))])
@@ -365,11 +650,12 @@ import Testing
             return
         }
         #expect(parameters == ["ref": "abc"])
-        guard case .methodNotAllowed(let allowed) = router.match(method: "GET", path: "/v1/domains/abc/start") else {
+        guard case .methodNotAllowed(let allowed, let pattern) = router.match(method: "GET", path: "/v1/domains/abc/start") else {
             Issue.record("expected 405")
             return
         }
-        #expect(allowed == ["POST"])
+        #expect(allowed == ["POST", "OPTIONS"])
+        #expect(pattern == "/v1/domains/{ref}/start")
         guard case .notFound = router.match(method: "GET", path: "/v1/domains") else {
             Issue.record("expected 404")
             return
@@ -380,4 +666,11 @@ import Testing
             return
         }
     }
+}
+
+/// The process's resident memory, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
 }

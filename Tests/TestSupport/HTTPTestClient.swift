@@ -15,9 +15,14 @@ public final class HTTPTestConnection: @unchecked Sendable {
     }
 
     public let descriptor: Int32
+    /// `host:port` as a client that connected there sends it in `Host`.
+    public let authority: String
     private var buffer: [UInt8] = []
+    /// The method of the last request sent: a HEAD answer has no body, whatever its headers say.
+    private var lastMethod = ""
 
     public init(port: UInt16, host: String = "127.0.0.1", timeout: Double = 10) throws {
+        authority = "\(host):\(port)"
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
         var address = sockaddr_in()
@@ -55,10 +60,16 @@ public final class HTTPTestConnection: @unchecked Sendable {
 
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    /// Sends one request. `Content-Length` is added for a body.
+    /// Sends one request. `Host` names the address connected to unless given; `Content-Length`
+    /// is added for a body, and `Content-Type: application/json` unless one is given (the
+    /// body of every call that reads one is JSON).
     public func sendRequest(_ method: String, _ path: String, headers: [(String, String)] = [],
                             body: [UInt8] = []) throws {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: test\r\n"
+        lastMethod = method
+        let has = { (name: String) in headers.contains { $0.0.lowercased() == name } }
+        var head = "\(method) \(path) HTTP/1.1\r\n"
+        if !has("host") { head += "Host: \(authority)\r\n" }
+        if !body.isEmpty, !has("content-type") { head += "Content-Type: application/json\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
@@ -130,7 +141,8 @@ public final class HTTPTestConnection: @unchecked Sendable {
     /// Reads a whole response.
     public func readResponse() throws -> HTTPTestResponse {
         var response = try readHead()
-        if response.status == 204 || response.status == 304 || (100..<200).contains(response.status) {
+        if lastMethod == "HEAD" || response.status == 204 || response.status == 304
+            || (100..<200).contains(response.status) {
             return response  // RFC 9112 §6.3: no body, whatever the headers say
         }
         if response.headers["transfer-encoding"]?.lowercased() == "chunked" {

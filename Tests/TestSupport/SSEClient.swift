@@ -117,7 +117,7 @@ public final class SSEFanOutClient: @unchecked Sendable {
         for _ in 0..<count {
             let connection = try HTTPTestConnection(port: port)
             let descriptor = dup(connection.descriptor)
-            let request = "GET \(path) HTTP/1.1\r\nHost: test\r\n\r\n"
+            let request = "GET \(path) HTTP/1.1\r\nHost: \(connection.authority)\r\n\r\n"
             _ = request.withCString { send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             clients.append(Client(descriptor: descriptor))
         }

@@ -3,6 +3,7 @@ import HTTPServer
 import Logging
 import Testing
 import TestSupport
+import VirtHost
 import VirtHostAPI
 
 /// Bearer tokens: the file, the scope each call needs, and the answers a caller gets.
@@ -61,13 +62,19 @@ import VirtHostAPI
 
     // MARK: Scopes
 
-    @Test func eachCallNeedsTheScopeItsMethodAndPathSay() {
+    /// Decided by the route the request matches (its declared access), as the server sees it.
+    @Test func eachCallNeedsTheScopeItsRouteDeclares() {
+        let host = VirtHost.Host(configuration: .init(uri: "test:///default"), logger: Logger(label: "test"))
+        let router = API(host: host, logger: Logger(label: "test")).router()
         func scope(_ method: String, _ path: String, _ query: [(String, String)] = []) -> Scope? {
-            Scope.required(for: Request(method: method, path: path, query: query.map { (name: $0.0, value: $0.1) }))
+            Scope.required(for: router.resolve(Request(method: method, path: path,
+                                                       query: query.map { (name: $0.0, value: $0.1) })))
         }
         #expect(scope("GET", "/healthz") == nil)
+        #expect(scope("HEAD", "/healthz") == nil)
         #expect(scope("GET", "/readyz") == nil)
-        #expect(scope("GET", "//healthz") == .read)
+        // The router reads doubled slashes as single ones: the same public probe.
+        #expect(scope("GET", "//healthz") == nil)
         #expect(scope("GET", "/v1/host") == .read)
         #expect(scope("GET", "/metrics") == .read)
         #expect(scope("GET", "/no/such/path") == .read)
@@ -79,7 +86,21 @@ import VirtHostAPI
         #expect(scope("GET", "/v1/domains/test/xml", [("secure", "0"), ("secure", "yes")]) == .write)
         #expect(scope("POST", "/v1/guests/render") == .write)
         #expect(scope("DELETE", "/v1/domains/test") == .write)
-        #expect(scope("POST", "/healthz") == nil)
+        // A method the probe does not take reaches no route: it needs a token like any unknown call.
+        #expect(scope("POST", "/healthz") == .write)
+        #expect(scope("OPTIONS", "/v1/domains/test") == .read)
+        #expect(scope("HEAD", "/v1/domains/test/xml", [("secure", "1")]) == .write)
+    }
+
+    /// The paths where mutual TLS asks no certificate are exactly the routes declared public.
+    @Test func thePublicPathsAreTheRoutesDeclaredPublic() {
+        let host = VirtHost.Host(configuration: .init(uri: "test:///default"), logger: Logger(label: "test"))
+        let routes = API(host: host, logger: Logger(label: "test")).router().routes
+        let declared = routes.filter { route in
+            if case .public = route.options.access { return true }
+            return false
+        }
+        #expect(Set(declared.map(\.pattern)) == Scope.publicPaths)
     }
 
     // MARK: Over HTTP

@@ -41,6 +41,27 @@ import TestSupport
         #expect(try await Self.stillServes(api.port))
     }
 
+    /// An empty body says so; a syntax error says where (line, column, byte offset).
+    @Test func malformedBodiesSayWhatAndWhere() async throws {
+        let api = try APITestServer()
+        defer { Task { await api.stop() } }
+        func detail(_ path: String, _ body: String) async throws -> String? {
+            let response = try await httpRequest(port: api.port, "POST", path,
+                                                 headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+            #expect(response.status == 400, "\(body)")
+            #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/malformed-json")
+            return try response.json()["detail"] as? String
+        }
+        #expect(try await detail("/v1/guests", "") == "the request body is empty")
+        #expect(try await detail("/v1/guests/render", " \n") == "the request body is empty")
+        #expect(try await detail("/v1/guests/render", "{\n  \"name\": x}")
+                == "the request body is not valid JSON: unexpected character at line 2, column 11 (byte offset 12)")
+        #expect(try await detail("/v1/guests", #"{"spec":"#)
+                == "the request body is not valid JSON: ends early at line 1, column 9 (byte offset 8)")
+        #expect(try await detail("/v1/domains/test/devices", "[1,]")
+                == "the request body is not valid JSON: unexpected character at line 1, column 4 (byte offset 3)")
+    }
+
     @Test func bodiesBeyondTheCapAre413() async throws {
         let api = try APITestServer { $0.maxBodySize = 64 * 1024 }
         defer { Task { await api.stop() } }
@@ -59,7 +80,8 @@ import TestSupport
         let stalled = try await onOwnThread { () -> [HTTPTestConnection] in
             try (0..<500).map { _ in
                 let connection = try HTTPTestConnection(port: port, timeout: 6)
-                try connection.send("POST /v1/guests HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"spec\":")
+                try connection.send("POST /v1/guests HTTP/1.1\r\nHost: \(connection.authority)\r\nContent-Type: application/json\r\n"
+                                    + "Content-Length: 100\r\n\r\n{\"spec\":")
                 return connection
             }
         }

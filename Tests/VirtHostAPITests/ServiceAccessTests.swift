@@ -49,6 +49,35 @@ import TestSupport
         _ = try await onOwnThread { guarded.stop() }
     }
 
+    /// The service applies --allowed-host and --allowed-origin (and their variables), and
+    /// refuses malformed ones by name.
+    @Test func browserSafetyFlagsAreApplied() async throws {
+        let service = try await onOwnThread {
+            try ServiceProcess(arguments: ["--listen", "127.0.0.1:0", "--allowed-host", "hv1.example.net",
+                                           "--allowed-origin", "https://console.example.net"],
+                               environment: ["VIRTHOST_ALLOWED_HOSTS": "hv2.example.net"])
+        }
+        let port = service.port
+        #expect(try await httpRequest(port: port, "/healthz", headers: [("Host", "hv1.example.net:\(port)")]).status == 200)
+        #expect(try await httpRequest(port: port, "/healthz", headers: [("Host", "evil.example:\(port)")]).status == 421)
+        let cross = try await httpRequest(port: port, "/v1/host", headers: [("Origin", "https://console.example.net")])
+        #expect(cross.status == 200)
+        #expect(cross.headers["access-control-allow-origin"] == "https://console.example.net")
+        #expect(try await httpRequest(port: port, "/v1/host", headers: [("Origin", "https://evil.example")]).status == 403)
+        _ = try await onOwnThread { service.stop() }
+        // The flag wins over the variable, as for every setting.
+        let fromEnvironment = try await onOwnThread {
+            try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"], environment: ["VIRTHOST_ALLOWED_HOSTS": "hv2.example.net, hv3.example.net"])
+        }
+        #expect(try await httpRequest(port: fromEnvironment.port, "/healthz",
+                                      headers: [("Host", "hv3.example.net")]).status == 200)
+        _ = try await onOwnThread { fromEnvironment.stop() }
+
+        let refused = try await Self.refusal(["--listen", "127.0.0.1:0", "--allowed-origin", "console.example.net/app"])
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("--allowed-origin"))
+    }
+
     @Test func servesHTTPSAndMutualTLSFromTheFilesItIsGiven() async throws {
         let certificates = try TestCertificates()
         defer { certificates.remove() }

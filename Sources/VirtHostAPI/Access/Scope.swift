@@ -8,23 +8,22 @@ public enum Scope: String, Sendable, CaseIterable, Comparable {
 
     public static func < (lhs: Scope, rhs: Scope) -> Bool { lhs == .read && rhs == .write }
 
-    /// Paths anyone may call: the probes of an orchestrator, which holds no token.
+    /// Paths of the public routes, where mutual TLS does not ask for a client certificate
+    /// (a test checks that these are the routes declared `.public`).
     public static let publicPaths: Set<String> = ["/healthz", "/readyz"]
 
-    /// The scope a request needs; nil for the public probes. Decided on the method, path and
-    /// query alone, the way the router will see them, so an unknown path needs a token too.
+    /// The scope a request needs; nil for public routes (the probes of an orchestrator, which
+    /// holds no token). The matched route declares it (``RouteOptions/access``); a request
+    /// that matched no route needs a token too (`read` to look, `write` for anything else),
+    /// so paths cannot be probed anonymously.
     public static func required(for request: Request) -> Scope? {
-        if publicPaths.contains(request.path) { return nil }
-        switch request.method {
-        case "GET", "HEAD":
-            let segments = request.path.split(separator: "/", omittingEmptySubsequences: true)
-            if segments.count == 4, segments[0] == "v1", segments[1] == "domains", segments[3] == "xml",
-               request.queryValues("secure").contains(where: { !["false", "0", "no"].contains($0.lowercased()) }) {
-                return .write
-            }
-            return .read
-        default:
-            return .write
+        guard let options = request.routeOptions else {
+            return ["GET", "HEAD", "OPTIONS"].contains(request.method) ? .read : .write
+        }
+        switch options.access.resolved(for: request) {
+        case .public: return nil
+        case .read, .decided: return .read
+        case .write: return .write
         }
     }
 }

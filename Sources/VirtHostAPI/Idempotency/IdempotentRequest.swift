@@ -1,4 +1,5 @@
 import HTTPServer
+import Logging
 
 /// Runs a handler under the request's `Idempotency-Key`, when it has one.
 struct IdempotentRequest {
@@ -6,6 +7,7 @@ struct IdempotentRequest {
     static let reusedProblem = "idempotency-key-reused"
 
     let store: IdempotencyStore
+    let logger: Logger
 
     func run(_ request: Request, _ handler: () async throws -> Response) async throws -> Response {
         guard let key = request.headers[Self.header] else { return try await handler() }
@@ -29,9 +31,8 @@ struct IdempotentRequest {
             do {
                 response = try await handler()
             } catch {
-                let problem = (error as? ProblemConvertible)?.problem
-                    ?? .internalError("the request failed unexpectedly")
-                response = .problem(problem, instance: request.path, requestID: request.id)
+                // Kept for retries as answered, so it is made here, by the one responder.
+                response = Responder.response(for: error, to: request, logger: logger)
             }
             await store.finish(storeKey, response: response)
             return response

@@ -1,7 +1,7 @@
 import ArgumentParser
 import HTTPServer
 
-/// The HTTP server: where it listens and its limits.
+/// The HTTP server: where it listens, its limits, and who may call it from a browser.
 struct HTTPOptions: ParsableArguments {
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one). Env: VIRTHOST_LISTEN.")
     var listen: String = Environment.value("VIRTHOST_LISTEN", default: "127.0.0.1:8080")
@@ -24,8 +24,25 @@ struct HTTPOptions: ParsableArguments {
     @Option(help: "Memory per connection in bytes, which bounds the request line and headers (larger get 431). Env: VIRTHOST_MAX_HEADER_SIZE.")
     var maxHeaderSize: Int = Environment.value("VIRTHOST_MAX_HEADER_SIZE", default: 16 * 1024)
 
+    @Option(name: .customLong("allowed-host"), parsing: .singleValue,
+            help: "A host name the Host header may carry beyond the listening address, localhost and loopback (repeatable; defeats DNS rebinding). Env: VIRTHOST_ALLOWED_HOSTS (comma-separated).")
+    var allowedHosts: [String] = Environment.list("VIRTHOST_ALLOWED_HOSTS", separator: ",").map(\.trimmedOfSpaces)
+
+    @Option(name: .customLong("allowed-origin"), parsing: .singleValue,
+            help: "A web origin (scheme://host[:port]) that may call the service from a browser, with CORS (repeatable; others get 403). Env: VIRTHOST_ALLOWED_ORIGINS (comma-separated).")
+    var allowedOrigins: [String] = Environment.list("VIRTHOST_ALLOWED_ORIGINS", separator: ",").map(\.trimmedOfSpaces)
+
     func validate() throws {
         _ = try ListenAddress(listen)
+        for origin in allowedOrigins {
+            let rest = origin.hasPrefix("http://") ? origin.dropFirst(7) : origin.hasPrefix("https://") ? origin.dropFirst(8) : nil
+            guard let rest, !rest.isEmpty, !rest.contains("/") else {
+                throw ValidationError("--allowed-origin (VIRTHOST_ALLOWED_ORIGINS) must be scheme://host[:port] with scheme http or https, got \(origin)")
+            }
+        }
+        for name in allowedHosts where name.isEmpty || name.contains("/") || name.contains(" ") {
+            throw ValidationError("--allowed-host (VIRTHOST_ALLOWED_HOSTS) must be a host name, got \(name)")
+        }
         try Require.atLeast(1, httpThreads, "--http-threads", "VIRTHOST_HTTP_THREADS")
         try Require.atLeast(1, connectionLimit, "--connection-limit", "VIRTHOST_CONNECTION_LIMIT")
         try Require.atLeast(0, perIPConnectionLimit, "--per-ip-connection-limit", "VIRTHOST_PER_IP_CONNECTION_LIMIT")
@@ -38,9 +55,17 @@ struct HTTPOptions: ParsableArguments {
 
     func configuration() throws -> HTTPServer.Configuration {
         let address = try address
-        return HTTPServer.Configuration(
+        var configuration = HTTPServer.Configuration(
             host: address.host, port: address.port, threads: httpThreads, connectionLimit: connectionLimit,
             perIPConnectionLimit: perIPConnectionLimit, connectionTimeout: connectionTimeout, maxBodySize: maxBodySize,
             connectionMemoryLimit: maxHeaderSize)
+        configuration.browserSafety = BrowserSafety(allowedHosts: allowedHosts, allowedOrigins: allowedOrigins)
+        return configuration
+    }
+}
+
+extension String {
+    fileprivate var trimmedOfSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

@@ -1,0 +1,95 @@
+import CMicroHTTPD
+import Dispatch
+import Locking
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What runs on a connection after a `101 Switching Protocols` answer (``Response/upgrade(headers:_:)``),
+/// e.g. a WebSocket console. It owns the byte stream until it returns; the server then
+/// closes the connection.
+public typealias UpgradeHandler = @Sendable (UpgradedConnection) async -> Void
+
+/// A connection handed over from HTTP to another protocol. Reads and writes block in the
+/// kernel, so they run on Dispatch's threads, never on Swift's cooperative pool.
+public final class UpgradedConnection: Sendable {
+    /// Bytes the client sent after its request head, before the switch: read these first.
+    public let initialBytes: [UInt8]
+    let descriptor: Int32
+    private struct State {
+        /// libmicrohttpd's handle for the close; nil once closed.
+        var handle: UInt?
+    }
+    private let state: Mutex<State>
+
+    init(descriptor: Int32, initialBytes: [UInt8], handle: OpaquePointer) {
+        self.descriptor = descriptor
+        self.initialBytes = initialBytes
+        self.state = Mutex(State(handle: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))))
+    }
+
+    /// Up to `max` bytes; empty at the end of the stream (or after ``shutdown()``).
+    public func receive(max: Int = 64 * 1024) async -> [UInt8] {
+        let descriptor = descriptor
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var buffer = [UInt8](repeating: 0, count: max)
+                var count: Int
+                // libmicrohttpd's sockets are non-blocking: wait for data rather than spin.
+                repeat {
+                    count = recv(descriptor, &buffer, max, 0)
+                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { UpgradedConnection.wait(descriptor, for: POLLIN) }
+                } while count < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continuation.resume(returning: Array(buffer.prefix(Swift.max(count, 0))))
+            }
+        }
+    }
+
+    /// Sends all of `bytes`; false when the peer is gone.
+    public func send(_ bytes: [UInt8]) async -> Bool {
+        let descriptor = descriptor
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var sent = 0
+                while sent < bytes.count {
+                    let count = bytes[sent...].withUnsafeBytes {
+                        Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
+                    if count < 0 && errno == EINTR { continue }
+                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        UpgradedConnection.wait(descriptor, for: POLLOUT)
+                        continue
+                    }
+                    guard count > 0 else { continuation.resume(returning: false); return }
+                    sent += count
+                }
+                continuation.resume(returning: true)
+            }
+        }
+    }
+
+    static func wait(_ descriptor: Int32, for events: Int32) {
+        var entry = pollfd(fd: descriptor, events: Int16(events), revents: 0)
+        _ = poll(&entry, 1, -1)
+    }
+
+    /// Wakes a pending ``receive(max:)`` with the end of the stream (the server's shutdown).
+    public func shutdown() { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+
+    /// Gives the connection back to libmicrohttpd to close; once.
+    func close() {
+        guard let address = state.withLock({ state -> UInt? in defer { state.handle = nil }; return state.handle }),
+              let handle = OpaquePointer(bitPattern: address) else { return }
+        _ = virthost_upgrade_close(handle)
+    }
+}
+
+/// The upgrade handler and the server, carried through libmicrohttpd's upgrade callback.
+final class UpgradeContext: Sendable {
+    let handler: UpgradeHandler
+    let server: HTTPServer
+    init(handler: @escaping UpgradeHandler, server: HTTPServer) {
+        self.handler = handler
+        self.server = server
+    }
+}
