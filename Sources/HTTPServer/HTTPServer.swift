@@ -93,6 +93,8 @@ public final class HTTPServer: Sendable {
         var upgraded: [ObjectIdentifier: UpgradedConnection] = [:]
     }
     private let state = Mutex(State())
+    /// Signalled whenever in-flight, suspended or upgraded connections change: what shutdown waits on.
+    private let changes = ChangeSignal()
 
     public init(configuration: Configuration, router: Router, logger: Logger) {
         self.configuration = configuration
@@ -188,9 +190,8 @@ public final class HTTPServer: Sendable {
 
         // In flight: dispatched and not yet completed, which includes a response still being
         // sent after its handler resumed the connection.
-        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
-        while state.withLock({ !$0.inFlight.isEmpty }) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        await changes.wait(until: .now + configuration.shutdownGracePeriod) { [self] in
+            state.withLock { $0.inFlight.isEmpty }
         }
         // Answer whatever is still running, so no connection stays suspended.
         for exchange in state.withLock({ Array($0.inFlight.values) }) {
@@ -202,13 +203,16 @@ public final class HTTPServer: Sendable {
                 resume(exchange.connection)
             }
         }
-        let sendDeadline = ContinuousClock.now + .seconds(2)
-        while state.withLock({ $0.suspended > 0 || (!$0.inFlight.isEmpty && ContinuousClock.now < sendDeadline) }) {
-            try? await Task.sleep(for: .milliseconds(5))
+        // A suspended connection must be resumed before the daemon stops, however long that
+        // takes; answers still being sent get two seconds.
+        await changes.wait(until: .now + .seconds(2)) { [self] in
+            state.withLock { $0.suspended == 0 && $0.inFlight.isEmpty }
         }
-        let upgradeDeadline = ContinuousClock.now + .seconds(2)
-        while state.withLock({ !$0.upgraded.isEmpty }) && ContinuousClock.now < upgradeDeadline {
-            try? await Task.sleep(for: .milliseconds(5))
+        while state.withLock({ $0.suspended > 0 }) {
+            await changes.wait(until: .now + .seconds(60)) { [self] in state.withLock { $0.suspended == 0 } }
+        }
+        await changes.wait(until: .now + .seconds(2)) { [self] in
+            state.withLock { $0.upgraded.isEmpty }
         }
         MHD_stop_daemon(daemon)
         if listen >= 0 { close(listen) }
@@ -233,6 +237,7 @@ public final class HTTPServer: Sendable {
             await handler(connection)
             connection.close()
             state.withLock { $0.upgraded[ObjectIdentifier(connection)] = nil }
+            changes.signal()
         }
     }
 
@@ -245,6 +250,7 @@ public final class HTTPServer: Sendable {
 
     func resume(_ connection: ConnectionHandle) {
         state.withLock { $0.suspended -= 1 }
+        changes.signal()
         connection.resume()
     }
 
@@ -445,6 +451,7 @@ public final class HTTPServer: Sendable {
         let channel = BodyChannel(connection: exchange.connection, limit: limit,
                                   highWater: configuration.streamHighWater) { [self] change in
             state.withLock { $0.suspended += change }
+            changes.signal()
         }
         var request = exchange.head
         request.bodyStream = RequestBodyStream(channel: channel)
@@ -541,6 +548,7 @@ public final class HTTPServer: Sendable {
             let created = StreamSink(connection: ConnectionHandle(pointer: connection),
                                      highWater: configuration.streamHighWater) { [self] change in
                 state.withLock { $0.suspended += change }
+            changes.signal()
             }
             sink = created
             // A chunked body is read straight into the connection's buffer: the response's own
@@ -591,6 +599,7 @@ public final class HTTPServer: Sendable {
             if let sink { state.streams[ObjectIdentifier(sink)] = nil }
             return sink
         }
+        changes.signal()
         sink?.close()
         exchange.state.withLock { $0.bodyChannel }?.connectionEnded()
         let unclaimed = exchange.state.withLock { state -> UInt? in defer { state.pendingUpgrade = nil }; return state.pendingUpgrade }
@@ -676,9 +685,9 @@ public final class HTTPServer: Sendable {
         if let slot {
             let exchange = Unmanaged<Exchange>.fromOpaque(slot).takeUnretainedValue()
             exchange.state.withLock { $0.pendingUpgrade = nil }
-            Unmanaged<UpgradeContext>.fromOpaque(context).takeUnretainedValue().server.state.withLock {
-                $0.inFlight[ObjectIdentifier(exchange)] = nil
-            }
+            let server = Unmanaged<UpgradeContext>.fromOpaque(context).takeUnretainedValue().server
+            server.state.withLock { $0.inFlight[ObjectIdentifier(exchange)] = nil }
+            server.changes.signal()
         }
         let upgrade = Unmanaged<UpgradeContext>.fromOpaque(context).takeRetainedValue()
         let initial = extra.map { pointer in
