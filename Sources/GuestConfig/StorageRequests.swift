@@ -1,19 +1,33 @@
 import FoundationEssentials
 
-/// Names of storage pools and volumes: they become file names in a dir pool, so they are
-/// held to what a single path component may be.
+/// Names of storage pools and volumes. A dir pool's volume name becomes a file name, so a
+/// name the service creates is a portable file name: letters, digits, `.`, `_`, `+` and `-`,
+/// not starting with `.` (so never `.` or `..`), at most 255 bytes (Linux's NAME_MAX).
+/// A name that only refers to an existing object (a path parameter, a backing volume) may be
+/// anything libvirt holds, but never one that could name another object: `.`, `..`, a `/`,
+/// or a NUL (which would reach libvirt's C string cut short).
 public enum StorageName {
     public static let maximumBytes = 255
 
-    /// Why `name` may not name a pool or volume, or nil when it may.
+    /// Why `name` may not name a new pool or volume, or nil when it may.
     public static func refusal(of name: String) -> String? {
-        if name.isEmpty { return "must not be empty" }
+        if let refusal = referenceRefusal(of: name) { return refusal }
         if name.utf8.count > maximumBytes { return "must be at most \(maximumBytes) bytes long" }
+        if name.hasPrefix(".") { return "must not start with ." }
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+")
+                || byte == UInt8(ascii: "-")
+        }
+        return allowed ? nil : "must be letters, digits, '.', '_', '+' and '-', got \(name)"
+    }
+
+    /// Why `name` may not refer to an existing pool or volume, or nil when it may.
+    public static func referenceRefusal(of name: String) -> String? {
+        if name.isEmpty { return "must not be empty" }
         if name.utf8.contains(0) { return "must not contain NUL" }
         if name.utf8.contains(UInt8(ascii: "/")) { return "must not contain /" }
         if name == "." || name == ".." { return "must not be . or .." }
-        if name.hasPrefix(".") { return "must not start with ." }
-        if name.unicodeScalars.contains(where: ObjectReader.isForbidden) { return ObjectReader.forbiddenDetail }
         return nil
     }
 }
@@ -81,7 +95,7 @@ public struct VolumeCreation: Sendable, Hashable {
             backingReader.finish()
             for (key, value) in [("pool", pool), ("volume", volume)] {
                 if value == nil, !backingReader.has(key) { errors.add("/backing/\(key)", "is required") }
-                if let value, let refusal = StorageName.refusal(of: value) { errors.add("/backing/\(key)", refusal) }
+                if let value, let refusal = StorageName.referenceRefusal(of: value) { errors.add("/backing/\(key)", refusal) }
             }
             if let pool, let volume { backing = Backing(pool: pool, volume: volume) }
             if format == "raw" { errors.add("/backing", "needs format qcow2: a raw volume cannot have a backing file") }

@@ -67,7 +67,7 @@ struct StorageRoutes {
     /// with NUL would reach libvirt cut short, and name another object.
     static func name(_ request: Request, _ parameter: String) throws -> String {
         let name = request.pathParameter(parameter) ?? ""
-        if let refusal = StorageName.refusal(of: name) {
+        if let refusal = StorageName.referenceRefusal(of: name) {
             throw Problem.badRequest("the \(parameter) name \(refusal)", parameter: parameter)
         }
         return name
