@@ -87,14 +87,8 @@ cat >"$work/test.toml" <<EOF
 hooks = "$PWD/scripts/contract_hooks.py"
 
 [[operations]]
-include-operation-id = ["renderGuest", "createGuest", "createStoragePool"]
+include-operation-id = ["renderGuest", "createGuest", "createStoragePool", "createStorageVolume"]
 checks.positive_data_acceptance.expected-statuses = $host_checked
-
-# The pool the examples create (createStoragePool's example); never the driver's default-pool,
-# which the volume operations use.
-[[operations]]
-include-operation-id = "deleteStoragePool"
-parameters = { pool = "images" }
 
 $(for pair in startDomain:start deleteDomain:delete shutdownDomain:shutdown rebootDomain:reboot \
               destroyDomain:destroy pauseDomain:pause resumeDomain:resume injectNMI:nmi; do

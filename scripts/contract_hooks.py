@@ -35,13 +35,14 @@ HOST_FIELDS = re.compile(
 # Rules across fields, which JSON Schema cannot state (or not so that generators follow it):
 # the topology's product, values that must differ between items (targets, MACs, boot orders,
 # PCI addresses, feature names, boot devices) or from the domain's own devices (attach), and
-# fields that need or exclude another.
+# fields that need or exclude another, an overlay smaller than its backing volume.
 CROSS_FIELD = re.compile(
     r"sockets × cores × threads|names each .* once|already|passed through twice"
     r"|cannot be combined with|needs a kernel|needs the virtio model|is only used with"
-    r"|is required when mode|a CD-ROM cannot be on virtio"
+    r"|is required when mode|a CD-ROM cannot be on virtio|at least the backing volume's"
 )
-OPERATIONS = {"POST /v1/guests/render", "POST /v1/guests", "POST /v1/domains/{ref}/devices", "POST /v1/storage/pools"}
+OPERATIONS = {"POST /v1/guests/render", "POST /v1/guests", "POST /v1/domains/{ref}/devices", "POST /v1/storage/pools",
+              "POST /v1/storage/pools/{pool}/volumes"}
 FIELD_ERROR_TYPES = {"https://virthost.dev/problems/invalid-guest-spec",
                      "https://virthost.dev/problems/invalid-storage-request"}
 

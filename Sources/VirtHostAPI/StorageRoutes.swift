@@ -103,6 +103,9 @@ extension StorageError: ProblemConvertible {
         case .poolExists(let pool):
             Problem(type: Problem.type(APIProblem.storagePoolExists), title: "Storage Pool Exists", status: 409,
                     detail: description, extensions: ["pool": .string(pool)])
+        case .poolPathInUse(let path, let pool):
+            Problem(type: Problem.type(APIProblem.storagePoolPathInUse), title: "Storage Pool Path In Use", status: 409,
+                    detail: description, extensions: ["pool": .string(pool), "path": .string(path)])
         case .volumeExists(let pool, let volume):
             Problem(type: Problem.type(APIProblem.storageVolumeExists), title: "Storage Volume Exists", status: 409,
                     detail: description, extensions: ["pool": .string(pool), "volume": .string(volume)])
@@ -126,6 +129,7 @@ extension APIProblem {
     static let storageVolumeNotFound = "storage-volume-not-found"
     static let storagePoolExists = "storage-pool-exists"
     static let storageVolumeExists = "storage-volume-exists"
+    static let storagePoolPathInUse = "storage-pool-path-in-use"
     static let storagePoolInactive = "storage-pool-inactive"
     static let storagePoolNotEmpty = "storage-pool-not-empty"
     static let storageVolumeInUse = "storage-volume-in-use"

@@ -80,6 +80,7 @@ import TestSupport
         (#"{"name":"x","format":"raw","backing":{"pool":"default-pool","volume":"y"}}"#, "/backing"),
         (#"{"name":"x","backing":{"pool":"default-pool"}}"#, "/backing/volume"),
         (#"{"name":"x","capacity_bytes":1,"colour":"red"}"#, "/colour"),
+        (#"{"name":"x","capacity_bytes":null}"#, "/capacity_bytes"),
     ])
     func aBadVolumeRequestIsAFieldError(body: String, pointer: String) async throws {
         let api = try APITestServer()
@@ -124,6 +125,11 @@ import TestSupport
                                           body: Self.json(#"{"name":"p1","type":"dir","path":"\#(fixture.root)/p2"}"#))
         #expect(twice.status == 409)
         #expect(try twice.json()["type"] as? String == "https://virthost.dev/problems/storage-pool-exists")
+        let samePath = try await httpRequest(port: api.port, "POST", "/v1/storage/pools",
+                                             body: Self.json(#"{"name":"p3","type":"dir","path":"\#(fixture.root)/p1"}"#))
+        #expect(samePath.status == 409, "\(samePath.text)")
+        #expect(try samePath.json()["type"] as? String == "https://virthost.dev/problems/storage-pool-path-in-use")
+        #expect(try samePath.json()["pool"] as? String == "p1")
         let refreshed = try await httpRequest(port: api.port, "POST", "/v1/storage/pools/p1/refresh")
         #expect(refreshed.status == 200, "\(refreshed.text)")
         let deleted = try await httpRequest(port: api.port, "DELETE", "/v1/storage/pools/p1")

@@ -31,10 +31,13 @@ extension Host {
         }
     }
 
-    /// Defines the pool unless one of that name exists; nil when one does.
-    func defineStoragePool(name: String, xml: String) throws(HostError) -> StorageOutcome<Void> {
+    /// Defines the pool unless one of that name, or one on that path, exists.
+    func defineStoragePool(name: String, path: String, xml: String) throws(HostError) -> StorageOutcome<Void> {
         try withConnection { connection in
             if try connection.lookupStoragePool(name: name) != nil { return .refused(.poolExists(name)) }
+            if let other = try connection.listAllStoragePools().map(Self.details(of:)).first(where: { $0.path == path }) {
+                return .refused(.poolPathInUse(path: path, pool: other.name))
+            }
             _ = try connection.defineStoragePool(xml: xml)
             return .done(())
         }

@@ -28,7 +28,7 @@ public struct Storage: Sendable {
         let name = creation.name
         let directoryExisted = Self.exists(creation.path)
         return try await Undo.run("create storage pool \(name)", logger: host.logger) { undo in
-            try await host.defineStoragePool(name: name, xml: creation.element.serialized()).get()
+            try await host.defineStoragePool(name: name, path: creation.path, xml: creation.element.serialized()).get()
             undo.register("define") { [host] in
                 (try? await host.withStoragePool(name) { try $0.undefine() }.get()) != nil
             }

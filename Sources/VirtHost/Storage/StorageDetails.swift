@@ -50,6 +50,8 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
     case poolNotFound(String)
     case volumeNotFound(pool: String, volume: String)
     case poolExists(String)
+    /// Another pool has this target path already.
+    case poolPathInUse(path: String, pool: String)
     case volumeExists(pool: String, volume: String)
     /// The pool is not running, so its volumes cannot be listed or made.
     case poolInactive(String)
@@ -63,6 +65,7 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
         case .poolNotFound(let pool): "no storage pool \(pool)"
         case .volumeNotFound(let pool, let volume): "pool \(pool) has no volume \(volume)"
         case .poolExists(let pool): "a storage pool named \(pool) exists already"
+        case .poolPathInUse(let path, let pool): "storage pool \(pool) has the path \(path) already"
         case .volumeExists(let pool, let volume): "pool \(pool) has a volume \(volume) already"
         case .poolInactive(let pool): "storage pool \(pool) is not running"
         case .poolNotEmpty(let pool, let volumes):
