@@ -115,10 +115,11 @@ extension StorageError: ProblemConvertible {
         case .poolNotEmpty(let pool, let volumes):
             Problem(type: Problem.type(APIProblem.storagePoolNotEmpty), title: "Storage Pool Not Empty", status: 409,
                     detail: description, extensions: ["pool": .string(pool), "volumes": .array(volumes.map { .string($0) })])
-        case .volumeInUse(let pool, let volume, let domains):
+        case .volumeInUse(let pool, let volume, let domains, let overlays):
             Problem(type: Problem.type(APIProblem.storageVolumeInUse), title: "Storage Volume In Use", status: 409,
                     detail: description, extensions: ["pool": .string(pool), "volume": .string(volume),
-                                                      "domains": .array(domains.map { .string($0) })])
+                                                      "domains": .array(domains.map { .string($0) }),
+                                                      "overlays": .array(overlays.map { .string($0) })])
         }
     }
 }

@@ -79,6 +79,12 @@ extension RealLibvirtdTests {
         let notEmpty = try await httpRequest(port: api.port, "DELETE", "\(pools)/\(poolName)")
         #expect(notEmpty.status == 409, "\(notEmpty.text)")
 
+        // The base under an overlay is not deleted either: the overlay would be unreadable.
+        let baseInUse = try await httpRequest(port: api.port, "DELETE", "\(volumes)/base.qcow2")
+        #expect(baseInUse.status == 409, "\(baseInUse.text)")
+        #expect(try baseInUse.json()["overlays"] as? [String] == ["\(poolName)/overlay.qcow2"])
+        #expect(try baseInUse.json()["domains"] as? [String] == [])
+
         removeGuest(guest)
         for volume in ["overlay.qcow2", "base.qcow2"] {
             let deleted = try await httpRequest(port: api.port, "DELETE", "\(volumes)/\(volume)", timeout: 30)

@@ -106,7 +106,10 @@ extension Host {
             case .refused(let error): return .refused(error)
             case .done(let found):
                 let users = try Self.users(of: found, pool: name, in: try Self.diskUsers(connection))
-                guard users.isEmpty else { return .refused(.volumeInUse(pool: name, volume: volume, domains: users)) }
+                let overlays = try Self.overlays(on: try found.path(), connection)
+                guard users.isEmpty, overlays.isEmpty else {
+                    return .refused(.volumeInUse(pool: name, volume: volume, domains: users, overlays: overlays))
+                }
                 try found.delete()
                 return .done(())
             }
@@ -178,6 +181,21 @@ extension Host {
             }
         }
         return users.mapValues { $0.sorted() }
+    }
+
+    /// Volumes of running pools (`pool/volume`) whose backing file is `path`: deleting it
+    /// would leave them unreadable.
+    private static func overlays(on path: String, _ connection: Connection) throws -> [String] {
+        var result: [String] = []
+        for pool in try connection.listAllStoragePools() where try pool.isActive() {
+            let poolName = try pool.name()
+            for volume in try pool.listAllVolumes() {
+                guard let root = try? XMLTree(try volume.xml(), root: "volume").root,
+                      root.at("backingStore", "path")?.text == path else { continue }
+                result.append("\(poolName)/\(try volume.name())")
+            }
+        }
+        return result.sorted()
     }
 
     private static func users(of volume: StorageVolume, pool: String, in users: [DiskReference: [String]]) throws

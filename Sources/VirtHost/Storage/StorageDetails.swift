@@ -57,8 +57,8 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
     case poolInactive(String)
     /// The pool still holds volumes; the service never deletes data implicitly.
     case poolNotEmpty(pool: String, volumes: [String])
-    /// Domains have a disk on the volume.
-    case volumeInUse(pool: String, volume: String, domains: [String])
+    /// Domains have a disk on the volume, or other volumes (`pool/volume`) are overlays on it.
+    case volumeInUse(pool: String, volume: String, domains: [String], overlays: [String])
 
     public var description: String {
         switch self {
@@ -70,8 +70,9 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
         case .poolInactive(let pool): "storage pool \(pool) is not running"
         case .poolNotEmpty(let pool, let volumes):
             "storage pool \(pool) holds \(volumes.count) volume(s): \(volumes.joined(separator: ", "))"
-        case .volumeInUse(let pool, let volume, let domains):
-            "volume \(volume) of pool \(pool) is used by \(domains.joined(separator: ", "))"
+        case .volumeInUse(let pool, let volume, let domains, let overlays):
+            "volume \(volume) of pool \(pool) is used by "
+                + (domains.map { "domain \($0)" } + overlays.map { "overlay \($0)" }).joined(separator: ", ")
         }
     }
 }
