@@ -65,7 +65,7 @@ run_schemathesis() {
 }
 
 # --- libvirt's test driver ---------------------------------------------------------------
-start_service test --instances-path /tmp
+start_service test --instances-path /tmp --allowed-disk-root /tmp --allowed-disk-root /var/lib/libvirt/images
 # One domain per action, in the state it needs; `test` (the driver's own, running) for reads.
 for name in start delete; do
     create_guest "$url" "{\"spec\": {\"name\": \"contract-$name\", \"memory_mb\": 64}, \"start\": false}"
@@ -87,7 +87,7 @@ cat >"$work/test.toml" <<EOF
 hooks = "$PWD/scripts/contract_hooks.py"
 
 [[operations]]
-include-operation-id = ["renderGuest", "createGuest"]
+include-operation-id = ["renderGuest", "createGuest", "createStoragePool", "createStorageVolume"]
 checks.positive_data_acceptance.expected-statuses = $host_checked
 
 $(for pair in startDomain:start deleteDomain:delete shutdownDomain:shutdown rebootDomain:reboot \

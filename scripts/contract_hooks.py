@@ -20,7 +20,8 @@ import schemathesis
 #   allowed disk roots, symlinks resolved on the host);
 # - what interfaces attach to (bridges, host devices, libvirt networks) and their firewall
 #   (libvirt's clean-traffic filter must be installed);
-# - a PCI device the domain has already, a device libvirt's parser refuses.
+# - a PCI device the domain has already, a device libvirt's parser refuses;
+# - a storage pool's path (inside the allowed disk roots, as disk paths).
 HOST_FIELDS = re.compile(
     r"^(/spec)?("
     r"/virt_type|/os/arch|/os/machine|/os/firmware|/vcpus|/cpu/mode|/cpu/model"
@@ -28,18 +29,22 @@ HOST_FIELDS = re.compile(
     r"|/disks/\d+/(source|bus)|/storage/\w+(/\d+)?/(source|bus)"
     r"|/interfaces/\d+/(source|firewall)"
     r"|/disk(/source|/bus)?|/interface(/source|/firewall)?|/pci_device(/address)?"
+    r"|/path"
     r")$"
 )
 # Rules across fields, which JSON Schema cannot state (or not so that generators follow it):
 # the topology's product, values that must differ between items (targets, MACs, boot orders,
 # PCI addresses, feature names, boot devices) or from the domain's own devices (attach), and
-# fields that need or exclude another.
+# fields that need or exclude another, an overlay smaller than its backing volume.
 CROSS_FIELD = re.compile(
     r"sockets × cores × threads|names each .* once|already|passed through twice"
     r"|cannot be combined with|needs a kernel|needs the virtio model|is only used with"
-    r"|is required when mode|a CD-ROM cannot be on virtio"
+    r"|is required when mode|a CD-ROM cannot be on virtio|at least the backing volume's"
 )
-OPERATIONS = {"POST /v1/guests/render", "POST /v1/guests", "POST /v1/domains/{ref}/devices"}
+OPERATIONS = {"POST /v1/guests/render", "POST /v1/guests", "POST /v1/domains/{ref}/devices", "POST /v1/storage/pools",
+              "POST /v1/storage/pools/{pool}/volumes"}
+FIELD_ERROR_TYPES = {"https://virthost.dev/problems/invalid-guest-spec",
+                     "https://virthost.dev/problems/invalid-storage-request"}
 
 
 @schemathesis.check
@@ -50,7 +55,7 @@ def host_refusals_only(ctx, response, case):
     if meta is None or not meta.generation.mode.is_positive:
         return None
     body = response.json()
-    if body.get("type") != "https://virthost.dev/problems/invalid-guest-spec":
+    if body.get("type") not in FIELD_ERROR_TYPES:
         return None
     others = [error for error in body.get("errors", [])
               if not HOST_FIELDS.match(error.get("pointer", "")) and not CROSS_FIELD.search(error.get("detail", ""))]

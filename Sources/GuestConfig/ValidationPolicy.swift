@@ -35,7 +35,7 @@ public struct ValidationPolicy: Sendable {
     /// comparison treats canonically equivalent Unicode (`é` and `e` + U+0301) as equal, which
     /// two different directories on disk are not. `%2e%2e` is a name like any other (neither
     /// the kernel nor libvirt decodes percent escapes), so it stays inside the root.
-    func refusal(of path: String) -> String? {
+    public func refusal(of path: String) -> String? {
         let bytes = Array(path.utf8)
         let slash = UInt8(ascii: "/")
         guard bytes.first == slash else { return "must be an absolute path" }
