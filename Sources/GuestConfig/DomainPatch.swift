@@ -14,6 +14,7 @@ public struct DomainPatch: Sendable, Hashable {
     /// `"labels": null`: every label goes (before `labels` applies, which is then empty).
     public var removesAllLabels = false
 
+    /// Labels a domain may have in all, after any patch (its metadata is not for bulk data).
     public static let maximumLabels = 64
     public static let maximumLabelValueLength = 256
     public static let maximumTitleLength = 256
@@ -106,8 +107,9 @@ public struct DomainPatch: Sendable, Hashable {
         switch value {
         case .null: return .some(nil)
         case .string(let string):
-            if string.utf8.count > limit {
-                errors.append(FieldError(pointer: pointer, detail: "must be at most \(limit) bytes"))
+            // Characters as JSON Schema's maxLength counts them (code points).
+            if string.unicodeScalars.count > limit {
+                errors.append(FieldError(pointer: pointer, detail: "must be at most \(limit) characters"))
             } else if singleLine, string.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) {
                 errors.append(FieldError(pointer: pointer, detail: "must be one line"))
             } else if string.unicodeScalars.contains(where: {

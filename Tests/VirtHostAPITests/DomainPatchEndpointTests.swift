@@ -64,4 +64,26 @@ import TestSupport
         #expect(try await Self.patch(api, "nosuchdomain", #"{"title":"x"}"#).status == 404)
         await api.stop()
     }
+
+    /// A domain keeps at most 64 labels, across patches.
+    @Test func labelsAreLimitedInAll() async throws {
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        let many = (0..<64).map { #""l\#($0)":"v""# }.joined(separator: ",")
+        let full = try await Self.patch(api, "test", #"{"labels":{\#(many)}}"#)
+        #expect(full.status == 200, "\(full.text)")
+        #expect((try full.json()["labels"] as? [String: String])?.count == 64)
+
+        let over = try await Self.patch(api, "test", #"{"title":"kept out","labels":{"one-more":"v"}}"#)
+        #expect(over.status == 422, "\(over.text)")
+        let errors = try #require(try over.json()["errors"] as? [[String: Any]])
+        #expect(errors.first?["pointer"] as? String == "/labels")
+        let after = try await httpRequest(port: api.port, "/v1/domains/test").json()
+        #expect((after["labels"] as? [String: String])?.count == 64)
+        #expect(after["title"] is NSNull)
+
+        // Replacing one within the limit is fine.
+        let replaced = try await Self.patch(api, "test", #"{"labels":{"l0":null,"one-more":"v"}}"#)
+        #expect(replaced.status == 200, "\(replaced.text)")
+        await api.stop()
+    }
 }

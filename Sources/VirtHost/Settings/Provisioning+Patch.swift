@@ -21,6 +21,11 @@ extension Provisioning {
                 throw HostError.invalidState(action: "change the definition of", state: "transient")
             }
             let current = try await guest.settings()
+            let labels = patch.labels(applyingTo: current.labels)
+            if labels.count > DomainPatch.maximumLabels, labels.count > current.labels.count {
+                throw GuestSpecError([FieldError(pointer: "/labels", detail:
+                    "a domain has at most \(DomainPatch.maximumLabels) labels; this patch would leave \(labels.count)")])
+            }
             try await Undo.run("domain patch", logger: logger) { undo in
                 if let autostart = patch.autostart, autostart != current.autostart {
                     try await guest.setAutostart(autostart)
@@ -36,7 +41,6 @@ extension Provisioning {
                         (try? await guest.setMetadata(.description, current.description, impact)) != nil
                     }
                 }
-                let labels = patch.labels(applyingTo: current.labels)
                 if labels != current.labels {
                     try await guest.setLabels(labels, impact)
                     undo.register("labels") { (try? await guest.setLabels(current.labels, impact)) != nil }
