@@ -118,3 +118,21 @@ extension TypedParameter.Value {
         }
     }
 }
+
+extension Domain {
+    /// This domain's record (`virDomainListGetStats` with this one domain): the per-domain
+    /// form of `virConnectGetAllDomainStats`, the same driver call, so the same groups and
+    /// flags apply (but not `.active`/`.inactive`, which filter a whole listing). Nil when the
+    /// driver gives no record for it.
+    public func stats(_ groups: DomainStatsGroups, flags: DomainStatsFlags = []) throws -> DomainStatsRecord? {
+        var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
+        var domains: [virDomainPtr?] = [handle, nil]
+        let count = try LibvirtError.status("virDomainListGetStats") {
+            virDomainListGetStats(&domains, groups.rawValue, &records, flags.rawValue)
+        }
+        guard let records else { return nil }
+        defer { virDomainStatsRecordListFree(records) }
+        guard count > 0, let record = records[0]?.pointee else { return nil }
+        return DomainStatsRecord(domain: self, parameters: TypedParameter.array(record.params, count: Int(record.nparams)))
+    }
+}

@@ -33,9 +33,13 @@ public struct DomainDetails: Sendable, Hashable, Encodable {
     public var os: OS
     public var disks: [Disk]
     public var interfaces: [Interface]
+    public var title: String?
+    public var description: String?
+    /// The service's labels (``DomainLabels``).
+    public var labels: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case os, disks, interfaces
+        case os, disks, interfaces, title, description, labels
         case cpuTimeNanoseconds = "cpu_time_ns"
     }
 
@@ -46,6 +50,9 @@ public struct DomainDetails: Sendable, Hashable, Encodable {
         try container.encode(os, forKey: .os)
         try container.encode(disks, forKey: .disks)
         try container.encode(interfaces, forKey: .interfaces)
+        try container.encode(NullWhenAbsent(wrappedValue: title), forKey: .title)
+        try container.encode(NullWhenAbsent(wrappedValue: description), forKey: .description)
+        try container.encode(labels, forKey: .labels)
     }
 
     public init(summary: DomainSummary, cpuTimeNanoseconds: UInt64, xml: String) throws {
@@ -55,6 +62,9 @@ public struct DomainDetails: Sendable, Hashable, Encodable {
         os = description.os
         disks = description.disks
         interfaces = description.interfaces
+        title = description.title
+        self.description = description.description
+        labels = description.labels
     }
 }
 
@@ -63,9 +73,15 @@ struct DomainDescription {
     var os: DomainDetails.OS
     var disks: [DomainDetails.Disk]
     var interfaces: [DomainDetails.Interface]
+    var title: String?
+    var description: String?
+    var labels: [String: String]
 
     init(xml: String) throws {
         let root = try XMLTree(xml, root: "domain").root
+        title = root.childText("title")
+        description = root.childText("description")
+        labels = DomainLabels.labels(inMetadata: root.child("metadata"))
         let type = root.at("os", "type")
         os = DomainDetails.OS(type: type?.text, arch: type?.attribute("arch"), machine: type?.attribute("machine"))
         let devices = root.child("devices")

@@ -40,6 +40,8 @@ public struct API: Sendable {
         HealthRoutes(host: host).register(in: &router)
         HostRoutes(host: host).register(in: &router)
         DomainRoutes(host: host).register(in: &router)
+        DomainStatisticsRoutes(host: host).register(in: &router)
+        DomainSettingsRoutes(host: host).register(in: &router)
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
