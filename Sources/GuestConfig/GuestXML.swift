@@ -70,6 +70,7 @@ public enum GuestXML {
             if let cmdline = os.cmdline { Element.text("cmdline", cmdline) }
             for device in boot { Element("boot", [("dev", device)]) }
             Element("smbios", [("mode", "sysinfo")])
+            if os.serialBios { Element("bios", [("useserial", "yes")]) }
         }
     }
 

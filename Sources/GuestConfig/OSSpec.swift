@@ -15,6 +15,9 @@ public struct OSSpec: Sendable, Hashable {
     public var kernel: String?
     public var initrd: String?
     public var cmdline: String?
+    /// Firmware (SeaBIOS) output on the serial console too (`<bios useserial='yes'/>`), so a
+    /// guest with no OS still shows something there.
+    public var serialBios: Bool = false
 
     public init(arch: String? = nil, machine: String? = nil, firmware: String? = nil, boot: [String] = [],
                 kernel: String? = nil, initrd: String? = nil, cmdline: String? = nil) {
@@ -41,6 +44,7 @@ public struct OSSpec: Sendable, Hashable {
         kernel = reader.string("kernel")
         initrd = reader.string("initrd")
         cmdline = reader.string("cmdline")
+        serialBios = reader.bool("serial_bios") ?? false
         reader.finish()
     }
 }

@@ -43,6 +43,7 @@ public struct API: Sendable {
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
+        ConsoleRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

@@ -1,0 +1,81 @@
+"""Reads a guest's serial console through the service's WebSocket with Python's `websockets`
+client and prints one JSON object of what it saw. The guest NAME is defined and shut off; it
+is started paused, the console opened, then resumed so SeaBIOS's banner is not missed.
+Usage: console_client.py PORT NAME"""
+import asyncio, json, sys, time, urllib.error, urllib.request
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+PORT, NAME = int(sys.argv[1]), sys.argv[2]
+BASE = f"127.0.0.1:{PORT}"
+CONSOLE = f"ws://{BASE}/v1/domains/{NAME}/console/serial"
+
+
+def post(path):
+    request = urllib.request.Request(f"http://{BASE}{path}", method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def get_status(path):
+    try:
+        with urllib.request.urlopen(f"http://{BASE}{path}", timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def read_until(ws, needle, seconds):
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while needle not in seen and time.monotonic() < deadline:
+        try:
+            message = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            break
+        seen += message if isinstance(message, bytes) else message.encode()
+    return seen
+
+
+async def closed_code(ws, seconds):
+    try:
+        await asyncio.wait_for(ws.wait_closed(), seconds)
+    except asyncio.TimeoutError:
+        return None, None
+    return ws.close_code, ws.close_reason
+
+
+async def main():
+    seen = {"start_paused": post(f"/v1/domains/{NAME}/start?paused=true")}
+    async with connect(CONSOLE) as first:
+        seen["resume"] = post(f"/v1/domains/{NAME}/resume")
+        output = await read_until(first, b"SeaBIOS", 30)
+        seen["seabios"] = b"SeaBIOS" in output
+        seen["first_output"] = output.decode(errors="replace")[-400:]
+        try:
+            async with connect(CONSOLE):
+                seen["second_status"] = 101
+        except InvalidStatus as error:
+            seen["second_status"] = error.response.status_code
+            seen["second_type"] = json.loads(error.response.body or b"{}").get("type")
+        # The Host answers while a console is open: the session has a thread of its own.
+        started = time.monotonic()
+        seen["details_status"] = get_status(f"/v1/domains/{NAME}")
+        seen["details_seconds"] = time.monotonic() - started
+        async with connect(CONSOLE + "?force=true") as taker:
+            seen["first_close"] = (await closed_code(first, 15))[0]
+            # Keys reach the guest: they go out without an error while the guest runs.
+            await taker.send(b"\x1b")
+            await taker.send("text input")
+            seen["destroy"] = post(f"/v1/domains/{NAME}/destroy")
+            code, reason = await closed_code(taker, 15)
+            seen["destroyed_close"] = code
+            seen["destroyed_reason"] = reason
+    print(json.dumps(seen))
+
+
+asyncio.run(main())
