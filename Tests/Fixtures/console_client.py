@@ -49,19 +49,25 @@ async def closed_code(ws, seconds):
     return ws.close_code, ws.close_reason
 
 
+async def refusal(url):
+    try:
+        async with connect(url):
+            return 101, None
+    except InvalidStatus as error:
+        return error.response.status_code, json.loads(error.response.body or b"{}").get("type")
+
+
 async def main():
-    seen = {"start_paused": post(f"/v1/domains/{NAME}/start?paused=true")}
+    seen = {}
+    seen["shut_off_status"], seen["shut_off_type"] = await refusal(CONSOLE)
+    seen["start_paused"] = post(f"/v1/domains/{NAME}/start?paused=true")
+    seen["no_device_status"], seen["no_device_type"] = await refusal(CONSOLE + "?device=nosuch0")
     async with connect(CONSOLE) as first:
         seen["resume"] = post(f"/v1/domains/{NAME}/resume")
         output = await read_until(first, b"SeaBIOS", 30)
         seen["seabios"] = b"SeaBIOS" in output
         seen["first_output"] = output.decode(errors="replace")[-400:]
-        try:
-            async with connect(CONSOLE):
-                seen["second_status"] = 101
-        except InvalidStatus as error:
-            seen["second_status"] = error.response.status_code
-            seen["second_type"] = json.loads(error.response.body or b"{}").get("type")
+        seen["second_status"], seen["second_type"] = await refusal(CONSOLE)
         # The Host answers while a console is open: the session has a thread of its own.
         started = time.monotonic()
         seen["details_status"] = get_status(f"/v1/domains/{NAME}")
