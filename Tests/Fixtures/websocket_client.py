@@ -138,12 +138,16 @@ def raw_cases():
     for name, extra in {"version_8": {"Sec-WebSocket-Version": "8"},
                         "no_key": {"Sec-WebSocket-Key": None},
                         "short_key": {"Sec-WebSocket-Key": base64.b64encode(b"short").decode()},
-                        "no_upgrade": {"Upgrade": None}}.items():
+                        "no_upgrade": {"Upgrade": None},
+                        # Cross-site WebSocket hijacking: a page elsewhere cannot open the socket.
+                        "foreign_origin": {"Origin": "http://evil.example"}}.items():
         sock, _, status, headers, _ = raw_open(extra)
         refused[name] = {"status": status, "version": headers.get("sec-websocket-version"),
                          "type": headers.get("content-type")}
         sock.close()
     seen["refused"] = refused
+    sock, _, seen["own_origin_status"], _, _ = raw_open({"Origin": f"http://127.0.0.1:{PORT}"})
+    sock.close()
     return seen
 
 

@@ -71,6 +71,8 @@ import Testing
         #expect(refused["no_upgrade"]?["status"] as? Int == 426)
         #expect(refused["no_key"]?["status"] as? Int == 400)
         #expect(refused["short_key"]?["status"] as? Int == 400)
+        #expect(refused["foreign_origin"]?["status"] as? Int == 403, "a foreign Origin is refused before the upgrade")
+        #expect(seen["own_origin_status"] as? Int == 101)
         for (_, answer) in refused { #expect(answer["type"] as? String == "application/problem+json") }
     }
 }
