@@ -40,6 +40,7 @@ extension RealLibvirtdTests {
         #expect(seen["details_status"] as? Int == 200)
         #expect((seen["details_seconds"] as? Double ?? 99) < 2)
         #expect(seen["first_close"] as? Int == 1000, "the session taken over with force closes")
+        #expect(seen["reopen_status"] as? Int == 101, "a session whose client left gives the console back")
         #expect(seen["destroy"] as? Int == 200)
         #expect(seen["destroyed_close"] as? Int == 1000)
         #expect((seen["destroyed_reason"] as? String)?.isEmpty == false)
