@@ -67,6 +67,13 @@ async def main():
         output = await read_until(first, b"SeaBIOS", 30)
         seen["seabios"] = b"SeaBIOS" in output
         seen["first_output"] = output.decode(errors="replace")[-400:]
+        # Keys reach the guest: ESC while SeaBIOS offers its menu opens it.
+        if b"Press ESC for boot menu" not in output:
+            output += await read_until(first, b"Press ESC for boot menu", 15)
+        await first.send(b"\x1b")
+        menu = await read_until(first, b"Select boot device", 15)
+        seen["boot_menu"] = b"Select boot device" in menu
+        seen["menu_output"] = (output + menu).decode(errors="replace")[-600:]
         seen["second_status"], seen["second_type"] = await refusal(CONSOLE)
         # The Host answers while a console is open: the session has a thread of its own.
         started = time.monotonic()

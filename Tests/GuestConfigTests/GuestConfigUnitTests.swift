@@ -14,6 +14,8 @@ import Testing
         #expect(GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"os":{"serial_bios":true}}"#))
             .contains("<bios useserial='yes'/>"))
         #expect(!GuestXML.xml(try definition(#"{"name":"a","memory_mb":1}"#)).contains("<bios"))
+        #expect(GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"os":{"boot_menu":true}}"#))
+            .contains("<bootmenu enable='yes' timeout='3000'/>"))
         #expect(throws: (any Error).self) { try definition(#"{"name":"a","memory_mb":1,"os":{"serial_bios":"yes"}}"#) }
     }
 

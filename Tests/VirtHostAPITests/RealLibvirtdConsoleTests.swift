@@ -13,7 +13,7 @@ extension RealLibvirtdTests {
         defer { removeGuest(name) }
         let api = try APITestServer(uri: uri)
         let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
-            {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["hd"],"serial_bios":true},
+            {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["hd"],"serial_bios":true,"boot_menu":true},
                      "cpu":\#(RealLibvirtd.startableCPU),"graphics":{"type":"none"}},"start":false}
             """#.utf8), timeout: 60)
         #expect(created.status == 201, "\(created.text)")
@@ -35,6 +35,7 @@ extension RealLibvirtdTests {
         #expect(seen["start_paused"] as? Int == 200)
         #expect(seen["resume"] as? Int == 200)
         #expect(seen["seabios"] as? Bool == true, "\(seen["first_output"] ?? "")")
+        #expect(seen["boot_menu"] as? Bool == true, "ESC typed into the console opened SeaBIOS's boot menu: \(seen["menu_output"] ?? "")")
         #expect(seen["second_status"] as? Int == 409)
         #expect(seen["second_type"] as? String == "https://virthost.dev/problems/console-busy")
         #expect(seen["details_status"] as? Int == 200)
