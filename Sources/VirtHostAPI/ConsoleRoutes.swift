@@ -22,8 +22,11 @@ struct ConsoleRoutes {
             } catch {
                 throw Self.problem(error, reference: reference)
             }
+            // Closes the session if libmicrohttpd drops the upgrade without running it (the
+            // client left after the 101 was queued): nothing else would end its thread.
+            let owner = SessionOwner(session)
             do {
-                return try .webSocket(request) { socket in await Self.relay(session, socket) }
+                return try .webSocket(request) { socket in await Self.relay(owner.session, socket) }
             } catch {
                 session.close()
                 throw error
@@ -51,6 +54,14 @@ struct ConsoleRoutes {
                 session.close()
             }
         }
+    }
+
+    /// Owns a session for the upgrade handler: when the handler is released, run or not, the
+    /// session is closed (closing twice is harmless).
+    final class SessionOwner: Sendable {
+        let session: SerialConsoleSession
+        init(_ session: SerialConsoleSession) { self.session = session }
+        deinit { session.close() }
     }
 
     static func problem(_ error: ConsoleError, reference: String) -> Problem {

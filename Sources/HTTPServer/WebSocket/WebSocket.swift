@@ -34,6 +34,9 @@ public final class WebSocket: Sendable {
         }
     }
 
+    /// How long a peer may take to answer our close frame before the connection is dropped.
+    static let closeAnswerMilliseconds: Int32 = 5_000
+
     /// The subprotocol the handshake chose; nil when none.
     public let subprotocol: String?
     public let configuration: Configuration
@@ -73,7 +76,9 @@ public final class WebSocket: Sendable {
             guard let parsed else { return nil }
             switch parsed {
             case .needMore:
-                let bytes = await connection.receive()
+                // Once the close frame is sent, the peer's answer is awaited for a bounded time only.
+                let closing = state.withLock { $0.closeSent }
+                let bytes = await connection.receive(timeoutMilliseconds: closing ? Self.closeAnswerMilliseconds : -1)
                 if bytes.isEmpty {
                     state.withLock { $0.readingDone = true }
                     return nil
