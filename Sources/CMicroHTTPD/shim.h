@@ -56,6 +56,11 @@ static inline int virthost_sha256(const void *data, size_t length, unsigned char
     return gnutls_hash_fast(GNUTLS_DIG_SHA256, data, length, digest);
 }
 
+/* SHA-1, which the WebSocket handshake's Sec-WebSocket-Accept requires (RFC 6455 §4.2.2). */
+static inline int virthost_sha1(const void *data, size_t length, unsigned char digest[20]) {
+    return gnutls_hash_fast(GNUTLS_DIG_SHA1, data, length, digest);
+}
+
 /* Ends an upgraded connection (MHD_upgrade_action is variadic, which Swift cannot call). */
 static inline int virthost_upgrade_close(struct MHD_UpgradeResponseHandle *handle) {
     return MHD_upgrade_action(handle, MHD_UPGRADE_ACTION_CLOSE) == MHD_YES;

@@ -69,7 +69,9 @@ public enum GuestXML {
             if let initrd = os.initrd { Element.text("initrd", initrd) }
             if let cmdline = os.cmdline { Element.text("cmdline", cmdline) }
             for device in boot { Element("boot", [("dev", device)]) }
+            if os.bootMenu { Element("bootmenu", [("enable", "yes"), ("timeout", "3000")]) }
             Element("smbios", [("mode", "sysinfo")])
+            if os.serialBios { Element("bios", [("useserial", "yes")]) }
         }
     }
 

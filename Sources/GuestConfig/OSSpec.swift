@@ -15,6 +15,12 @@ public struct OSSpec: Sendable, Hashable {
     public var kernel: String?
     public var initrd: String?
     public var cmdline: String?
+    /// Firmware (SeaBIOS) output on the serial console too (`<bios useserial='yes'/>`), so a
+    /// guest with no OS still shows something there.
+    public var serialBios: Bool = false
+    /// The firmware's boot menu (`<bootmenu enable='yes'/>`): SeaBIOS offers it for 3 s
+    /// ("Press ESC for boot menu").
+    public var bootMenu: Bool = false
 
     public init(arch: String? = nil, machine: String? = nil, firmware: String? = nil, boot: [String] = [],
                 kernel: String? = nil, initrd: String? = nil, cmdline: String? = nil) {
@@ -41,6 +47,8 @@ public struct OSSpec: Sendable, Hashable {
         kernel = reader.string("kernel")
         initrd = reader.string("initrd")
         cmdline = reader.string("cmdline")
+        serialBios = reader.bool("serial_bios") ?? false
+        bootMenu = reader.bool("boot_menu") ?? false
         reader.finish()
     }
 }

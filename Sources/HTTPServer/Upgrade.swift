@@ -21,6 +21,8 @@ public final class UpgradedConnection: Sendable {
         var handle: UInt?
     }
     private let state: Mutex<State>
+    /// Sends run one after another, so frames written by different tasks never interleave.
+    private let writeQueue = DispatchQueue(label: "virthost.upgraded.write")
 
     init(descriptor: Int32, initialBytes: [UInt8], handle: OpaquePointer) {
         self.descriptor = descriptor
@@ -28,8 +30,9 @@ public final class UpgradedConnection: Sendable {
         self.state = Mutex(State(handle: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))))
     }
 
-    /// Up to `max` bytes; empty at the end of the stream (or after ``shutdown()``).
-    public func receive(max: Int = 64 * 1024) async -> [UInt8] {
+    /// Up to `max` bytes; empty at the end of the stream (or after ``shutdown()``), or when
+    /// nothing arrived within `timeoutMilliseconds` (when given).
+    public func receive(max: Int = 64 * 1024, timeoutMilliseconds: Int32 = -1) async -> [UInt8] {
         let descriptor = descriptor
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
@@ -38,7 +41,9 @@ public final class UpgradedConnection: Sendable {
                 // libmicrohttpd's sockets are non-blocking: wait for data rather than spin.
                 repeat {
                     count = recv(descriptor, &buffer, max, 0)
-                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { UpgradedConnection.wait(descriptor, for: POLLIN) }
+                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        guard UpgradedConnection.wait(descriptor, for: POLLIN, timeoutMilliseconds: timeoutMilliseconds) else { break }
+                    }
                 } while count < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continuation.resume(returning: Array(buffer.prefix(Swift.max(count, 0))))
             }
@@ -49,7 +54,7 @@ public final class UpgradedConnection: Sendable {
     public func send(_ bytes: [UInt8]) async -> Bool {
         let descriptor = descriptor
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            writeQueue.async {
                 var sent = 0
                 while sent < bytes.count {
                     let count = bytes[sent...].withUnsafeBytes {
@@ -68,13 +73,21 @@ public final class UpgradedConnection: Sendable {
         }
     }
 
-    static func wait(_ descriptor: Int32, for events: Int32) {
+    /// False when the timeout passed with the descriptor not ready.
+    @discardableResult
+    static func wait(_ descriptor: Int32, for events: Int32, timeoutMilliseconds: Int32 = -1) -> Bool {
         var entry = pollfd(fd: descriptor, events: Int16(events), revents: 0)
-        _ = poll(&entry, 1, -1)
+        return poll(&entry, 1, timeoutMilliseconds) != 0
     }
 
-    /// Wakes a pending ``receive(max:)`` with the end of the stream (the server's shutdown).
+    /// Wakes a pending ``receive(max:timeoutMilliseconds:)`` with the end of the stream (the server's shutdown).
     public func shutdown() { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+
+    /// Ends the sending side only (a TCP FIN after what was sent), so the peer reads all of it
+    /// and then the end; reading continues.
+    public func shutdownSending() {
+        writeQueue.sync { _ = Glibc.shutdown(descriptor, Int32(SHUT_WR)) }
+    }
 
     /// Gives the connection back to libmicrohttpd to close; once.
     func close() {

@@ -9,6 +9,16 @@ import Testing
         try GuestDefinition(try GuestSpec.parse(json: Data(json.utf8)))
     }
 
+    /// `os.serial_bios` puts SeaBIOS's output on the serial console; off by default.
+    @Test func serialBiosRendersUseSerial() throws {
+        #expect(GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"os":{"serial_bios":true}}"#))
+            .contains("<bios useserial='yes'/>"))
+        #expect(!GuestXML.xml(try definition(#"{"name":"a","memory_mb":1}"#)).contains("<bios"))
+        #expect(GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"os":{"boot_menu":true}}"#))
+            .contains("<bootmenu enable='yes' timeout='3000'/>"))
+        #expect(throws: (any Error).self) { try definition(#"{"name":"a","memory_mb":1,"os":{"serial_bios":"yes"}}"#) }
+    }
+
     @Test func topologyIsDerivedPreferringSockets() throws {
         let topology = try definition(#"{"name":"a","memory_mb":1,"vcpus":6}"#).topology
         #expect((topology.sockets, topology.cores, topology.threads) == (6, 1, 1))
