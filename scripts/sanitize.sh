@@ -29,9 +29,7 @@ export VIRTHOST_TEST_PYTHON=${VIRTHOST_TEST_PYTHON:-$venv/bin/python}
 # global lock around every mutex operation of every thread, and with the suites' hundreds of
 # threads (servers, Hosts, dedicated connections, console relays) on two cores the threads spent
 # the pass spinning on that lock (sched_yield in MutexBeforeLock/MutexAfterLock, seen with gdb):
-# two minutes of tests grew past fifteen. Lock order is kept simple instead: no code path takes
-# two of the service's locks at once, except the server's state then an exchange's, always in
-# that order.
+# two minutes of tests grew past fifteen. Lock-order inversions are therefore not checked here.
 export TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0 suppressions=$PWD/scripts/sanitizers/tsan.supp"
 export ASAN_OPTIONS="halt_on_error=1 detect_leaks=1 detect_stack_use_after_return=1"
 export LSAN_OPTIONS="suppressions=$PWD/scripts/sanitizers/lsan.supp print_suppressions=0"
