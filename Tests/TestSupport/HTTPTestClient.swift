@@ -38,7 +38,7 @@ public final class HTTPTestConnection: @unchecked Sendable {
             close(descriptor)
             throw Failure(description: "connect to \(host):\(port): \(String(cString: strerror(errno)))")
         }
-        setTimeout(timeout)
+        setTimeout(timeout * TestTiming.slowdown)
     }
 
     deinit { close(descriptor) }

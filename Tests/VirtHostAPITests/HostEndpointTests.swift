@@ -48,13 +48,13 @@ import TestSupport
 
     @Test func anUnreachableHypervisorIs503WithRetryAfter() async throws {
         let api = try APITestServer(uri: "qemu+unix:///system?socket=/nonexistent/libvirt-sock",
-                                    initialRetryDelay: .seconds(10))
+                                    initialRetryDelay: TestTiming.scaled(.seconds(10)))
         for path in ["/readyz", "/v1/host"] {
             let started = ContinuousClock.now
             let response = try await httpRequest(port: api.port, path)
             // Failing fast means not waiting for libvirt or the back-off (10 s): well under it,
             // with room for a loaded machine.
-            #expect(ContinuousClock.now - started < .seconds(5), "\(path) did not fail fast")
+            #expect(ContinuousClock.now - started < TestTiming.scaled(.seconds(5)), "\(path) did not fail fast")
             #expect(response.status == 503)
             #expect(response.headers["content-type"] == "application/problem+json")
             let retryAfter = try #require(response.headers["retry-after"].flatMap(Int.init))

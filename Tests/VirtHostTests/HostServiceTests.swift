@@ -37,7 +37,7 @@ import TestSupport
     }
 
     func waitUntil(_ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(10))
         while await !condition() {
             try #require(ContinuousClock.now < deadline, "timed out")
             try await Task.sleep(for: .milliseconds(10))
