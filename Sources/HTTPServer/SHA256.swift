@@ -3,13 +3,7 @@ import CMicroHTTPD
 /// SHA-256 by GnuTLS, the TLS library libmicrohttpd already links.
 public enum SHA256 {
     public static func digest(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let input = Array(bytes)
-        let result = input.withUnsafeBytes { input in
-            digest.withUnsafeMutableBufferPointer { virthost_sha256(input.baseAddress, input.count, $0.baseAddress) }
-        }
-        precondition(result == 0, "GnuTLS could not compute SHA-256")
-        return digest
+        GnuTLSDigest.compute(bytes, size: 32, name: "SHA-256", virthost_sha256)
     }
 
     /// Lower-case hex.
@@ -30,5 +24,19 @@ public enum SHA256 {
         var difference: UInt8 = 0
         for index in a.indices { difference |= a[index] ^ b[index] }
         return difference == 0
+    }
+}
+
+/// A digest by one of GnuTLS's one-shot hash functions, through the shim.
+enum GnuTLSDigest {
+    static func compute(_ bytes: some Collection<UInt8>, size: Int, name: String,
+                        _ hash: (UnsafeRawPointer?, Int, UnsafeMutablePointer<UInt8>?) -> Int32) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: size)
+        let input = Array(bytes)
+        let result = input.withUnsafeBytes { input in
+            digest.withUnsafeMutableBufferPointer { hash(input.baseAddress, input.count, $0.baseAddress) }
+        }
+        precondition(result == 0, "GnuTLS could not compute \(name)")
+        return digest
     }
 }

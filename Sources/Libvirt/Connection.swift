@@ -144,9 +144,7 @@ public final class Connection {
     public func listAllDomains(_ filter: DomainListFilter = []) throws -> [Domain] {
         var list: UnsafeMutablePointer<virDomainPtr?>?
         let count = try LibvirtError.status("virConnectListAllDomains") { virConnectListAllDomains(handle, &list, filter.rawValue) }
-        guard let list else { return [] }
-        defer { free(list) }
-        return (0..<Int(count)).compactMap { index in list[index].map(Domain.init(taking:)) }
+        return takeAll(list, count: count, Domain.init(taking:))
     }
 
     /// Statistics of every domain matching `flags`, in one `virConnectGetAllDomainStats` call.

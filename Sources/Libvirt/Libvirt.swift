@@ -1,4 +1,7 @@
 import CLibvirt
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Process-wide libvirt set-up.
 public enum Libvirt {
@@ -23,4 +26,13 @@ public enum Libvirt {
         try LibvirtError.status("virGetVersion") { virGetVersion(&version, nil, nil) }
         return LibvirtVersion(code: UInt64(version))
     }
+}
+
+/// The objects of an array a `virConnectListAll…` call allocated: each pointer wrapped (the
+/// wrapper takes its reference), then the array itself freed.
+func takeAll<Pointer, Object>(_ list: UnsafeMutablePointer<Pointer?>?, count: Int32,
+                              _ wrap: (Pointer) -> Object) -> [Object] {
+    guard let list else { return [] }
+    defer { free(list) }
+    return (0..<Int(count)).compactMap { list[$0].map(wrap) }
 }

@@ -41,9 +41,7 @@ extension Connection {
     public func listAllNWFilters() throws -> [NWFilter] {
         var list: UnsafeMutablePointer<virNWFilterPtr?>?
         let count = try LibvirtError.status("virConnectListAllNWFilters") { virConnectListAllNWFilters(handle, &list, 0) }
-        guard let list else { return [] }
-        defer { free(list) }
-        return (0..<Int(count)).compactMap { list[$0].map(NWFilter.init(taking:)) }
+        return takeAll(list, count: count, NWFilter.init(taking:))
     }
 
     /// The XML of the filter binding on a port (tap) device, or nil when none is in force

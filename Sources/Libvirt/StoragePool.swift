@@ -90,9 +90,7 @@ public final class StoragePool {
     public func listAllVolumes() throws -> [StorageVolume] {
         var list: UnsafeMutablePointer<virStorageVolPtr?>?
         let count = try LibvirtError.status("virStoragePoolListAllVolumes") { virStoragePoolListAllVolumes(handle, &list, 0) }
-        guard let list else { return [] }
-        defer { free(list) }
-        return (0..<Int(count)).compactMap { index in list[index].map(StorageVolume.init(taking:)) }
+        return takeAll(list, count: count, StorageVolume.init(taking:))
     }
 
     /// The volume of this name; nil when the pool has none (`virStorageVolLookupByName`).
@@ -137,9 +135,7 @@ extension Connection {
     public func listAllStoragePools() throws -> [StoragePool] {
         var list: UnsafeMutablePointer<virStoragePoolPtr?>?
         let count = try LibvirtError.status("virConnectListAllStoragePools") { virConnectListAllStoragePools(handle, &list, 0) }
-        guard let list else { return [] }
-        defer { free(list) }
-        return (0..<Int(count)).compactMap { index in list[index].map(StoragePool.init(taking:)) }
+        return takeAll(list, count: count, StoragePool.init(taking:))
     }
 
     /// The pool of this name; nil when there is none (`virStoragePoolLookupByName`).

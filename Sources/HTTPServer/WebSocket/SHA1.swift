@@ -5,12 +5,6 @@ import CMicroHTTPD
 /// key, not a security property.
 enum SHA1 {
     static func digest(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 20)
-        let input = Array(bytes)
-        let result = input.withUnsafeBytes { input in
-            digest.withUnsafeMutableBufferPointer { virthost_sha1(input.baseAddress, input.count, $0.baseAddress) }
-        }
-        precondition(result == 0, "GnuTLS could not compute SHA-1")
-        return digest
+        GnuTLSDigest.compute(bytes, size: 20, name: "SHA-1", virthost_sha1)
     }
 }
