@@ -121,15 +121,24 @@ public final class SSEFanOutClient: @unchecked Sendable {
             _ = request.withCString { send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             clients.append(Client(descriptor: descriptor))
         }
+        // The server subscribes before it answers, so once every head is in, every stream
+        // sees whatever happens next: without this wait a test's first event could come
+        // before a late stream's subscription and be missed by it alone.
+        _ = read(untilEach: 0, timeout: 30, heads: true)
+        let waiting = clients.filter { !$0.headDone }.count
+        if waiting > 0 { throw SSEFanOutError.noHead(streams: waiting) }
     }
+
+    public enum SSEFanOutError: Error { case noHead(streams: Int) }
 
     deinit { clients.forEach { close($0.descriptor) } }
 
     /// Reads until every client has `count` events, or `timeout` passes. Returns each client's events.
-    public func read(untilEach count: Int, timeout: Double) -> [[SSEFrame]] {
+    /// With `heads`, reads until every client has its response head instead.
+    public func read(untilEach count: Int, timeout: Double, heads: Bool = false) -> [[SSEFrame]] {
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while clients.contains(where: { $0.events.count < count }), Date() < deadline {
+        while clients.contains(where: { heads ? !$0.headDone : $0.events.count < count }), Date() < deadline {
             var fds = clients.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
             guard poll(&fds, nfds_t(fds.count), 200) > 0 else { continue }
             for (index, fd) in fds.enumerated() where fd.revents & Int16(POLLIN) != 0 {
