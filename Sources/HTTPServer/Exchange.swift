@@ -12,6 +12,8 @@ final class Exchange: Sendable {
     let id: String
     let started: ContinuousClock.Instant
     let clientCertificate: ClientCertificate
+    /// The raw request target held `%00` (see `HTTPServer.encodedNULMark`).
+    let encodedNUL: Bool
 
     struct State {
         var body: [UInt8] = []
@@ -43,7 +45,8 @@ final class Exchange: Sendable {
     let state = Mutex(State())
 
     init(connection: ConnectionHandle, method: String, path: String, query: [(name: String, value: String)],
-         headers: HTTPHeaders, clientCertificate: ClientCertificate) {
+         headers: HTTPHeaders, clientCertificate: ClientCertificate, encodedNUL: Bool = false) {
+        self.encodedNUL = encodedNUL
         self.connection = connection
         self.method = method
         self.path = path

@@ -124,6 +124,7 @@ public final class HTTPServer: Sendable {
             Option.connectionTimeout, UInt32(configuration.connectionTimeout),
             Option.connectionMemoryLimit, Int(configuration.connectionMemoryLimit),
             Option.notifyCompleted, unsafeBitCast(HTTPServer.completed, to: OpaquePointer.self), OpaquePointer(context),
+            Option.uriLogCallback, unsafeBitCast(HTTPServer.rawURI, to: OpaquePointer.self), OpaquePointer(context),
         ]
         if configuration.threads > 1 {
             options += [Option.threadPoolSize, UInt32(configuration.threads)]
@@ -256,7 +257,7 @@ public final class HTTPServer: Sendable {
 
     // MARK: Requests (on libmicrohttpd's thread)
 
-    private func begin(connection: OpaquePointer, method: String, path: String) -> Exchange {
+    private func begin(connection: OpaquePointer, method: String, path: String, encodedNUL: Bool) -> Exchange {
         let collector = ValueCollector()
         let box = Unmanaged.passUnretained(collector).toOpaque()
         MHD_get_connection_values(connection, MHD_ValueKind.HEADER_KIND, ValueCollector.iterator, box)
@@ -264,7 +265,8 @@ public final class HTTPServer: Sendable {
         collector.values.removeAll()
         MHD_get_connection_values(connection, MHD_ValueKind.GET_ARGUMENT_KIND, ValueCollector.iterator, box)
         return Exchange(connection: ConnectionHandle(pointer: connection), method: method, path: path,
-                        query: collector.values, headers: headers, clientCertificate: clientCertificate(connection))
+                        query: collector.values, headers: headers, clientCertificate: clientCertificate(connection),
+                        encodedNUL: encodedNUL)
     }
 
     private func clientCertificate(_ connection: OpaquePointer) -> ClientCertificate {
@@ -289,6 +291,9 @@ public final class HTTPServer: Sendable {
             .problem(problem, instance: exchange.path, requestID: exchange.id)
         }
         if let tooLarge = headTooLarge(exchange) { return refuse(tooLarge) }
+        if exchange.encodedNUL {
+            return refuse(.badRequest("the request target holds %00: a NUL is never part of a path or a query value"))
+        }
         if !safety.allows(host: exchange.headers["Host"], listeningOn: configuration.host) {
             return refuse(Problem(type: Problem.type(BrowserSafety.Problems.hostNotAllowed), title: "Misdirected Request",
                                   status: 421,
@@ -636,9 +641,10 @@ public final class HTTPServer: Sendable {
         context, connection, url, method, _, uploadData, uploadDataSize, slot in
         guard let context, let connection, let slot, let uploadDataSize else { return .NO }
         let server = Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue()
-        guard let existing = slot.pointee else {
+        let encodedNUL = slot.pointee.map { UInt(bitPattern: $0) } == HTTPServer.encodedNULMark
+        guard let existing = slot.pointee, !encodedNUL else {
             let exchange = server.begin(connection: connection, method: method.map { String(cString: $0) } ?? "GET",
-                                        path: url.map { String(cString: $0) } ?? "/")
+                                        path: url.map { String(cString: $0) } ?? "/", encodedNUL: encodedNUL)
             slot.pointee = Unmanaged.passRetained(exchange).toOpaque()
             if server.state.withLock({ $0.shuttingDown }) {
                 return server.refuseDuringShutdown(exchange, connection: connection)
@@ -670,9 +676,29 @@ public final class HTTPServer: Sendable {
         return server.dispatch(exchange, connection: connection)
     }
 
+    /// Marks, in a request's `con_cls` slot before its first access call, a raw URI that
+    /// holds `%00`. libmicrohttpd decodes the path and the query into C strings, so a NUL cuts
+    /// them short (`/pools/a%00x` would be served as `/pools/a`); only the raw URI shows it.
+    /// The address of a byte allocated once and kept, so never an ``Exchange``'s.
+    private static let encodedNULMark = UInt(bitPattern: UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1))
+
+    private static let rawURI: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?)
+        -> UnsafeMutableRawPointer? = { _, uri, _ in
+        guard let uri else { return nil }
+        var index = 0
+        while uri[index] != 0 {
+            if uri[index] == 0x25, uri[index + 1] == 0x30, uri[index + 2] == 0x30 {
+                return UnsafeMutableRawPointer(bitPattern: encodedNULMark)
+            }
+            index += 1
+        }
+        return nil
+    }
+
     private static let completed: MHD_RequestCompletedCallback = { context, _, slot, _ in
         guard let context, let slot, let pointer = slot.pointee else { return }
         slot.pointee = nil
+        if UInt(bitPattern: pointer) == encodedNULMark { return }
         let server = Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue()
         let exchange = Unmanaged<Exchange>.fromOpaque(pointer).takeRetainedValue()
         server.complete(exchange)
@@ -739,6 +765,7 @@ private enum Option {
     static let connectionLimit = Int32(MHD_OPTION.CONNECTION_LIMIT.rawValue)
     static let connectionTimeout = Int32(MHD_OPTION.CONNECTION_TIMEOUT.rawValue)
     static let notifyCompleted = Int32(MHD_OPTION.NOTIFY_COMPLETED.rawValue)
+    static let uriLogCallback = Int32(MHD_OPTION.URI_LOG_CALLBACK.rawValue)
     static let perIPConnectionLimit = Int32(MHD_OPTION.PER_IP_CONNECTION_LIMIT.rawValue)
     static let threadPoolSize = Int32(MHD_OPTION.THREAD_POOL_SIZE.rawValue)
     static let listenSocket = Int32(MHD_OPTION.LISTEN_SOCKET.rawValue)

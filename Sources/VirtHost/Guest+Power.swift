@@ -26,8 +26,16 @@ extension Guest {
     @discardableResult
     public func perform(_ action: Action, paused: Bool = false, hard: Bool = false) async throws(HostError)
         -> DomainDetails {
-        try await withDomain { try Self.perform(action, on: $0, paused: paused, hard: hard) }
+        try await withPowerLock { () async throws(HostError) in
+            try await withDomain { try Self.perform(action, on: $0, paused: paused, hard: hard) }
+        }
         return try await details()
+    }
+
+    /// Runs `body` holding the guest's UUID lock, so a power action never falls between the
+    /// steps of a multi-step change of the same guest (a creation, a device change, a delete).
+    func withPowerLock<T>(_ body: () async throws(HostError) -> T) async throws(HostError) -> T {
+        try await host.domainLocks.withLock(DomainLocks.keys(uuid: uuid, name: nil), body)
     }
 
     static func perform(_ action: Action, on domain: Domain, paused: Bool = false, hard: Bool = false) throws {
@@ -76,7 +84,8 @@ extension Guest {
     /// state without holding the Host between polls; with `force`, a guest still running
     /// then is destroyed.
     public func shutdown(timeout: Duration?, force: Bool) async throws(HostError) -> DomainDetails {
-        try await withDomain { try Self.perform(.shutdown, on: $0) }
+        // The lock is held for each step, not across the wait: a delete may come meanwhile.
+        try await withPowerLock { () async throws(HostError) in try await withDomain { try Self.perform(.shutdown, on: $0) } }
         if let timeout {
             let deadline = ContinuousClock.now + timeout
             while try await isActive(), ContinuousClock.now < deadline {
@@ -84,10 +93,12 @@ extension Guest {
             }
             if force {
                 let logger = host.logger, uuid = uuid
-                try await withDomain { domain in
-                    if try domain.isActive() {
-                        logger.info("guest did not shut down in time; destroying it", metadata: ["domain": "\(uuid)"])
-                        try domain.destroy()
+                try await withPowerLock { () async throws(HostError) in
+                    try await withDomain { domain in
+                        if try domain.isActive() {
+                            logger.info("guest did not shut down in time; destroying it", metadata: ["domain": "\(uuid)"])
+                            try domain.destroy()
+                        }
                     }
                 }
             }

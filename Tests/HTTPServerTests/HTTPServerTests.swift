@@ -142,6 +142,23 @@ import Testing
         await server.shutdown()
     }
 
+    /// libmicrohttpd decodes the target into C strings, so `%00` would cut a path or a query
+    /// value short and serve another resource (`/items/42%00x` as `/items/42`); such a
+    /// target is refused whole.
+    @Test func anEncodedNULIsRefusedNotTruncated() async throws {
+        let server = try Self.startServer()
+        let port = server.port
+        for target in ["/items/42%00x", "/query?a=1%00x", "/items/%00", "/nowhere%00"] {
+            let response = try await httpRequest(port: port, target)
+            #expect(response.status == 400, "\(target)")
+            #expect(response.headers["content-type"] == "application/problem+json")
+            #expect(try response.json()["type"] as? String == "https://virthost.dev/problems/bad-request")
+        }
+        #expect(try await httpRequest(port: port, "/items/42%20x").text == "item 42 x")
+        #expect(try await httpRequest(port: port, "/items/42").text == "item 42")
+        await server.shutdown()
+    }
+
     @Test func unknownPathIs404ProblemJSON() async throws {
         let server = try Self.startServer()
         let response = try await httpRequest(port: server.port, "/nowhere")

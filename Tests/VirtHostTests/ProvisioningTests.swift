@@ -65,6 +65,21 @@ import TestSupport
 
     /// Concurrent creates of one UUID on the test driver: one guest, the rest refused as
     /// existing, none failing half-way.
+    /// A power action on a guest waits while a multi-step change of that guest holds its lock.
+    @Test func aPowerActionWaitsForAChangeOfTheSameGuest() async throws {
+        let host = Host(configuration: .init(uri: try Fixtures.privateTestDriverURI()), logger: Logger(label: "test"))
+        let guest = try await host.guest(for: "test")
+        #expect(try await guest.state() == .running)
+        let pause = try await host.domainLocks.withLock(DomainLocks.keys(uuid: guest.uuid.uppercased(), name: "test")) {
+            let pause = Task { try await guest.perform(.pause) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await guest.state() == .running, "the pause went ahead while the guest was locked")
+            return pause
+        }
+        _ = try await pause.value
+        #expect(try await guest.state() == .paused)
+    }
+
     @Test func concurrentCreatesOfOneUUIDMakeOneGuest() async throws {
         let host = Host(configuration: .init(uri: try Fixtures.privateTestDriverURI()), logger: Logger(label: "test"))
         let provisioning = Provisioning(host: host)

@@ -29,7 +29,7 @@ public final class DomainLocks: Sendable {
 
     /// Runs `body` holding every key in `keys`; waits, first come first served, while another
     /// holds any of them.
-    public func withLock<T>(_ keys: Set<String>, _ body: () async throws -> T) async rethrows -> T {
+    public func withLock<T, Failure: Error>(_ keys: Set<String>, _ body: () async throws(Failure) -> T) async throws(Failure) -> T {
         await acquire(keys)
         do {
             let result = try await body()
