@@ -110,9 +110,15 @@ unsupported=(/v1/host/domain-capabilities /v1/firewall/filters '/v1/domains/{ref
 # libvirtd test RealLibvirtdTests.theSerialConsoleShowsSeaBIOSAndEndsWithTheDomain drives it
 # with Python's websockets client instead.
 websockets=('/v1/domains/{ref}/console/serial')
+# A volume's content is an image's bytes: a schemathesis-generated body for a binary upload is
+# meaningless (and a generated volume name is a volume that does not exist to download), and
+# the test driver implements neither virStorageVolUpload nor virStorageVolDownload. The real
+# libvirtd tests RealLibvirtdTests.sparseRawAndQcow2ImagesGoInAndComeBackByteForByte and
+# anUploadCutOffMidBodyLeavesNoVolume drive both with curl and real images instead.
+transfers=('/v1/storage/pools/{pool}/volumes/{volume}/content')
 run_schemathesis test "$url" "$work/test.toml" \
     --exclude-path /v1/events --exclude-path /openapi.yaml \
-    $(printf -- "--exclude-path %s " "${unsupported[@]}" "${websockets[@]}")
+    $(printf -- "--exclude-path %s " "${unsupported[@]}" "${websockets[@]}" "${transfers[@]}")
 
 # --- the real libvirtd, for what the test driver does not do ------------------------------
 if [[ -n $qemu_uri ]]; then

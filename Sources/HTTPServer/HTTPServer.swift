@@ -549,7 +549,7 @@ public final class HTTPServer: Sendable {
                 MHD_create_response_from_buffer(buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress),
                                                 .RESPMEM_MUST_COPY)
             }
-        case .stream:
+        case .stream(let stream):
             let created = StreamSink(connection: ConnectionHandle(pointer: connection),
                                      highWater: configuration.streamHighWater) { [self] change in
                 state.withLock { $0.suspended += change }
@@ -557,8 +557,11 @@ public final class HTTPServer: Sendable {
             }
             sink = created
             // A chunked body is read straight into the connection's buffer: the response's own
-            // block (zeroed, per stream) is never used, so it is kept small.
-            handle = MHD_create_response_from_callback(UInt64.max, 1024, HTTPServer.readStream,
+            // block (zeroed, per stream) is never used, so it is kept small. A body of known
+            // length is read through that block, so it is large enough for bulk transfers.
+            handle = MHD_create_response_from_callback(stream.contentLength ?? UInt64.max,
+                                                       stream.contentLength == nil ? 1024 : 256 * 1024,
+                                                       HTTPServer.readStream,
                                                        Unmanaged.passRetained(created).toOpaque(),
                                                        HTTPServer.freeStream)
         case .upgrade(let handler):

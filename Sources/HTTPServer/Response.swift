@@ -17,7 +17,8 @@ public struct Response: Sendable {
 
     public enum Body: Sendable {
         case bytes([UInt8])
-        /// Sent with chunked transfer encoding as the stream produces it.
+        /// Sent as the stream produces it: with `Content-Length` when the stream declares its
+        /// length, else with chunked transfer encoding.
         case stream(ResponseStream)
         /// `101 Switching Protocols`, then the connection belongs to the handler (only on
         /// routes declared with ``RouteOptions/upgrade``).
@@ -68,12 +69,17 @@ public struct Response: Sendable {
     }
 
     /// A streamed response whose body is `sequence`'s chunks.
+    /// With `contentLength`, the sequence must produce exactly that many bytes; one that ends
+    /// short ends the connection, so the client sees a truncated body, never a complete-looking one.
     public static func stream<S: AsyncSequence & Sendable>(contentType: String, status: Int = 200,
                                                           headers extra: [(String, String)] = [],
+                                                          contentLength: UInt64? = nil,
                                                           _ sequence: S) -> Response where S.Element == [UInt8] {
         var headers = HTTPHeaders([("Content-Type", contentType)])
         for (name, value) in extra { headers.add(name, value) }
-        return Response(status: status, headers: headers, body: .stream(ResponseStream(sequence)))
+        var stream = ResponseStream(sequence)
+        stream.contentLength = contentLength
+        return Response(status: status, headers: headers, body: .stream(stream))
     }
 }
 
@@ -82,6 +88,8 @@ public struct Response: Sendable {
 /// cancelled.
 public struct ResponseStream: Sendable {
     let produce: @Sendable (StreamSink) async -> Void
+    /// The body's length when known in advance (sent as `Content-Length`); nil for chunked.
+    public var contentLength: UInt64?
 
     public init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == [UInt8] {
         produce = { sink in

@@ -118,7 +118,7 @@ extension Host {
 
     // MARK: Reading what libvirt has
 
-    private static func lookup(_ connection: Connection, pool name: String, volume: String) throws
+    static func lookup(_ connection: Connection, pool name: String, volume: String) throws
         -> StorageOutcome<StorageVolume> {
         guard let pool = try connection.lookupStoragePool(name: name) else { return .refused(.poolNotFound(name)) }
         guard try pool.isActive() else { return .refused(.poolInactive(name)) }
@@ -138,7 +138,7 @@ extension Host {
                                   availableBytes: info.available)
     }
 
-    private static func details(of volume: StorageVolume, pool: String, users: [DiskReference: [String]]) throws
+    static func details(of volume: StorageVolume, pool: String, users: [DiskReference: [String]]) throws
         -> StorageVolumeDetails {
         let info = try volume.info()
         let root = try XMLTree(try volume.xml(), root: "volume").root
@@ -161,12 +161,17 @@ extension Host {
 
     /// Every domain's disks, running or not, by source. A running domain's live XML is read
     /// (what it uses now) and, when it has one, its persistent definition (what it will use).
-    private static func diskUsers(_ connection: Connection) throws -> [DiskReference: [String]] {
+    static func diskUsers(_ connection: Connection) throws -> [DiskReference: [String]] {
         var users: [DiskReference: Set<String>] = [:]
         for domain in try connection.listAllDomains() {
             let name = try domain.name()
-            var documents = [try domain.xml()]
-            if try domain.isActive(), try domain.isPersistent() { documents.append(try domain.xml(.inactive)) }
+            var documents: [String]
+            do {
+                documents = [try domain.xml()]
+                if try domain.isActive(), try domain.isPersistent() { documents.append(try domain.xml(.inactive)) }
+            } catch let error as LibvirtError where error.isNoDomain {
+                continue // undefined since it was listed: it uses nothing any more
+            }
             for document in documents {
                 guard let root = try? XMLTree(document, root: "domain").root else { continue }
                 for disk in root.child("devices")?.children("disk") ?? [] {
@@ -185,7 +190,7 @@ extension Host {
 
     /// Volumes of running pools (`pool/volume`) whose backing file is `path`: deleting it
     /// would leave them unreadable.
-    private static func overlays(on path: String, _ connection: Connection) throws -> [String] {
+    static func overlays(on path: String, _ connection: Connection) throws -> [String] {
         var result: [String] = []
         for pool in try connection.listAllStoragePools() where try pool.isActive() {
             let poolName = try pool.name()
@@ -198,7 +203,7 @@ extension Host {
         return result.sorted()
     }
 
-    private static func users(of volume: StorageVolume, pool: String, in users: [DiskReference: [String]]) throws
+    static func users(of volume: StorageVolume, pool: String, in users: [DiskReference: [String]]) throws
         -> [String] {
         let byPath = users[.path(try volume.path())] ?? []
         let byName = users[.volume(pool: pool, name: try volume.name())] ?? []
