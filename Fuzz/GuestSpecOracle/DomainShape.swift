@@ -14,6 +14,7 @@ struct DomainShape {
     static let knownPaths: Set<String> = {
         let domain = [
             "name", "uuid", "metadata", "metadata/virthost:guest", "metadata/virthost:guest/virthost:entry",
+            "metadata/virthost-volumes:volumes", "metadata/virthost-volumes:volumes/virthost-volumes:volume",
             "memory", "currentMemory", "memoryBacking", "memoryBacking/source", "memoryBacking/access", "vcpu",
             "sysinfo", "sysinfo/system", "sysinfo/system/entry",
             "os", "os/type", "os/kernel", "os/initrd", "os/cmdline", "os/boot", "os/smbios",
@@ -59,9 +60,14 @@ struct DomainShape {
         let diskCount = (storage.root == nil ? 0 : 1) + storage.ephemeral.count + (storage.swap == nil ? 0 : 1)
             + storage.volumes.count + (storage.configDrive == nil ? 0 : 1) + spec.disks.count
         let hasDisplay = spec.graphics.type != "none"
+        // The volumes the service made: managed roles resolved to volume disks.
+        let madeVolumes = StorageConfig.orderedDisks(spec).filter {
+            ManagedVolumes.isManaged($0.spec) && $0.spec.volumeSource != nil
+        }.count
         let isX86 = definition.arch == "x86_64" || definition.arch == "i686"
         let counts: [(String, Int)] = [
-            ("domain/name", 1), ("domain/uuid", 1), ("domain/metadata", spec.metadata.isEmpty ? 0 : 1),
+            ("domain/name", 1), ("domain/uuid", 1), ("domain/metadata", spec.metadata.isEmpty && madeVolumes == 0 ? 0 : 1),
+            ("domain/metadata/virthost-volumes:volumes/virthost-volumes:volume", madeVolumes),
             ("domain/metadata/virthost:guest/virthost:entry", spec.metadata.count),
             ("domain/memory", 1), ("domain/currentMemory", 1),
             ("domain/memoryBacking", spec.interfaces.contains { $0.type == "vhostuser" } ? 1 : 0),
@@ -152,7 +158,7 @@ struct DomainShape {
         for (index, (element, settled)) in zip(elements, definition.disks).enumerated() {
             let at = "domain/devices/disk[\(index)]"
             let disk = ordered[index].spec
-            let type = disk.type ?? (disk.networkSource == nil ? "file" : "network")
+            let type = disk.type ?? (disk.networkSource != nil ? "network" : disk.volumeSource != nil ? "volume" : "file")
             try expect(element.attribute("type"), type, at + "/@type")
             let sources = element.children.filter { $0.name == "source" }
             guard sources.count == 1, let source = sources.first else { throw Violation("\(at): \(sources.count) sources") }
@@ -161,6 +167,11 @@ struct DomainShape {
                 let path = disk.path ?? ""
                 try expect(source.attribute(type == "file" ? "file" : "dev"), path, at + "/source")
                 try checkDiskPath(path, at + "/source")
+                guard source.children.isEmpty else { throw Violation("\(at)/source has children") }
+            case "volume":
+                guard let volume = disk.volumeSource else { throw Violation("\(at): a volume disk without a source") }
+                try expect(source.attribute("pool"), volume.pool, at + "/source/@pool")
+                try expect(source.attribute("volume"), volume.volume, at + "/source/@volume")
                 guard source.children.isEmpty else { throw Violation("\(at)/source has children") }
             default:
                 guard let network = disk.networkSource else { throw Violation("\(at): a network disk without a source") }

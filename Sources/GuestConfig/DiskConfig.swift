@@ -24,6 +24,7 @@ public enum DiskConfig {
         switch disk.type {
         case "file": disk.spec.path.map { Element("source", [("file", $0)]) }
         case "block": disk.spec.path.map { Element("source", [("dev", $0)]) }
+        case "volume": disk.spec.volumeSource.map { Element("source", [("pool", $0.pool), ("volume", $0.volume)]) }
         default:
             disk.spec.networkSource.map { source in
                 Element("source", [("protocol", source.protocol), ("name", source.name)]) {

@@ -1,6 +1,6 @@
 /// One disk: where its data is, how the guest sees it, and how QEMU reaches it.
 public struct DiskSpec: Sendable, Hashable {
-    public static let types = ["file", "block", "network"]
+    public static let types = ["file", "block", "network", "volume"]
     public static let formats = ["qcow2", "raw"]
     public static let devices = ["disk", "cdrom"]
     public static let buses = ["virtio", "scsi", "sata", "ide"]
@@ -70,6 +70,12 @@ public struct DiskSpec: Sendable, Hashable {
     /// The file or block device path.
     public var path: String?
     public var networkSource: NetworkSource?
+    /// A `volume` disk's source: a volume of a libvirt storage pool.
+    public var volumeSource: VolumeReference?
+    /// For a storage role the service makes (``ManagedVolumes``): the image its qcow2 overlay
+    /// sits on, and its size in GiB (the image's when nil).
+    public var image: VolumeReference?
+    public var sizeGB: Int?
     /// `qcow2` for files, `raw` otherwise, when nil.
     public var format: String?
     /// `disk` when nil.
@@ -106,14 +112,25 @@ public struct DiskSpec: Sendable, Hashable {
         self.iotune = iotune
     }
 
-    /// `source` is a path (file, block) or an object `{protocol, name, hosts}` (network).
-    init(reader: ObjectReader) {
+    /// `source` is a path (file, block), an object `{protocol, name, hosts}` (network) or
+    /// `{pool, volume}` (volume). A storage role the service may make (`managed`) also takes
+    /// `image` and `size_gb`.
+    init(reader: ObjectReader) { self.init(reader: reader, managed: false) }
+
+    init(reader: ObjectReader, managed: Bool) {
         type = reader.choice("type", Self.types)
+        if managed {
+            image = reader.object("image").map { VolumeReference(reader: $0) }
+            sizeGB = reader.int("size_gb", in: VolumeReference.sizeGBRange)
+        }
         if let source = reader.value("source") {
             switch source {
             case .string(let path):
                 reader.checkCharacters(path, at: reader.path("source"))
                 self.path = path
+            case .object where type == "volume":
+                volumeSource = ObjectReader(source, pointer: reader.path("source"), errors: reader.errors)
+                    .map { VolumeReference(reader: $0) }
             case .object:
                 if let object = ObjectReader(source, pointer: reader.path("source"), errors: reader.errors) {
                     networkSource = NetworkSource(
@@ -161,6 +178,8 @@ public struct StorageSpec: Sendable, Hashable {
     /// A CD-ROM on SATA unless said otherwise; read-only.
     public var configDrive: DiskSpec?
     public var volumes: [DiskSpec]
+    /// `ephemeral` was one object, not an array: its pointer has no index.
+    public var ephemeralIsObject = false
 
     public init(root: DiskSpec? = nil, ephemeral: [DiskSpec] = [], swap: DiskSpec? = nil,
                 configDrive: DiskSpec? = nil, volumes: [DiskSpec] = []) {
@@ -172,8 +191,14 @@ public struct StorageSpec: Sendable, Hashable {
     }
 
     init(reader: ObjectReader) {
-        root = reader.object("root").map(DiskSpec.init(reader:))
-        ephemeral = reader.objects("ephemeral", DiskSpec.init(reader:))
+        root = reader.object("root").map { DiskSpec(reader: $0, managed: true) }
+        // One ephemeral disk may be given as an object, several as an array.
+        if case .object = reader.value("ephemeral") {
+            ephemeral = reader.object("ephemeral").map { [DiskSpec(reader: $0, managed: true)] } ?? []
+            ephemeralIsObject = true
+        } else {
+            ephemeral = reader.objects("ephemeral") { DiskSpec(reader: $0, managed: true) }
+        }
         swap = reader.object("swap").map(DiskSpec.init(reader:))
         configDrive = reader.object("config_drive").map(DiskSpec.init(reader:))
         volumes = reader.objects("volumes", DiskSpec.init(reader:))

@@ -155,7 +155,32 @@ public struct GuestDefinition: Sendable, Hashable {
         var bootOrders: [Int: String] = [:]
         for disk in disks {
             let at = disk.pointer
+            if let image = disk.spec.image {
+                for (field, refusal) in image.refusals(at: at + "/image") { fail(field, refusal) }
+            }
+            if let size = disk.spec.sizeGB, !VolumeReference.sizeGBRange.contains(size) {
+                fail(at + "/size_gb", "must be between 1 and \(VolumeReference.sizeGBRange.upperBound), got \(size)")
+            }
+            if disk.spec.image != nil || disk.spec.sizeGB != nil {
+                if let type = disk.spec.type, type != "volume" {
+                    fail(at + "/type", "must be volume or absent for a disk the service makes, got \(type)")
+                } else if disk.spec.path != nil || disk.spec.networkSource != nil {
+                    fail(at + "/source", "cannot be combined with image or size_gb: the service makes this disk")
+                } else if disk.spec.volumeSource == nil {
+                    // Only the host knows the instances pool: the API resolves these roles first.
+                    fail(at, "is made by the service on the host: create or render it through the API")
+                }
+            }
             switch disk.type {
+            case "volume":
+                guard let source = disk.spec.volumeSource else {
+                    if !errors.contains(where: { $0.pointer.hasPrefix(pointer + at + "/source") }),
+                       disk.spec.image == nil, disk.spec.sizeGB == nil {
+                        fail(at + "/source", "is required: {pool, volume}")
+                    }
+                    break
+                }
+                for (field, refusal) in source.refusals(at: at + "/source") { fail(field, refusal) }
             case "file", "block":
                 guard let path = disk.spec.path else {
                     // A source that could not be read has said so already.

@@ -12,7 +12,13 @@ public enum GuestXML {
         return Element("domain", [("type", definition.virtType)]) {
             Element.text("name", spec.name)
             Element.text("uuid", definition.uuid)
-            if !spec.metadata.isEmpty { metadata(spec.metadata) }
+            let madeVolumes = ManagedVolumes.metadata(spec)
+            if !spec.metadata.isEmpty || madeVolumes != nil {
+                Element("metadata") {
+                    if !spec.metadata.isEmpty { metadataEntries(spec.metadata) }
+                    if let madeVolumes { madeVolumes }
+                }
+            }
             Element.text("memory", String(spec.memoryMB), [("unit", "MiB")])
             Element.text("currentMemory", String(spec.memoryMB), [("unit", "MiB")])
             if vhostUser {
@@ -49,12 +55,10 @@ public enum GuestXML {
         config(definition).serialized()
     }
 
-    static func metadata(_ entries: [String: String]) -> Element {
-        Element("metadata") {
-            Element("virthost:guest", [("xmlns:virthost", metadataNamespace)]) {
-                for key in entries.keys.sorted() {
-                    Element.text("virthost:entry", entries[key] ?? "", [("key", key)])
-                }
+    static func metadataEntries(_ entries: [String: String]) -> Element {
+        Element("virthost:guest", [("xmlns:virthost", metadataNamespace)]) {
+            for key in entries.keys.sorted() {
+                Element.text("virthost:entry", entries[key] ?? "", [("key", key)])
             }
         }
     }

@@ -18,7 +18,9 @@ public enum StorageConfig {
         var disks: [(DiskSpec, String)] = []
         let storage = spec.storage
         if let root = storage.root { disks.append((root, "/storage/root")) }
-        for (index, disk) in storage.ephemeral.enumerated() { disks.append((disk, "/storage/ephemeral/\(index)")) }
+        for (index, disk) in storage.ephemeral.enumerated() {
+            disks.append((disk, storage.ephemeralIsObject ? "/storage/ephemeral" : "/storage/ephemeral/\(index)"))
+        }
         if let swap = storage.swap { disks.append((swap, "/storage/swap")) }
         for (index, disk) in storage.volumes.enumerated() { disks.append((disk, "/storage/volumes/\(index)")) }
         if var configDrive = storage.configDrive {
@@ -56,10 +58,11 @@ public enum StorageConfig {
         let ordered = orderedDisks(spec)
         var taken = Set(ordered.compactMap(\.spec.target))
         return ordered.map { disk, pointer in
-            let type = disk.type ?? (disk.networkSource != nil ? "network" : "file")
+            let isVolume = disk.volumeSource != nil || ManagedVolumes.isManaged(disk)
+            let type = disk.type ?? (disk.networkSource != nil ? "network" : isVolume ? "volume" : "file")
             let device = disk.device ?? "disk"
             let bus = disk.bus ?? (device == "cdrom" ? "sata" : "virtio")
-            let format = disk.format ?? (type == "file" && device == "disk" ? "qcow2" : "raw")
+            let format = disk.format ?? ((type == "file" || type == "volume") && device == "disk" ? "qcow2" : "raw")
             var target = disk.target
             if target == nil {
                 let prefix = prefix(bus: bus)

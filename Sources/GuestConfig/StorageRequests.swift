@@ -37,6 +37,11 @@ public struct PoolCreation: Sendable, Hashable {
     public var name: String
     public var path: String
 
+    public init(name: String, path: String) {
+        self.name = name
+        self.path = path
+    }
+
     /// Reads and checks the request; `policy` decides where the pool's directory may be.
     public static func read(json data: some DataProtocol, policy: ValidationPolicy) throws(GuestSpecError) -> PoolCreation {
         let errors = FieldErrors()
@@ -70,6 +75,11 @@ public struct VolumeCreation: Sendable, Hashable {
     public struct Backing: Sendable, Hashable {
         public var pool: String
         public var volume: String
+
+        public init(pool: String, volume: String) {
+            self.pool = pool
+            self.volume = volume
+        }
     }
 
     public static let formats = ["qcow2", "raw"]
@@ -81,6 +91,13 @@ public struct VolumeCreation: Sendable, Hashable {
     public var capacityBytes: Int?
     public var format: String
     public var backing: Backing?
+
+    public init(name: String, capacityBytes: Int?, format: String, backing: Backing?) {
+        self.name = name
+        self.capacityBytes = capacityBytes
+        self.format = format
+        self.backing = backing
+    }
 
     public static func read(json data: some DataProtocol) throws(GuestSpecError) -> VolumeCreation {
         let errors = FieldErrors()

@@ -20,6 +20,9 @@ public actor Host {
         public var keepAliveCount: UInt32
         /// Where guests' disk images live: the file system whose space the metrics report.
         public var instancesPath: String
+        /// The storage pool the volumes the service makes for guests go in; created as a dir
+        /// pool on the instances path the first time one is needed, when missing.
+        public var instancesPool: String = "default"
         /// Directories guests' file and block disks must lie in; the instances path when empty.
         public var allowedDiskRoots: [String]
         /// The event stream's buffer, queues and stop-event coalescing.

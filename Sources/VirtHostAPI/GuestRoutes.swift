@@ -65,8 +65,12 @@ struct GuestRoutes {
 
         router.delete("/v1/domains/{ref}") { [provisioning] request in
             let force = try request.bool("force", default: false)
-            try await provisioning.deleteGuest(request.pathParameter("ref") ?? "", force: force)
-            return Response(status: 204)
+            // `volumes=owned` removes the volumes the service made for the guest; `kept` (the
+            // default) leaves them. Either way the answer lists them, or is a 204 with none.
+            let volumes = try request.choice("volumes", default: VolumesOnDelete.kept)
+            let outcome = try await provisioning.deleteGuest(request.pathParameter("ref") ?? "", force: force,
+                                                             deleteVolumes: volumes == .owned)
+            return outcome.isEmpty ? Response(status: 204) : .json(outcome)
         }
 
         router.get("/v1/domains/{ref}/vcpus") { [host] request in
@@ -108,6 +112,7 @@ struct GuestRoutes {
     }
 
     enum RebootMode: String, CaseIterable { case soft, hard }
+    enum VolumesOnDelete: String, CaseIterable { case kept, owned }
 
     /// Validates a spec against what the host offers for it.
     func define(_ spec: GuestSpec, readErrors: [FieldError], pointer: String) async throws -> GuestDefinition {

@@ -26,11 +26,13 @@ public struct Provisioning: Sendable {
         return ValidationPolicy(allowedDiskRoots: roots.isEmpty ? [configuration.instancesPath] : roots)
     }
 
-    /// Validates a spec against what the host offers for it and the disk policy.
+    /// Validates a spec against what the host offers for it and the disk policy; the roles
+    /// the service makes become `volume` disks in the instances pool (``GuestVolumes``).
     public func definition(of spec: GuestSpec, readErrors: [FieldError], pointer: String) async throws
         -> GuestDefinition {
         let profile = try await host.hostProfile(for: spec)
-        return try GuestDefinition(spec, host: profile, policy: validationPolicy, pointer: pointer,
-                                   readErrors: readErrors)
+        let (resolved, storageErrors) = try await GuestVolumes(host: host).resolve(spec, pointer: pointer)
+        return try GuestDefinition(resolved, host: profile, policy: validationPolicy, pointer: pointer,
+                                   readErrors: readErrors + storageErrors)
     }
 }

@@ -12,6 +12,9 @@ struct HostOptions: ParsableArguments {
     @Option(help: "Where guests' disk images live; its free space is reported. Env: VIRTHOST_INSTANCES_PATH.")
     var instancesPath: String = Environment.value("VIRTHOST_INSTANCES_PATH", default: "/var/lib/libvirt/images")
 
+    @Option(help: "The storage pool guests' root and ephemeral volumes are made in; created as a dir pool on the instances path the first time it is needed, when missing. Env: VIRTHOST_INSTANCES_POOL.")
+    var instancesPool: String = Environment.value("VIRTHOST_INSTANCES_POOL", default: "default")
+
     @Option(name: .customLong("allowed-disk-root"), parsing: .singleValue,
             help: "A directory guests' disks may live in (repeatable; default: the instances path). Env: VIRTHOST_ALLOWED_DISK_ROOTS (colon-separated).")
     var allowedDiskRoots: [String] = Environment.list("VIRTHOST_ALLOWED_DISK_ROOTS", separator: ":")
@@ -35,6 +38,11 @@ struct HostOptions: ParsableArguments {
         for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
             throw ValidationError("disk roots and the instances path must be absolute (--allowed-disk-root, VIRTHOST_ALLOWED_DISK_ROOTS, --instances-path, VIRTHOST_INSTANCES_PATH), got \(root)")
         }
+        // The pool's name becomes a libvirt object name and, when it is made, a file name.
+        if instancesPool.isEmpty || instancesPool.hasPrefix(".") || instancesPool.utf8.count > 255
+            || !instancesPool.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._+-".contains($0)) }) {
+            throw ValidationError("--instances-pool (VIRTHOST_INSTANCES_POOL) must be letters, digits, '.', '_', '+' and '-', not starting with '.', got \(instancesPool)")
+        }
         try Require.atLeast(0, metricsMaxAgeMs, "--metrics-max-age-ms", "VIRTHOST_METRICS_MAX_AGE_MS")
         try Require.atLeast(250, reconnectMaxDelayMs, "--reconnect-max-delay-ms", "VIRTHOST_RECONNECT_MAX_DELAY_MS")
         try Require.atLeast(1, eventBuffer, "--event-buffer", "VIRTHOST_EVENT_BUFFER")
@@ -43,10 +51,12 @@ struct HostOptions: ParsableArguments {
     }
 
     var configuration: Host.Configuration {
-        Host.Configuration(uri: uri, readOnly: readOnly, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
+        var configuration = Host.Configuration(uri: uri, readOnly: readOnly, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
                            events: .init(bufferSize: eventBuffer, subscriberQueueSize: eventQueue,
                                          stopEventDelay: .seconds(stopEventDelay)),
                            metricsMaxAge: .milliseconds(metricsMaxAgeMs),
                            maximumRetryDelay: .milliseconds(reconnectMaxDelayMs))
+        configuration.instancesPool = instancesPool
+        return configuration
     }
 }
