@@ -108,8 +108,9 @@ unsupported=(/v1/host/domain-capabilities /v1/firewall/filters '/v1/domains/{ref
 # The serial console is a WebSocket (its 2xx is a 101 whose socket then belongs to the
 # console): schemathesis speaks no WebSocket, and the test driver has no consoles. The real
 # libvirtd test RealLibvirtdTests.theSerialConsoleShowsSeaBIOSAndEndsWithTheDomain drives it
-# with Python's websockets client instead.
-websockets=('/v1/domains/{ref}/console/serial')
+# with Python's websockets client instead; theVNCDisplayCompletesTheRFBHandshakeAndSendsAFramebufferUpdate
+# drives the VNC display in RFB the same way.
+websockets=('/v1/domains/{ref}/console/serial' '/v1/domains/{ref}/console/vnc')
 run_schemathesis test "$url" "$work/test.toml" \
     --exclude-path /v1/events --exclude-path /openapi.yaml \
     $(printf -- "--exclude-path %s " "${unsupported[@]}" "${websockets[@]}")
