@@ -108,8 +108,9 @@ unsupported=(/v1/host/domain-capabilities /v1/firewall/filters '/v1/domains/{ref
 # The serial console is a WebSocket (its 2xx is a 101 whose socket then belongs to the
 # console): schemathesis speaks no WebSocket, and the test driver has no consoles. The real
 # libvirtd test RealLibvirtdTests.theSerialConsoleShowsSeaBIOSAndEndsWithTheDomain drives it
-# with Python's websockets client instead.
-websockets=('/v1/domains/{ref}/console/serial')
+# with Python's websockets client instead; theVNCDisplayCompletesTheRFBHandshakeAndSendsAFramebufferUpdate
+# drives the VNC display in RFB the same way.
+websockets=('/v1/domains/{ref}/console/serial' '/v1/domains/{ref}/console/vnc')
 # A volume's content is an image's bytes: a schemathesis-generated body for a binary upload is
 # meaningless (and a generated volume name is a volume that does not exist to download), and
 # the test driver implements neither virStorageVolUpload nor virStorageVolDownload. The real

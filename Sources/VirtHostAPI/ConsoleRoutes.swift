@@ -1,7 +1,8 @@
 import HTTPServer
 import VirtHost
 
-/// `/v1/domains/{ref}/console/serial`: a guest's serial console over WebSocket.
+/// `/v1/domains/{ref}/console/serial` and `/console/vnc`: a guest's serial console and VNC
+/// display over WebSocket.
 struct ConsoleRoutes {
     let host: Host
 
@@ -32,6 +33,65 @@ struct ConsoleRoutes {
                 throw error
             }
         }
+        registerVNC(in: &router)
+    }
+
+    /// noVNC asks for the `binary` subprotocol; a client offering none is served too.
+    static let vncSubprotocols = ["binary"]
+
+    func registerVNC(in router: inout Router) {
+        router.get("/v1/domains/{ref}/console/vnc", options: RouteOptions(access: .write, upgrade: true)) { [host] request in
+            let reference = request.pathParameter("ref") ?? ""
+            _ = try WebSocketHandshake.headers(for: request, subprotocols: Self.vncSubprotocols)
+            let session: GraphicsConsoleSession
+            do throws(ConsoleError) {
+                session = try await GraphicsConsole(host: host).openVNC(reference)
+            } catch {
+                throw Self.problem(error, reference: reference)
+            }
+            let owner = DisplayOwner(session)
+            do {
+                return try .webSocket(request, subprotocols: Self.vncSubprotocols) { socket in
+                    await Self.relay(owner.session, socket)
+                }
+            } catch {
+                session.close()
+                throw error
+            }
+        }
+    }
+
+    /// RFB bytes both ways, unchanged, as binary frames; each direction waits for its write
+    /// before it reads again, so a slow side slows the other instead of filling memory.
+    static func relay(_ session: GraphicsConsoleSession, _ socket: WebSocket) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    let bytes = await session.receive()
+                    guard !bytes.isEmpty, await socket.send(.binary(bytes)) else { break }
+                }
+                await socket.close(.normal, reason: "the display ended (the domain stopped)")
+                session.close()
+            }
+            group.addTask {
+                while let message = await socket.receive() {
+                    let bytes: [UInt8]
+                    switch message {
+                    case .binary(let data): bytes = data
+                    case .text(let text): bytes = Array(text.utf8)
+                    }
+                    guard await session.send(bytes) else { break }
+                }
+                session.close()
+            }
+        }
+    }
+
+    /// Closes the display's socket when the upgrade handler is released, run or not.
+    final class DisplayOwner: Sendable {
+        let session: GraphicsConsoleSession
+        init(_ session: GraphicsConsoleSession) { self.session = session }
+        deinit { session.close() }
     }
 
     /// Bytes both ways as binary frames (text frames are taken as input too), until either

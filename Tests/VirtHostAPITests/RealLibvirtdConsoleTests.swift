@@ -47,3 +47,49 @@ extension RealLibvirtdTests {
         #expect((seen["destroyed_reason"] as? String)?.isEmpty == false)
     }
 }
+
+/// The VNC display over WebSocket against the real libvirtd, spoken to in RFB by Python's
+/// strict `websockets` client.
+extension RealLibvirtdTests {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VIRTHOST_TEST_PYTHON"] != nil,
+                   "VIRTHOST_TEST_PYTHON names a Python with websockets"))
+    func theVNCDisplayCompletesTheRFBHandshakeAndSendsAFramebufferUpdate() async throws {
+        let python = try #require(ProcessInfo.processInfo.environment["VIRTHOST_TEST_PYTHON"])
+        let name = Self.guestName()
+        defer { removeGuest(name) }
+        let api = try APITestServer(uri: uri)
+        // The default display: VNC on 127.0.0.1.
+        let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
+            {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["hd"]},
+                     "cpu":\#(RealLibvirtd.startableCPU)},"start":false}
+            """#.utf8), timeout: 60)
+        #expect(created.status == 201, "\(created.text)")
+        let url = "ws://127.0.0.1:\(api.port)/v1/domains/\(name)/console/vnc"
+
+        let shutOff = try await vncClient(python, url)
+        #expect(shutOff["status"] as? Int == 409)
+        #expect(shutOff["type"] as? String == "https://virthost.dev/problems/invalid-state")
+        let plain = try await httpRequest(port: api.port, "/v1/domains/\(name)/console/vnc")
+        #expect(plain.status == 426)
+
+        let started = try await httpRequest(port: api.port, "POST", "/v1/domains/\(name)/start", timeout: 60)
+        #expect(started.status == 200, "\(started.text)")
+        let seen = try await vncClient(python, url)
+        await api.stop()
+        #expect(seen["status"] as? Int == 101)
+        #expect(seen["subprotocol"] as? String == "binary")
+        #expect(seen["version"] as? String == "RFB 003.008\n")
+        #expect((seen["security_types"] as? [Int])?.contains(1) == true, "security type None is offered")
+        #expect(seen["security_result"] as? Int == 0)
+        #expect((seen["width"] as? Int ?? 0) > 0 && (seen["height"] as? Int ?? 0) > 0)
+        #expect(seen["update_type"] as? Int == 0, "a FramebufferUpdate answers the request")
+        #expect((seen["rectangles"] as? Int ?? 0) >= 1)
+    }
+
+    /// Runs `vnc_client.py` and returns the JSON object it printed.
+    func vncClient(_ python: String, _ url: String, headers: [String] = []) async throws -> [String: Any] {
+        let output = try await onOwnThread { try run(python, [Fixtures.path("vnc_client.py"), url] + headers) }
+        let line = try #require(output.split(separator: "\n").last, "vnc_client.py printed nothing")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(output)")
+    }
+}

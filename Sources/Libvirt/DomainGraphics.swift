@@ -1,0 +1,12 @@
+import CLibvirt
+
+extension Domain {
+    /// A socket connected to the domain's graphics device number `index` (in the order of its
+    /// XML's `<graphics>` elements), from `virDomainOpenGraphicsFD`: the caller owns the
+    /// descriptor and closes it. `skipAuthentication` has QEMU skip the display's own password
+    /// (the caller has authenticated the client already).
+    public func openGraphicsDescriptor(index: UInt32, skipAuthentication: Bool) throws -> Int32 {
+        let flags = skipAuthentication ? UInt32(VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH.rawValue) : 0
+        return try LibvirtError.status("virDomainOpenGraphicsFD") { virDomainOpenGraphicsFD(handle, index, flags) }
+    }
+}
