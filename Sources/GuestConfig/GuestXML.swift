@@ -13,7 +13,7 @@ public enum GuestXML {
             Element.text("name", spec.name)
             Element.text("uuid", definition.uuid)
             if !spec.metadata.isEmpty { metadata(spec.metadata) }
-            Element.text("memory", String(spec.memoryMB), [("unit", "MiB")])
+            Element.text("memory", String(spec.memoryMaximumMB), [("unit", "MiB")])
             Element.text("currentMemory", String(spec.memoryMB), [("unit", "MiB")])
             if vhostUser {
                 // vhost-user back ends read guest memory: it must be shared.
@@ -22,7 +22,8 @@ public enum GuestXML {
                     Element("access", [("mode", "shared")])
                 }
             }
-            Element.text("vcpu", String(spec.vcpus), [("placement", "static")])
+            Element.text("vcpu", String(spec.vcpusMaximum), [("placement", "static"),
+                ("current", spec.vcpusMaximum > spec.vcpus ? String(spec.vcpus) : nil)])
             SysinfoConfig.sysinfo(definition)
             os(definition)
             features(spec.features, isX86: isX86)
