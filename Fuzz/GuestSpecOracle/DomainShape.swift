@@ -114,8 +114,14 @@ struct DomainShape {
         try expect(domain.attribute("type"), definition.virtType, "domain/@type")
         try expect(one("domain/name").text, spec.name, "domain/name")
         try expect(one("domain/uuid").text, spec.uuid?.lowercased() ?? GuestSpecOracle.uuid, "domain/uuid")
-        try expect(one("domain/memory").text, String(spec.memoryMB), "domain/memory")
-        try expect(one("domain/vcpu").text, String(spec.vcpus), "domain/vcpu")
+        try expect(one("domain/memory").text, String(spec.maxMemoryMB ?? spec.memoryMB), "domain/memory")
+        try expect(one("domain/currentMemory").text, String(spec.memoryMB), "domain/currentMemory")
+        try expect(one("domain/vcpu").text, String(spec.maxVCPUs ?? spec.vcpus), "domain/vcpu")
+        if (spec.maxVCPUs ?? spec.vcpus) > spec.vcpus {
+            try expect(one("domain/vcpu").attribute("current"), String(spec.vcpus), "domain/vcpu/@current")
+        } else if let current = one("domain/vcpu").attribute("current") {
+            throw Violation("domain/vcpu/@current: \(current.debugDescription), the spec has no room to grow")
+        }
         let entries = all("domain/metadata/virthost:guest/virthost:entry").map { [$0.attribute("key") ?? "", $0.text] }
         try expectSame(entries, spec.metadata.map { [$0.key, $0.value] }, "metadata entries")
         let sysinfo = all("domain/sysinfo/system/entry").map { [$0.attribute("name") ?? "", $0.text] }

@@ -1,10 +1,14 @@
 import FoundationEssentials
 
-/// A JSON merge patch (RFC 7396) of a domain's settings: `autostart`, `title`,
-/// `description` and `labels`. A member left out is left alone; `null` removes a title, a
+/// A JSON merge patch (RFC 7396) of a domain's settings: `vcpus`, `memory_mb`, `autostart`,
+/// `title`, `description` and `labels`. A member left out is left alone; `null` removes a title, a
 /// description, one label, or (for `labels` itself) every label. The whole patch is read and
 /// checked here, before anything is changed.
 public struct DomainPatch: Sendable, Hashable {
+    /// vCPUs online, within the domain's maximum (``GuestSpec/maxVCPUs``).
+    public var vcpus: Int?
+    /// Memory the balloon gives the domain, within its maximum (``GuestSpec/maxMemoryMB``).
+    public var memoryMB: Int?
     public var autostart: Bool?
     /// `.some(nil)` removes the title.
     public var title: String??
@@ -24,7 +28,7 @@ public struct DomainPatch: Sendable, Hashable {
 
     /// Whether the patch changes nothing.
     public var isEmpty: Bool {
-        autostart == nil && title == nil && description == nil && labels.isEmpty && !removesAllLabels
+        vcpus == nil && memoryMB == nil && autostart == nil && title == nil && description == nil && labels.isEmpty && !removesAllLabels
     }
 
     /// The labels after the patch, from those the domain has now.
@@ -63,6 +67,18 @@ public struct DomainPatch: Sendable, Hashable {
                   let reader = ObjectReader(.object(object), pointer: "", errors: readerErrors) else { return nil }
             return reader.value(key) ?? .null
         }
+        for (key, range) in [("vcpus", GuestSpec.vcpusRange), ("memory_mb", GuestSpec.memoryMBRange)] {
+            guard let value = member(object, key) else { continue }
+            // A size cannot be removed (null), and a fraction is no size.
+            if case .integer(let count) = value, range.contains(count) {
+                if key == "vcpus" { patch.vcpus = count } else { patch.memoryMB = count }
+            } else if case .integer(let count) = value {
+                errors.append(FieldError(pointer: "/" + key, detail:
+                    "must be from \(range.lowerBound) to \(range.upperBound), got \(count)"))
+            } else {
+                errors.append(FieldError(pointer: "/" + key, detail: "must be a whole number, got \(value.kind)"))
+            }
+        }
         if let value = member(object, "autostart") {
             if case .bool(let flag) = value { patch.autostart = flag } else {
                 errors.append(FieldError(pointer: "/autostart", detail: "must be a boolean, got \(value.kind)"))
@@ -96,7 +112,7 @@ public struct DomainPatch: Sendable, Hashable {
                 errors.append(FieldError(pointer: "/labels", detail: "must be an object or null, got \(value.kind)"))
             }
         }
-        for key in object.keys where !["autostart", "title", "description", "labels"].contains(key) {
+        for key in object.keys where !["vcpus", "memory_mb", "autostart", "title", "description", "labels"].contains(key) {
             errors.append(FieldError(pointer: "/" + ObjectReader.escape(key), detail: "is not a field that can be patched"))
         }
         return errors.isEmpty ? (patch, []) : (nil, errors)

@@ -36,7 +36,7 @@ public struct GuestDefinition: Sendable, Hashable {
         virtType = spec.virtType ?? host?.defaultVirtType(arch: arch) ?? "kvm"
         firmware = spec.os.firmware ?? "bios"
         cpuMode = spec.cpu.mode ?? (spec.cpu.model != nil ? "custom" : "host-model")
-        topology = spec.cpu.topology ?? CPUSpec.Topology(sockets: max(spec.vcpus, 1), cores: 1, threads: 1)
+        topology = spec.cpu.topology ?? CPUSpec.Topology(sockets: max(spec.vcpusMaximum, 1), cores: 1, threads: 1)
         disks = StorageConfig.disks(spec)
         hasDisplay = spec.graphics.type != "none"
         let uuid = uuid
@@ -65,6 +65,23 @@ public struct GuestDefinition: Sendable, Hashable {
             fail("/vcpus", "must be at most \(GuestSpec.vcpusRange.upperBound), got \(spec.vcpus)")
         } else if let maxVCPUs, spec.vcpus > maxVCPUs {
             fail("/vcpus", "must be at most \(maxVCPUs), the host's maximum for this machine, got \(spec.vcpus)")
+        }
+        // Room to grow: at least what the domain starts with, within the host's maximum.
+        if let maximum = spec.maxVCPUs {
+            if maximum < spec.vcpus {
+                fail("/max_vcpus", "must be at least vcpus (\(spec.vcpus)), got \(maximum)")
+            } else if maximum > GuestSpec.vcpusRange.upperBound {
+                fail("/max_vcpus", "must be at most \(GuestSpec.vcpusRange.upperBound), got \(maximum)")
+            } else if let maxVCPUs, maximum > maxVCPUs {
+                fail("/max_vcpus", "must be at most \(maxVCPUs), the host's maximum for this machine, got \(maximum)")
+            }
+        }
+        if let maximum = spec.maxMemoryMB {
+            if maximum < spec.memoryMB {
+                fail("/max_memory_mb", "must be at least memory_mb (\(spec.memoryMB)), got \(maximum)")
+            } else if maximum > GuestSpec.memoryMBRange.upperBound {
+                fail("/max_memory_mb", "must be at most \(GuestSpec.memoryMBRange.upperBound) (16 TiB)")
+            }
         }
         for key in spec.metadata.keys.sorted() where key.isEmpty || key.count > 128 {
             fail("/metadata", "keys must be 1 to 128 characters")
@@ -133,9 +150,9 @@ public struct GuestDefinition: Sendable, Hashable {
             // Any whole numbers may come in: the product must not trap on overflow.
             let (partial, overflowed) = given.sockets.multipliedReportingOverflow(by: given.cores)
             let (product, overflowedAgain) = partial.multipliedReportingOverflow(by: given.threads)
-            if overflowed || overflowedAgain || product != spec.vcpus {
+            if overflowed || overflowedAgain || product != spec.vcpusMaximum {
                 fail("/cpu/topology", "sockets × cores × threads (\(overflowed || overflowedAgain ? "too large" : String(product))) "
-                     + "must equal vcpus (\(spec.vcpus))")
+                     + (spec.maxVCPUs == nil ? "must equal vcpus (\(spec.vcpus))" : "must equal max_vcpus (\(spec.vcpusMaximum))"))
             }
         }
 

@@ -11,6 +11,16 @@ public struct GuestSpec: Sendable, Hashable {
     public var uuid: String?
     public var memoryMB: Int
     public var vcpus: Int
+    /// The most vCPUs the domain can be given later without a restart (`<vcpu current=…>`);
+    /// nil: as many as `vcpus`.
+    public var maxVCPUs: Int?
+    /// The most memory the balloon can give back later (`<memory>` vs `<currentMemory>`);
+    /// nil: as much as `memory_mb`.
+    public var maxMemoryMB: Int?
+    /// The vCPUs the domain is defined with room for (libvirt's `<vcpu>` count).
+    public var vcpusMaximum: Int { maxVCPUs ?? vcpus }
+    /// The memory the domain is defined with room for (libvirt's `<memory>`).
+    public var memoryMaximumMB: Int { maxMemoryMB ?? memoryMB }
     /// `kvm` (default) or `qemu` (TCG).
     public var virtType: String?
     /// Rendered in the service's own XML namespace under `<metadata>`.
@@ -96,6 +106,8 @@ public struct GuestSpec: Sendable, Hashable {
         if !reader.has("memory_mb") { reader.errors.add(reader.path("memory_mb"), "is required") }
         uuid = reader.string("uuid")
         vcpus = reader.int("vcpus", in: GuestSpec.vcpusRange) ?? 1
+        maxVCPUs = reader.int("max_vcpus", in: GuestSpec.vcpusRange)
+        maxMemoryMB = reader.int("max_memory_mb", in: GuestSpec.memoryMBRange)
         virtType = reader.string("virt_type")
         metadata = reader.stringMap("metadata")
         cpu = reader.object("cpu").map(CPUSpec.init(reader:)) ?? CPUSpec()

@@ -19,7 +19,7 @@ public enum GuestXML {
                     if let madeVolumes { madeVolumes }
                 }
             }
-            Element.text("memory", String(spec.memoryMB), [("unit", "MiB")])
+            Element.text("memory", String(spec.memoryMaximumMB), [("unit", "MiB")])
             Element.text("currentMemory", String(spec.memoryMB), [("unit", "MiB")])
             if vhostUser {
                 // vhost-user back ends read guest memory: it must be shared.
@@ -28,7 +28,8 @@ public enum GuestXML {
                     Element("access", [("mode", "shared")])
                 }
             }
-            Element.text("vcpu", String(spec.vcpus), [("placement", "static")])
+            Element.text("vcpu", String(spec.vcpusMaximum), [("placement", "static"),
+                ("current", spec.vcpusMaximum > spec.vcpus ? String(spec.vcpus) : nil)])
             SysinfoConfig.sysinfo(definition)
             os(definition)
             features(spec.features, isX86: isX86)

@@ -87,3 +87,23 @@ import TestSupport
         await api.stop()
     }
 }
+
+/// `vcpus` and `memory_mb` on the test driver's domain `test` (2 vCPUs, 8 GiB at most).
+extension DomainPatchEndpointTests {
+    @Test func sizesChangeWithinTheMaximumAndNotBeyond() async throws {
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        let patched = try await Self.patch(api, "test", #"{"vcpus":1,"memory_mb":1024}"#)
+        #expect(patched.status == 200, "\(patched.text)")
+        #expect(try patched.json()["vcpus"] as? Int == 1)
+        #expect(try patched.json()["memory_mb"] as? Int == 1024)
+
+        let beyond = try await Self.patch(api, "test", #"{"vcpus":3,"memory_mb":9000,"title":"t"}"#)
+        #expect(beyond.status == 422, "\(beyond.text)")
+        let errors = try #require(try beyond.json()["errors"] as? [[String: Any]])
+        #expect(Set(errors.compactMap { $0["pointer"] as? String }) == ["/vcpus", "/memory_mb"])
+        #expect((errors.first?["detail"] as? String)?.contains("at most 2") == true, "\(beyond.text)")
+        let after = try await httpRequest(port: api.port, "/v1/domains/test").json()
+        #expect(after["vcpus"] as? Int == 1 && after["memory_mb"] as? Int == 1024 && after["title"] is NSNull)
+        await api.stop()
+    }
+}
