@@ -33,6 +33,11 @@ fi
 export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator
 export VIRTHOST_TEST_PYTHON=$PWD/$venv/bin/python
 
+# The tiny Linux guest (kernel, initramfs with the QEMU guest agent) the agent suites boot,
+# built from Debian packages and cached under .build/tiny-guest.
+VIRTHOST_TEST_TINY_GUEST_DIR=$(scripts/tiny-guest.sh)
+export VIRTHOST_TEST_TINY_GUEST_DIR
+
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
