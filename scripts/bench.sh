@@ -5,6 +5,7 @@
 #   scripts/bench.sh            RUNS=3 DURATION=5 by default
 #   QEMU=0 scripts/bench.sh     skip the loads on the real libvirtd
 #   ONLY=qemu scripts/bench.sh  only the host-metrics loads on the real libvirtd
+#   ONLY=storage scripts/bench.sh  only volume uploads and downloads against virsh's, on the real libvirtd
 # The real-libvirtd loads run with BENCH_DOMAINS (24) domains defined for the run, each with a
 # qcow2 overlay and a sparse raw disk, two of them running; they are removed at the end.
 # virthostd is built as it ships (the Dockerfile's --static-swift-stdlib), in .build-static.
@@ -30,11 +31,120 @@ scripts/install-deps.sh --test >/dev/null
 virt_type=qemu
 [[ ${QEMU:-1} == 0 ]] || virt_type=$(scripts/start-libvirtd.sh | tail -1)
 only=${ONLY:-}
-[[ $only != qemu || ${QEMU:-1} != 0 ]] || { echo "ONLY=qemu needs QEMU=1" >&2; exit 1; }
+[[ ($only != qemu && $only != storage) || ${QEMU:-1} != 0 ]] || { echo "ONLY=$only needs QEMU=1" >&2; exit 1; }
 
 products=(virthostd RenderBenchmark JSONBenchmark)
-[[ $only != qemu ]] || products=(virthostd)
+[[ $only != qemu && $only != storage ]] || products=(virthostd)
 for product in "${products[@]}"; do "${build[@]}" --product "$product" >/dev/null; done
+
+# ONLY=storage: volume content through the service against libvirt's own client, same files,
+# same run: a 1 GiB raw image with holes and a 1 GiB qcow2 image, uploaded (`virsh vol-upload
+# --sparse` / `curl -T`) and downloaded (`virsh vol-download` / `curl`, both to /dev/null), each
+# the median of RUNS; the service's RSS growth during its transfers (sampled every 20 ms), and
+# p99 of GET /v1/host under wrk (1 thread, 4 connections) while uploads run back to back.
+if [[ $only == storage ]]; then
+    suffix=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    root=$PWD/$work/storage-$suffix
+    pool=virthost-bench-$suffix
+    mkdir -p "$root/pool"
+    trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+          virsh -q -c qemu:///system pool-destroy "$pool" >/dev/null 2>&1 || true; rm -rf "$root"' EXIT
+    virsh -q -c qemu:///system pool-create-as "$pool" dir --target "$root/pool" >/dev/null
+    # Raw: 16 MiB of random data every 32 MiB (512 MiB of data, 512 MiB of holes).
+    truncate -s 1G "$root/image.raw"
+    for i in $(seq 0 31); do
+        dd if=/dev/urandom of="$root/image.raw" bs=16M count=1 seek=$((i * 2)) conv=notrunc status=none
+    done
+    # qcow2: 1 GiB of random data, so the file is 1 GiB.
+    head -c 1G /dev/urandom > "$root/data.raw"
+    qemu-img convert -f raw -O qcow2 "$root/data.raw" "$root/image.qcow2"
+    rm "$root/data.raw"
+    "$bin/virthostd" --listen 127.0.0.1:18120 --uri qemu:///system --allowed-disk-root "$root" >/dev/null 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:18120/readyz && break; sleep 0.05; done
+    python3 - "$root" "$pool" "${pids[-1]}" "$runs" <<'PY'
+import os, re, statistics, subprocess, sys, threading, time
+root, pool, pid, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+base = f"http://127.0.0.1:18120/v1/storage/pools/{pool}/volumes"
+virsh = ["virsh", "-q", "-c", "qemu:///system"]
+
+def rss_mib():
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1)) / 1024
+
+def timed(command, sample=False):
+    """Seconds the command took and, when sampled, the service's RSS growth meanwhile (MiB)."""
+    start_rss, peak, done = rss_mib(), [0.0], threading.Event()
+    def sampler():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mib() - start_rss)
+            time.sleep(0.02)
+    thread = threading.Thread(target=sampler)
+    if sample: thread.start()
+    start = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    done.set()
+    if sample: thread.join()
+    if result.returncode != 0 or ("-w" in command and not result.stdout.startswith("2")):
+        sys.exit(f"{' '.join(command)} failed: {result.stdout} {result.stderr}")
+    return elapsed, peak[0]
+
+def delete(volume):
+    subprocess.run(virsh + ["vol-delete", volume, "--pool", pool], capture_output=True)
+
+def curl(*arguments):
+    return ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", *arguments]
+
+size = lambda path: os.path.getsize(path) / 2**20
+rows = []
+rss = []
+for name, fmt in (("image.raw", "raw"), ("image.qcow2", "qcow2")):
+    path = f"{root}/{name}"
+    ours_up, peer_up, ours_down, peer_down = [], [], [], []
+    for _ in range(runs):
+        delete("peer-" + name)
+        subprocess.run(virsh + ["vol-create-as", pool, "peer-" + name, "0", "--format", "raw"], check=True,
+                       capture_output=True)
+        peer_up.append(timed(virsh + ["vol-upload", "peer-" + name, path, "--pool", pool, "--sparse"])[0])
+        delete(name)
+        seconds, grown = timed(curl("-T", path, f"{base}/{name}/content?format={fmt}"), sample=True)
+        ours_up.append(seconds); rss.append(grown)
+        peer_down.append(timed(virsh + ["vol-download", name, "/dev/null", "--pool", pool])[0])
+        seconds, grown = timed(curl(f"{base}/{name}/content"), sample=True)
+        ours_down.append(seconds); rss.append(grown)
+    mib = size(path)
+    for label, ours, peer in (("upload", ours_up, peer_up), ("download", ours_down, peer_down)):
+        o, p = mib / statistics.median(ours), mib / statistics.median(peer)
+        rows.append(f"| {label} {fmt} ({mib:,.0f} MiB file) | {o:,.0f} | {p:,.0f} | {o / p:.2f} × virsh |")
+
+def wrk_p99(seconds):
+    out = subprocess.run(["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", "http://127.0.0.1:18120/v1/host"],
+                         capture_output=True, text=True).stdout
+    value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+idle_p99 = wrk_p99(5)
+stop = threading.Event()
+uploads = [0]
+def upload_loop():
+    while not stop.is_set():
+        subprocess.run(curl("-T", f"{root}/image.raw", f"{base}/image.raw/content?overwrite=true"), capture_output=True)
+        uploads[0] += 1
+loader = threading.Thread(target=upload_loop)
+loader.start()
+time.sleep(0.5)
+busy_p99 = wrk_p99(10)
+stop.set(); loader.join()
+print("| transfer | virthostd MiB/s | virsh MiB/s | ratio |")
+print("|---|---|---|---|")
+print("\n".join(rows))
+print(f"\nvirthostd RSS growth during a transfer: max {max(rss):.1f} MiB over {len(rss)} transfers")
+print(f"GET /v1/host p99 under wrk -t1 -c4: {idle_p99:.2f} ms idle, {busy_p99:.2f} ms while 1 GiB raw uploads"
+      f" ran back to back ({uploads[0]} uploads)")
+PY
+    exit 0
+fi
 gcc -O2 -o "$work/mhd_hello" "$peers/mhd_hello.c" $(pkg-config --cflags --libs libmicrohttpd)
 gcc -O2 -o "$work/sse_fanout" Benchmarks/SSEFanOut/sse_fanout.c
 if [[ ! -x $work/venv/bin/gunicorn ]]; then

@@ -202,6 +202,34 @@ extension RealLibvirtdTests {
             // Generous: a loaded two-core machine; a held Host thread would take the whole upload.
             #expect(worst < 2000 * TestTiming.slowdown, "max \(worst) ms")
             #expect(same(image, root + "/pool/large.raw"))
+
+            // A reader that stalls: the service's memory stays bounded (a queue of a few MiB)
+            // while libvirt could have sent the whole volume meanwhile.
+            let before = Self.residentMiB()
+            let (status, length, grown) = try await onOwnThread { () -> (Int, String?, Double) in
+                let connection = try HTTPTestConnection(port: port, timeout: 30)
+                try connection.sendRequest("GET", "/v1/storage/pools/\(pool)/volumes/large.raw/content")
+                let head = try connection.readHead()
+                var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+                var read = 0
+                while read < 1 << 20 {
+                    let count = recv(connection.descriptor, &chunk, chunk.count, 0)
+                    guard count > 0 else { break }
+                    read += count
+                }
+                Thread.sleep(forTimeInterval: 2)
+                return (head.status, head.headers["content-length"], Self.residentMiB() - before)
+            }
+            #expect(status == 200)
+            #expect(length == String(mebibytes << 20))
+            print("resident memory grew \(grown) MiB while a \(mebibytes) MiB download stalled for 2 s")
+            #expect(grown < 64, "the service buffered \(grown) MiB for a stalled reader")
         }
+    }
+
+    static func residentMiB() -> Double {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
     }
 }

@@ -215,41 +215,53 @@ final class DownloadRun: Sendable {
         }
     }
 
-    /// On the dedicated thread: the stream's bytes into the queue until `length` arrived or
-    /// the reader left.
+    /// libvirt's client reads a stream's data off the socket as it arrives (the process runs
+    /// libvirt's event loop) and queues it without limit, whether or not anyone receives it: a
+    /// download of the whole volume into a stalled reader would end up in this process's
+    /// memory. So the volume is asked for in segments, one at a time, the next only when the
+    /// last was received: at most one segment waits in libvirt, besides the queue.
+    static let segment: UInt64 = 16 << 20
+
+    /// On the dedicated thread: the volume's bytes, segment by segment, into the queue until
+    /// `length` arrived or the reader left.
     private static func fill(_ queue: TransferQueue, from connection: Connection, _ download: VolumeDownload,
                              logger: Logger) throws {
         guard let found = try connection.lookupStoragePool(name: download.pool)?.lookupVolume(name: download.volume) else {
             throw StorageError.volumeNotFound(pool: download.pool, volume: download.volume)
         }
-        let stream = try DataStream(connection: connection, nonBlocking: false)
-        try found.download(into: stream, offset: download.offset, length: download.length)
         var progress = Progress(label: "\(download.pool)/\(download.volume)", direction: "download", logger: logger)
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var received: UInt64 = 0
-        do {
-            while received < download.length {
-                let count = try buffer.withUnsafeMutableBytes { try stream.receive(into: $0) }
-                if count == 0 { break }
-                received += UInt64(count)
-                guard queue.putBlocking(Array(buffer[..<count])) else {
-                    stream.abort()
-                    logger.info("volume download stopped by the client", metadata: [
-                        "volume": "\(progress.label)", "bytes": "\(received)",
-                    ])
-                    return
+        while received < download.length {
+            let wanted = min(segment, download.length - received)
+            let stream = try DataStream(connection: connection, nonBlocking: false)
+            try found.download(into: stream, offset: download.offset + received, length: wanted)
+            var got: UInt64 = 0
+            do {
+                while got < wanted {
+                    let count = try buffer.withUnsafeMutableBytes { try stream.receive(into: $0) }
+                    if count == 0 { break }
+                    got += UInt64(count)
+                    guard queue.putBlocking(Array(buffer[..<count])) else {
+                        stream.abort()
+                        logger.info("volume download stopped by the client", metadata: [
+                            "volume": "\(progress.label)", "bytes": "\(received + got)",
+                        ])
+                        return
+                    }
+                    progress.advance(to: received + got)
                 }
-                progress.advance(to: received)
+                guard got == wanted else {
+                    throw VolumeTransferError.shortVolume(expected: download.length, received: received + got)
+                }
+                try stream.finish()
+            } catch {
+                stream.abort()
+                throw error
             }
-            guard received == download.length else {
-                throw VolumeTransferError.shortVolume(expected: download.length, received: received)
-            }
-            try stream.finish()
-            progress.done(received)
-        } catch {
-            stream.abort()
-            throw error
+            received += got
         }
+        progress.done(received)
     }
 }
 
