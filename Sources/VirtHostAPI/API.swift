@@ -46,6 +46,7 @@ public struct API: Sendable {
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
         StorageRoutes(host: host).register(in: &router)
+        VolumeResizeRoutes(host: host).register(in: &router)
         ConsoleRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
