@@ -28,6 +28,11 @@ qemu_guest=""
 cleanup() {
     if [[ -n $qemu_guest ]]; then
         virsh -c "$qemu_uri" undefine "$qemu_guest" --nvram >/dev/null 2>&1 || true
+        # The pool made for resizeStorageVolume, with its volume and directory.
+        virsh -c "$qemu_uri" vol-delete resize.qcow2 --pool "$qemu_guest" >/dev/null 2>&1 || true
+        virsh -c "$qemu_uri" pool-destroy "$qemu_guest" >/dev/null 2>&1 || true
+        virsh -c "$qemu_uri" pool-undefine "$qemu_guest" >/dev/null 2>&1 || true
+        rm -rf "/var/lib/libvirt/images/$qemu_guest-pool"
     fi
     for pid in "${services[@]}"; do kill "$pid" 2>/dev/null || true; done
     rm -rf "$work"
@@ -104,7 +109,8 @@ EOF
 # Every operation but the stream (it never ends) and the document itself (the validator checks
 # it); the test driver's 501s are checked against the real libvirtd below.
 unsupported=(/v1/host/domain-capabilities /v1/firewall/filters '/v1/domains/{ref}/firewall'
-             '/v1/domains/{ref}/devices' '/v1/domains/{ref}/devices/{target}')
+             '/v1/domains/{ref}/devices' '/v1/domains/{ref}/devices/{target}'
+             '/v1/storage/pools/{pool}/volumes/{volume}/resize')
 # The serial console is a WebSocket (its 2xx is a 101 whose socket then belongs to the
 # console): schemathesis speaks no WebSocket, and the test driver has no consoles. The real
 # libvirtd test RealLibvirtdTests.theSerialConsoleShowsSeaBIOSAndEndsWithTheDomain drives it
@@ -129,6 +135,13 @@ if [[ -n $qemu_uri ]]; then
     create_guest "$url" "{\"spec\": {\"name\": \"$qemu_guest\", \"memory_mb\": 64,
         \"disks\": [{\"source\": \"/var/lib/libvirt/images/$qemu_guest-a.qcow2\"},
                     {\"source\": \"/var/lib/libvirt/images/$qemu_guest-b.qcow2\"}]}, \"start\": false}"
+    # A dir pool with a 1 MiB volume for resizeStorageVolume (the test driver cannot resize).
+    for request in "pools {\"name\": \"$qemu_guest\", \"type\": \"dir\", \"path\": \"/var/lib/libvirt/images/$qemu_guest-pool\"}" \
+                   "pools/$qemu_guest/volumes {\"name\": \"resize.qcow2\", \"capacity_bytes\": 1048576}"; do
+        made=$(curl -s -o "$work/create.out" -w '%{http_code}' -X POST "$url/v1/storage/${request%% *}" \
+            -H 'Content-Type: application/json' -d "${request#* }")
+        [[ $made == 201 ]] || { echo "making storage for the contract run: $made" >&2; cat "$work/create.out" >&2; exit 1; }
+    done
     cat >"$work/qemu.toml" <<EOF
 hooks = "$PWD/scripts/contract_hooks.py"
 
@@ -153,6 +166,12 @@ checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" |
 [[operations]]
 include-operation-id = "getDomainCapabilities"
 checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" | sed 's/"3xx"/"3xx", "400"/')
+
+# Growing only: a capacity below the volume's current one (grown by earlier cases) is a 422.
+[[operations]]
+include-operation-id = "resizeStorageVolume"
+parameters = { pool = "$qemu_guest", volume = "resize.qcow2" }
+checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" | sed 's/"3xx"/"3xx", "422"/')
 
 # A shared libvirtd: pruning could remove the filters of a guest another client is creating
 # at this moment (they are defined just before their domain).

@@ -48,6 +48,12 @@ public final class StorageVolume {
     public func delete() throws {
         try LibvirtError.status("virStorageVolDelete") { virStorageVolDelete(handle, 0) }
     }
+
+    /// Sets the volume's capacity to `capacity` bytes, growing it only (`virStorageVolResize`
+    /// without `VIR_STORAGE_VOL_RESIZE_SHRINK`, which libvirt refuses to go below).
+    public func resize(capacity: UInt64) throws {
+        try LibvirtError.status("virStorageVolResize") { virStorageVolResize(handle, capacity, 0) }
+    }
 }
 
 /// `virStorageVolType`.

@@ -47,6 +47,7 @@ public struct API: Sendable {
         FirewallRoutes(host: host).register(in: &router)
         StorageRoutes(host: host).register(in: &router)
         StorageContentRoutes(host: host).register(in: &router)
+        VolumeResizeRoutes(host: host).register(in: &router)
         ConsoleRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)

@@ -212,3 +212,65 @@ extension RealLibvirtdTests {
         #expect(fixture.volumeFiles().isEmpty)
     }
 }
+
+extension RealLibvirtdTests {
+    /// Grow only, seen by qemu-img; refused while a running domain has a disk on the volume.
+    @Test func aVolumeGrowsButNeverShrinksNorUnderARunningGuest() async throws {
+        let fixture = try VolumeFixture.make(uri)
+        let name = Self.guestName()
+        defer {
+            removeGuest(name)
+            fixture.remove(uri)
+        }
+        let api = try volumeAPI(fixture)
+        defer { Task { await api.stop() } }
+        let volume = "/v1/storage/pools/\(fixture.imagePool)/volumes/base.qcow2"
+        func resize(_ body: String, _ path: String? = nil) async throws -> HTTPTestResponse {
+            try await httpRequest(port: api.port, "POST", (path ?? volume) + "/resize", body: Array(body.utf8), timeout: 60)
+        }
+        func virtualSize(_ path: String) throws -> Int? {
+            let info = try run("qemu-img", ["info", "--output=json", "-U", path])
+            return (try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])?["virtual-size"] as? Int
+        }
+
+        let grown = try await resize(#"{"capacity_bytes":33554432}"#)
+        #expect(grown.status == 200, "\(grown.text)")
+        #expect(try grown.json()["capacity_bytes"] as? Int == 33_554_432)
+        #expect(try virtualSize(fixture.base) == 33_554_432)
+
+        let shrink = try await resize(#"{"capacity_bytes":1048576}"#)
+        #expect(shrink.status == 422, "\(shrink.text)")
+        #expect(try shrink.json()["type"] as? String == "https://virthost.dev/problems/invalid-storage-request")
+        #expect(shrink.text.contains("/capacity_bytes"))
+        #expect(try virtualSize(fixture.base) == 33_554_432)
+        for bad in [#"{}"#, #"{"capacity_bytes":-1}"#, #"{"capacity_bytes":"big"}"#, #"{"capacity_bytes":1,"x":1}"#] {
+            let refused = try await resize(bad)
+            #expect(refused.status == 422, "\(bad): \(refused.text)")
+        }
+        let missing = try await resize(#"{"capacity_bytes":33554432}"#, "/v1/storage/pools/\(fixture.imagePool)/volumes/nope")
+        #expect(missing.status == 404, "\(missing.text)")
+
+        // A running guest whose root is an overlay on the image, and the overlay itself.
+        let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
+            {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","graphics":{"type":"none"},
+                     "cpu":\#(RealLibvirtd.startableCPU),
+                     "storage":{"root":{"image":{"pool":"\#(fixture.imagePool)","volume":"base.qcow2"}}}}}
+            """#.utf8), timeout: 120)
+        #expect(created.status == 201, "\(created.text)")
+        let root = "/v1/storage/pools/\(fixture.instancesPool)/volumes/\(name)-root"
+        let attached = try await resize(#"{"capacity_bytes":67108864}"#, root)
+        #expect(attached.status == 409, "\(attached.text)")
+        let problem = try attached.json()
+        #expect(problem["type"] as? String == "https://virthost.dev/problems/storage-volume-attached")
+        #expect(problem["domains"] as? [String] == [name])
+        #expect(try virtualSize(fixture.instancesPath + "/\(name)-root") == 33_554_432)
+
+        // Shut off, the same volume grows.
+        _ = try run("virsh", ["-c", uri, "destroy", name])
+        let offline = try await resize(#"{"capacity_bytes":67108864}"#, root)
+        #expect(offline.status == 200, "\(offline.text)")
+        #expect(try virtualSize(fixture.instancesPath + "/\(name)-root") == 67_108_864)
+        let deleted = try await httpRequest(port: api.port, "DELETE", "/v1/domains/\(name)?volumes=owned", timeout: 60)
+        #expect(deleted.status == 200, "\(deleted.text)")
+    }
+}
