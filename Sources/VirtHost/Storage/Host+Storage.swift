@@ -118,7 +118,7 @@ extension Host {
 
     // MARK: Reading what libvirt has
 
-    private static func lookup(_ connection: Connection, pool name: String, volume: String) throws
+    static func lookup(_ connection: Connection, pool name: String, volume: String) throws
         -> StorageOutcome<StorageVolume> {
         guard let pool = try connection.lookupStoragePool(name: name) else { return .refused(.poolNotFound(name)) }
         guard try pool.isActive() else { return .refused(.poolInactive(name)) }
@@ -185,7 +185,7 @@ extension Host {
 
     /// Volumes of running pools (`pool/volume`) whose backing file is `path`: deleting it
     /// would leave them unreadable.
-    private static func overlays(on path: String, _ connection: Connection) throws -> [String] {
+    static func overlays(on path: String, _ connection: Connection) throws -> [String] {
         var result: [String] = []
         for pool in try connection.listAllStoragePools() where try pool.isActive() {
             let poolName = try pool.name()
