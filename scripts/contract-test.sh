@@ -123,9 +123,14 @@ websockets=('/v1/domains/{ref}/console/serial' '/v1/domains/{ref}/console/vnc')
 # libvirtd tests RealLibvirtdTests.sparseRawAndQcow2ImagesGoInAndComeBackByteForByte and
 # anUploadCutOffMidBodyLeavesNoVolume drive both with curl and real images instead.
 transfers=('/v1/storage/pools/{pool}/volumes/{volume}/content')
+# An operation's id exists only once something started it, and a random one is a 404 by design;
+# a clone needs a volume in a running pool, which the test driver's contract run does not keep
+# between calls. RealLibvirtdTests.aVolumeCloneIsAnOperationSeenOnTheEventStreamWhileTheAPIAnswers
+# and aCancelledCloneLeavesNoVolumeAndAWipeDeletesOnlyWhatNothingUses reach each one's 2xx.
+operations=('/v1/operations/{id}' '/v1/operations/{id}/cancel' '/v1/storage/pools/{pool}/volumes/{volume}/clone')
 run_schemathesis test "$url" "$work/test.toml" \
     --exclude-path /v1/events --exclude-path /openapi.yaml \
-    $(printf -- "--exclude-path %s " "${unsupported[@]}" "${websockets[@]}" "${transfers[@]}")
+    $(printf -- "--exclude-path %s " "${unsupported[@]}" "${websockets[@]}" "${transfers[@]}" "${operations[@]}")
 
 # --- the real libvirtd, for what the test driver does not do ------------------------------
 if [[ -n $qemu_uri ]]; then

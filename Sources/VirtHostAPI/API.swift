@@ -13,15 +13,19 @@ public struct API: Sendable {
     public let idempotency: IdempotencyStore
     /// Where write requests are recorded; nil records none.
     public let audit: AuditLog?
+    /// Long-running operations (volume clones, wipes), with their retention.
+    public let operations: Operations
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
-                idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil, logger: Logger) {
+                idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil,
+                operations: Operations.Configuration = .init(), logger: Logger) {
         self.host = host
         self.metrics = metrics
         self.eventHeartbeat = eventHeartbeat
         self.idempotency = idempotency
         self.audit = audit
+        self.operations = Operations(host: host, configuration: operations, describe: OperationRoutes.describe)
         self.logger = logger
     }
 
@@ -45,9 +49,12 @@ public struct API: Sendable {
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
-        StorageRoutes(host: host).register(in: &router)
+        let operationRoutes = OperationRoutes(operations: operations,
+                                              idempotency: IdempotentRequest(store: idempotency, logger: logger))
+        StorageRoutes(host: host, operations: operationRoutes).register(in: &router)
         StorageContentRoutes(host: host).register(in: &router)
         VolumeResizeRoutes(host: host).register(in: &router)
+        operationRoutes.register(in: &router)
         ConsoleRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)

@@ -115,7 +115,13 @@ struct ServerSentEvents: AsyncSequence, Sendable {
             return Array("event: overflow\ndata: \(data)\n\n".utf8)
         case .event(let event):
             if let last = lastEventFrame.withLock({ $0 }), last.event == event { return last.frame }
-            let data = (try? JSONWriter.encode(EventDocument(event))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            // An operation event's data is the operation's document, as GET /v1/operations/{id}.
+            let encoded = if let operation = event.operation {
+                try? JSONWriter.encode(OperationDocument(operation))
+            } else {
+                try? JSONWriter.encode(EventDocument(event))
+            }
+            let data = encoded.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             let frame = Array("id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n".utf8)
             lastEventFrame.withLock { $0 = (event, frame) }
             return frame
@@ -191,3 +197,4 @@ struct EventDocument: Encodable {
         reason = event.reason
     }
 }
+

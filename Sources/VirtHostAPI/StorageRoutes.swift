@@ -5,6 +5,8 @@ import VirtHost
 /// `/v1/storage/pools...`: storage pools and their volumes.
 struct StorageRoutes {
     let host: Host
+    /// Where `?wipe=true` deletes go: they are operations.
+    let operations: OperationRoutes
     var storage: Storage { Storage(host: host) }
 
     struct PoolList: Encodable {
@@ -57,7 +59,12 @@ struct StorageRoutes {
         router.get("/v1/storage/pools/{pool}/volumes/{volume}") { [storage] request in
             .json(try await storage.volume(pool: try Self.name(request, "pool"), name: try Self.name(request, "volume")))
         }
-        router.delete("/v1/storage/pools/{pool}/volumes/{volume}") { [storage] request in
+        router.delete("/v1/storage/pools/{pool}/volumes/{volume}", options: RouteOptions(access: .write, idempotent: true)) {
+            [storage, operations] request in
+            if try request.bool("wipe", default: false) {
+                return try await operations.wipeAndDelete(request, pool: try Self.name(request, "pool"),
+                                                          volume: try Self.name(request, "volume"))
+            }
             try await storage.deleteVolume(pool: try Self.name(request, "pool"), name: try Self.name(request, "volume"))
             return Response(status: 204)
         }

@@ -65,6 +65,7 @@ struct VirtHostD: AsyncParsableCommand {
         let api = API(host: host, eventHeartbeat: .seconds(self.api.sseHeartbeat),
                       idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(self.api.idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
+                      operations: .init(retention: .seconds(self.api.operationRetention)),
                       logger: Logger(label: "virthost.api"))
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()
@@ -88,6 +89,15 @@ struct VirtHostD: AsyncParsableCommand {
                 .init(service: TokenReloadService(tokensFile: tokensFile, authenticator: authenticator, logger: logger)),
                 .init(service: HTTPServerService(server: server, logger: logger) { port in
                     logger.info("\(listening):\(port)", metadata: ["auth": "\(auth)"])
+                    // Jobs libvirt runs that an earlier run started: listed as `unknown-job`.
+                    Task { [operations = api.operations] in
+                        do {
+                            let adopted = try await operations.adoptRunningJobs()
+                            if !adopted.isEmpty { logger.info("libvirt jobs found running", metadata: ["count": "\(adopted.count)"]) }
+                        } catch {
+                            logger.warning("cannot look for running libvirt jobs", metadata: ["error": "\(error)"])
+                        }
+                    }
                 }),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

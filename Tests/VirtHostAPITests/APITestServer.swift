@@ -17,6 +17,7 @@ struct APITestServer {
          heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024,
          idempotency: IdempotencyStore.Configuration = .init(), audit: AuditLog? = nil,
          instancesPool: String = "default",
+         operations: Operations.Configuration = .init(),
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         var hostConfiguration = VirtHost.Host.Configuration(uri: uri, instancesPath: instancesPath,
                                                             allowedDiskRoots: allowedDiskRoots, events: events,
@@ -24,7 +25,7 @@ struct APITestServer {
         hostConfiguration.instancesPool = instancesPool
         host = VirtHost.Host(configuration: hostConfiguration, logger: Logger(label: "test.host"))
         api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
-                      audit: audit, logger: Logger(label: "test.api"))
+                      audit: audit, operations: operations, logger: Logger(label: "test.api"))
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
         configuration.onCompletion = api.onCompletion
         configure(&configuration)

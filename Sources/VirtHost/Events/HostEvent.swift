@@ -7,6 +7,8 @@ public struct HostEvent: Sendable, Hashable {
         case lifecycle, reboot
         case deviceRemoved = "device-removed"
         case connection
+        /// A long-running operation started, progressed or ended (`Operations`).
+        case operation
     }
 
     /// Grows by one with each event the hub takes; 0 until then.
@@ -27,10 +29,12 @@ public struct HostEvent: Sendable, Hashable {
     public var device: String?
     /// connection lost: why.
     public var reason: String?
+    /// operation: the operation's document as of this event.
+    public var operation: Operation?
 
     public init(kind: Kind, time: Date = Date(), domainName: String? = nil, domainUUID: String? = nil,
                 event: String? = nil, detail: String? = nil, state: String? = nil, synthetic: Bool = false,
-                device: String? = nil, reason: String? = nil) {
+                device: String? = nil, reason: String? = nil, operation: Operation? = nil) {
         self.kind = kind
         self.time = time
         self.domainName = domainName
@@ -41,6 +45,7 @@ public struct HostEvent: Sendable, Hashable {
         self.synthetic = synthetic
         self.device = device
         self.reason = reason
+        self.operation = operation
     }
 
     /// The event libvirt delivered, named as libvirt names it, in lower case.

@@ -8,8 +8,12 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Seconds an Idempotency-Key's answer is kept. Env: VIRTHOST_IDEMPOTENCY_TTL.")
     var idempotencyTtl: Int = Environment.value("VIRTHOST_IDEMPOTENCY_TTL", default: 86_400)
 
+    @Option(help: "Seconds a finished operation stays listed (at most 1,000 are kept). Env: VIRTHOST_OPERATION_RETENTION.")
+    var operationRetention: Int = Environment.value("VIRTHOST_OPERATION_RETENTION", default: 3600)
+
     func validate() throws {
         try Require.atLeast(1, sseHeartbeat, "--sse-heartbeat", "VIRTHOST_SSE_HEARTBEAT")
         try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
+        try Require.atLeast(1, operationRetention, "--operation-retention", "VIRTHOST_OPERATION_RETENTION")
     }
 }
