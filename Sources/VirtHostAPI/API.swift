@@ -13,15 +13,19 @@ public struct API: Sendable {
     public let idempotency: IdempotencyStore
     /// Where write requests are recorded; nil records none.
     public let audit: AuditLog?
+    /// One-time tickets that open a console (`POST /v1/domains/{ref}/console-tickets`).
+    public let consoleTickets: ConsoleTickets
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
-                idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil, logger: Logger) {
+                idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil,
+                consoleTickets: ConsoleTickets = ConsoleTickets(), logger: Logger) {
         self.host = host
         self.metrics = metrics
         self.eventHeartbeat = eventHeartbeat
         self.idempotency = idempotency
         self.audit = audit
+        self.consoleTickets = consoleTickets
         self.logger = logger
     }
 
@@ -46,7 +50,7 @@ public struct API: Sendable {
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
         StorageRoutes(host: host).register(in: &router)
-        ConsoleRoutes(host: host).register(in: &router)
+        ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

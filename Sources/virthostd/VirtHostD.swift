@@ -65,6 +65,7 @@ struct VirtHostD: AsyncParsableCommand {
         let api = API(host: host, eventHeartbeat: .seconds(self.api.sseHeartbeat),
                       idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(self.api.idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
+                      consoleTickets: ConsoleTickets(configuration: .init(timeToLive: .seconds(self.api.consoleTicketTtl))),
                       logger: Logger(label: "virthost.api"))
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The API's event streams and idempotency window.
+/// The API's event streams, idempotency window and console tickets' lifetime.
 struct APIOptions: ParsableArguments {
     @Option(help: "Seconds between heartbeat comments on a quiet event stream. Env: VIRTHOST_SSE_HEARTBEAT.")
     var sseHeartbeat: Int = Environment.value("VIRTHOST_SSE_HEARTBEAT", default: 15)
@@ -8,8 +8,12 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Seconds an Idempotency-Key's answer is kept. Env: VIRTHOST_IDEMPOTENCY_TTL.")
     var idempotencyTtl: Int = Environment.value("VIRTHOST_IDEMPOTENCY_TTL", default: 86_400)
 
+    @Option(help: "Seconds a console ticket may wait for its use. Env: VIRTHOST_CONSOLE_TICKET_TTL.")
+    var consoleTicketTtl: Int = Environment.value("VIRTHOST_CONSOLE_TICKET_TTL", default: 30)
+
     func validate() throws {
         try Require.atLeast(1, sseHeartbeat, "--sse-heartbeat", "VIRTHOST_SSE_HEARTBEAT")
         try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
+        try Require.atLeast(1, consoleTicketTtl, "--console-ticket-ttl", "VIRTHOST_CONSOLE_TICKET_TTL")
     }
 }
