@@ -18,6 +18,7 @@ struct ConsoleRoutes {
     static let consoleBusy = "console-busy"
     static let consoleDeviceNotFound = "console-device-not-found"
     static let invalidConsoleTicketRequest = "invalid-console-ticket-request"
+    static let consoleLogNotFound = "console-log-not-found"
 
     func register(in router: inout Router) {
         router.post("/v1/domains/{ref}/console-tickets", options: .jsonBody()) { [host, tickets] request in
@@ -67,7 +68,27 @@ struct ConsoleRoutes {
             }
         }
         registerVNC(in: &router)
+        // What the console printed can hold what was typed into it: write scope, like the console.
+        router.get("/v1/domains/{ref}/console/log", options: RouteOptions(access: .write)) { [host] request in
+            let reference = request.pathParameter("ref") ?? ""
+            let bytes = try request.integer("tail_bytes", in: Self.tailBytesRange) ?? Self.defaultTailBytes
+            do throws(ConsoleLogError) {
+                return Response(contentType: "text/plain; charset=utf-8", body: try await ConsoleLog(host: host).tail(reference, bytes: bytes))
+            } catch {
+                switch error {
+                case .noLog(let domain, let reason):
+                    throw Problem(type: Problem.type(Self.consoleLogNotFound), title: "Console Log Not Found", status: 404,
+                                  detail: "the domain \(domain) has no console log: \(reason)",
+                                  extensions: ["domain": .string(reference)])
+                case .host(let error):
+                    throw error.problem
+                }
+            }
+        }
     }
+
+    static let tailBytesRange = 1...(16 << 20)
+    static let defaultTailBytes = 64 << 10
 
     /// noVNC asks for the `binary` subprotocol; a client offering none is served too.
     static let vncSubprotocols = ["binary"]

@@ -16,11 +16,12 @@ struct APITestServer {
          events: EventHub.Configuration = .init(),
          heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024,
          idempotency: IdempotencyStore.Configuration = .init(), audit: AuditLog? = nil,
-         consoleTickets: ConsoleTickets = ConsoleTickets(),
+         consoleTickets: ConsoleTickets = ConsoleTickets(), consoleLogDirectory: String? = nil,
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
-        host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
-                                                  events: events, initialRetryDelay: initialRetryDelay),
-                             logger: Logger(label: "test.host"))
+        var hostConfiguration = VirtHost.Host.Configuration(uri: uri, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
+                                                            events: events, initialRetryDelay: initialRetryDelay)
+        hostConfiguration.consoleLogDirectory = consoleLogDirectory
+        host = VirtHost.Host(configuration: hostConfiguration, logger: Logger(label: "test.host"))
         api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
                       audit: audit, consoleTickets: consoleTickets, logger: Logger(label: "test.api"))
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)

@@ -30,7 +30,9 @@ public struct Provisioning: Sendable {
     public func definition(of spec: GuestSpec, readErrors: [FieldError], pointer: String) async throws
         -> GuestDefinition {
         let profile = try await host.hostProfile(for: spec)
-        return try GuestDefinition(spec, host: profile, policy: validationPolicy, pointer: pointer,
-                                   readErrors: readErrors)
+        var definition = try GuestDefinition(spec, host: profile, policy: validationPolicy, pointer: pointer,
+                                             readErrors: readErrors)
+        definition.consoleLogDirectory = host.configuration.consoleLogDirectory
+        return definition
     }
 }

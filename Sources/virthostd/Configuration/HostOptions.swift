@@ -31,7 +31,13 @@ struct HostOptions: ParsableArguments {
     @Option(help: "Seconds a stopped event is held for ?coalesce=true clients, dropped if the domain starts again (0 = off). Env: VIRTHOST_STOP_EVENT_DELAY.")
     var stopEventDelay: Int = Environment.value("VIRTHOST_STOP_EVENT_DELAY", default: 0)
 
+    @Option(help: "Directory of guests' serial-console logs: each guest created gets <log file='DIR/NAME-serial0.log' append='on'/> on its serial port, read by GET /v1/domains/{ref}/console/log. Env: VIRTHOST_CONSOLE_LOG_DIR.")
+    var consoleLogDir: String = Environment.value("VIRTHOST_CONSOLE_LOG_DIR", default: "/var/log/libvirt/qemu")
+
     func validate() throws {
+        guard consoleLogDir.hasPrefix("/") else {
+            throw ValidationError("--console-log-dir (VIRTHOST_CONSOLE_LOG_DIR) must be absolute, got \(consoleLogDir)")
+        }
         for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
             throw ValidationError("disk roots and the instances path must be absolute (--allowed-disk-root, VIRTHOST_ALLOWED_DISK_ROOTS, --instances-path, VIRTHOST_INSTANCES_PATH), got \(root)")
         }
@@ -43,10 +49,12 @@ struct HostOptions: ParsableArguments {
     }
 
     var configuration: Host.Configuration {
-        Host.Configuration(uri: uri, readOnly: readOnly, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
+        var configuration = Host.Configuration(uri: uri, readOnly: readOnly, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
                            events: .init(bufferSize: eventBuffer, subscriberQueueSize: eventQueue,
                                          stopEventDelay: .seconds(stopEventDelay)),
                            metricsMaxAge: .milliseconds(metricsMaxAgeMs),
                            maximumRetryDelay: .milliseconds(reconnectMaxDelayMs))
+        configuration.consoleLogDirectory = consoleLogDir
+        return configuration
     }
 }
