@@ -17,6 +17,16 @@ public struct GuestDefinition: Sendable, Hashable {
     /// Per interface index, the filter its firewall defines (only for interfaces with the
     /// firewall on).
     public var firewallFilters: [Int: String]
+    /// The service's console-log directory: the serial port logs to `NAME-serial0.log` there
+    /// unless the spec names its own `serial.log_file`; nil logs nothing by default.
+    public var consoleLogDirectory: String? = nil
+
+    /// The serial console's log file, if it has one.
+    public var serialLogFile: String? {
+        spec.serial.logFile ?? consoleLogDirectory.map { directory in
+            (directory.hasSuffix("/") ? directory : directory + "/") + spec.name + "-serial0.log"
+        }
+    }
 
     /// - Parameters:
     ///   - host: what the host offers; nil skips the checks against it.

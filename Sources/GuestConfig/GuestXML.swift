@@ -111,7 +111,7 @@ public enum GuestXML {
             }
             if spec.serial.enabled {
                 Element("serial", [("type", "pty")]) {
-                    if let logFile = spec.serial.logFile { Element("log", [("file", logFile), ("append", "on")]) }
+                    if let logFile = definition.serialLogFile { Element("log", [("file", logFile), ("append", "on")]) }
                     Element("target", [("port", "0")])
                 }
                 Element("console", [("type", "pty")]) {

@@ -32,6 +32,9 @@ public actor Host {
         /// The monotonic time the back-off and the metrics' age are measured in. Tests give a
         /// clock they advance by hand, so no machine is too slow for a back-off's window.
         public var now: @Sendable () -> ContinuousClock.Instant = { .now }
+        /// Where guests created get their serial console's log (`NAME-serial0.log`), and the
+        /// only place `GET /console/log` reads from; nil: no log (the service sets it).
+        public var consoleLogDirectory: String?
 
         public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
                     allowedDiskRoots: [String] = [], events: EventHub.Configuration = .init(),

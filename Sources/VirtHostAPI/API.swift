@@ -15,17 +15,21 @@ public struct API: Sendable {
     public let audit: AuditLog?
     /// Long-running operations (volume clones, wipes), with their retention.
     public let operations: Operations
+    /// One-time tickets that open a console (`POST /v1/domains/{ref}/console-tickets`).
+    public let consoleTickets: ConsoleTickets
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
                 idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil,
-                operations: Operations.Configuration = .init(), logger: Logger) {
+                operations: Operations.Configuration = .init(), consoleTickets: ConsoleTickets = ConsoleTickets(),
+                logger: Logger) {
         self.host = host
         self.metrics = metrics
         self.eventHeartbeat = eventHeartbeat
         self.idempotency = idempotency
         self.audit = audit
         self.operations = Operations(host: host, configuration: operations, describe: OperationRoutes.describe)
+        self.consoleTickets = consoleTickets
         self.logger = logger
     }
 
@@ -55,7 +59,7 @@ public struct API: Sendable {
         StorageContentRoutes(host: host).register(in: &router)
         VolumeResizeRoutes(host: host).register(in: &router)
         operationRoutes.register(in: &router)
-        ConsoleRoutes(host: host).register(in: &router)
+        ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

@@ -66,6 +66,7 @@ struct VirtHostD: AsyncParsableCommand {
                       idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(self.api.idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
                       operations: .init(retention: .seconds(self.api.operationRetention)),
+                      consoleTickets: ConsoleTickets(configuration: .init(timeToLive: .seconds(self.api.consoleTicketTtl))),
                       logger: Logger(label: "virthost.api"))
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()

@@ -34,7 +34,7 @@ async def main():
         ws = await connect(URL, subprotocols=["binary"], additional_headers=HEADERS, max_size=None)
     except InvalidStatus as error:
         body = json.loads(error.response.body or b"{}")
-        print(json.dumps({"status": error.response.status_code, "type": body.get("type")}))
+        print(json.dumps({"status": error.response.status_code, "type": body.get("type"), "detail": body.get("detail")}))
         return
     async with ws:
         seen["status"] = 101

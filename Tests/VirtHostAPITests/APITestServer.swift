@@ -18,14 +18,16 @@ struct APITestServer {
          idempotency: IdempotencyStore.Configuration = .init(), audit: AuditLog? = nil,
          instancesPool: String = "default",
          operations: Operations.Configuration = .init(),
+         consoleTickets: ConsoleTickets = ConsoleTickets(), consoleLogDirectory: String? = nil,
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         var hostConfiguration = VirtHost.Host.Configuration(uri: uri, instancesPath: instancesPath,
                                                             allowedDiskRoots: allowedDiskRoots, events: events,
                                                             initialRetryDelay: initialRetryDelay)
         hostConfiguration.instancesPool = instancesPool
+        hostConfiguration.consoleLogDirectory = consoleLogDirectory
         host = VirtHost.Host(configuration: hostConfiguration, logger: Logger(label: "test.host"))
         api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
-                      audit: audit, operations: operations, logger: Logger(label: "test.api"))
+                      audit: audit, operations: operations, consoleTickets: consoleTickets, logger: Logger(label: "test.api"))
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
         configuration.onCompletion = api.onCompletion
         configure(&configuration)

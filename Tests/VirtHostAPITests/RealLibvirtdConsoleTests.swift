@@ -93,3 +93,55 @@ extension RealLibvirtdTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(output)")
     }
 }
+
+/// The serial console's log, kept by libvirt's virtlogd in the console-log directory.
+extension RealLibvirtdTests {
+    @Test func theConsoleLogHoldsSeaBIOSsBannerAfterBoot() async throws {
+        let name = Self.guestName(), outside = Self.guestName()
+        let directory = "/var/lib/libvirt/images/virthost-consolelog-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer {
+            removeGuest(name)
+            removeGuest(outside)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let api = try APITestServer(uri: uri, consoleLogDirectory: directory)
+        for (guest, serial) in [(name, "{}"), (outside, #"{"log_file":"/etc/hostname"}"#)] {
+            let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
+                {"spec":{"name":"\#(guest)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["hd"],"serial_bios":true},
+                         "cpu":\#(RealLibvirtd.startableCPU),"graphics":{"type":"none"},"serial":\#(serial)},"start":false}
+                """#.utf8), timeout: 60)
+            #expect(created.status == 201, "\(created.text)")
+        }
+        #expect(try run("virsh", ["-c", uri, "dumpxml", name]).contains("<log file='\(directory)/\(name)-serial0.log' append='on'/>"))
+
+        let notYet = try await httpRequest(port: api.port, "/v1/domains/\(name)/console/log")
+        #expect(notYet.status == 404)
+        #expect(try notYet.json()["type"] as? String == "https://virthost.dev/problems/console-log-not-found")
+        #expect((try notYet.json()["detail"] as? String)?.contains("not written yet") == true)
+        let foreign = try await httpRequest(port: api.port, "/v1/domains/\(outside)/console/log")
+        #expect(foreign.status == 404, "a spec's own log file outside the directory is never read")
+        #expect((try foreign.json()["detail"] as? String)?.contains("outside") == true)
+        #expect(try await httpRequest(port: api.port, "/v1/domains/\(name)/console/log?tail_bytes=0").status == 400)
+
+        let started = try await httpRequest(port: api.port, "POST", "/v1/domains/\(name)/start", timeout: 60)
+        #expect(started.status == 200, "\(started.text)")
+        var log = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !log.contains("SeaBIOS"), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            let response = try await httpRequest(port: api.port, "/v1/domains/\(name)/console/log")
+            if response.status == 200 {
+                #expect(response.headers["content-type"]?.hasPrefix("text/plain") == true)
+                log = response.text
+            }
+        }
+        #expect(log.contains("SeaBIOS"), "\(log)")
+        let tail = try await httpRequest(port: api.port, "/v1/domains/\(name)/console/log?tail_bytes=7")
+        let whole = Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)-serial0.log")))
+        #expect(tail.body.count == 7)
+        // The guest may print more meanwhile: the 7 bytes are the end of the log as it was then.
+        #expect(whole.count >= 7 && (7...whole.count).contains { Array(whole.prefix($0).suffix(7)) == tail.body }, "the last 7 bytes")
+        await api.stop()
+    }
+}

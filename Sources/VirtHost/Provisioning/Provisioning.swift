@@ -32,7 +32,9 @@ public struct Provisioning: Sendable {
         -> GuestDefinition {
         let profile = try await host.hostProfile(for: spec)
         let (resolved, storageErrors) = try await GuestVolumes(host: host).resolve(spec, pointer: pointer)
-        return try GuestDefinition(resolved, host: profile, policy: validationPolicy, pointer: pointer,
-                                   readErrors: readErrors + storageErrors)
+        var definition = try GuestDefinition(resolved, host: profile, policy: validationPolicy, pointer: pointer,
+                                             readErrors: readErrors + storageErrors)
+        definition.consoleLogDirectory = host.configuration.consoleLogDirectory
+        return definition
     }
 }

@@ -37,3 +37,20 @@ public struct AuditLog: Sendable {
         }
     }
 }
+
+extension AuditLog {
+    /// A console session's start or end (`event` is `console_session_start` or
+    /// `console_session_end`): a session outlives its request, so its end has a line of its own.
+    /// `via` says how it was authorised (`bearer`, `ticket`, or `none` without tokens).
+    public func consoleSession(_ event: String, kind: String, domain: String, principal: String?, via: String,
+                               requestID: String) {
+        logger.info("audit", metadata: [
+            "event": "\(event)",
+            "principal": "\(principal ?? "anonymous")",
+            "console": "\(kind)",
+            "domain": "\(domain)",
+            "authorised_by": "\(via)",
+            "request_id": "\(requestID)",
+        ])
+    }
+}

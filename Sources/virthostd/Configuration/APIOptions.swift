@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The API's event streams and idempotency window.
+/// The API's event streams, idempotency window and console tickets' lifetime.
 struct APIOptions: ParsableArguments {
     @Option(help: "Seconds between heartbeat comments on a quiet event stream. Env: VIRTHOST_SSE_HEARTBEAT.")
     var sseHeartbeat: Int = Environment.value("VIRTHOST_SSE_HEARTBEAT", default: 15)
@@ -10,10 +10,13 @@ struct APIOptions: ParsableArguments {
 
     @Option(help: "Seconds a finished operation stays listed (at most 1,000 are kept). Env: VIRTHOST_OPERATION_RETENTION.")
     var operationRetention: Int = Environment.value("VIRTHOST_OPERATION_RETENTION", default: 3600)
+    @Option(help: "Seconds a console ticket may wait for its use. Env: VIRTHOST_CONSOLE_TICKET_TTL.")
+    var consoleTicketTtl: Int = Environment.value("VIRTHOST_CONSOLE_TICKET_TTL", default: 30)
 
     func validate() throws {
         try Require.atLeast(1, sseHeartbeat, "--sse-heartbeat", "VIRTHOST_SSE_HEARTBEAT")
         try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
         try Require.atLeast(1, operationRetention, "--operation-retention", "VIRTHOST_OPERATION_RETENTION")
+        try Require.atLeast(1, consoleTicketTtl, "--console-ticket-ttl", "VIRTHOST_CONSOLE_TICKET_TTL")
     }
 }

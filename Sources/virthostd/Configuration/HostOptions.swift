@@ -34,7 +34,13 @@ struct HostOptions: ParsableArguments {
     @Option(help: "Seconds a stopped event is held for ?coalesce=true clients, dropped if the domain starts again (0 = off). Env: VIRTHOST_STOP_EVENT_DELAY.")
     var stopEventDelay: Int = Environment.value("VIRTHOST_STOP_EVENT_DELAY", default: 0)
 
+    @Option(help: "Directory of guests' serial-console logs: each guest created gets <log file='DIR/NAME-serial0.log' append='on'/> on its serial port, read by GET /v1/domains/{ref}/console/log. Env: VIRTHOST_CONSOLE_LOG_DIR.")
+    var consoleLogDir: String = Environment.value("VIRTHOST_CONSOLE_LOG_DIR", default: "/var/log/libvirt/qemu")
+
     func validate() throws {
+        guard consoleLogDir.hasPrefix("/") else {
+            throw ValidationError("--console-log-dir (VIRTHOST_CONSOLE_LOG_DIR) must be absolute, got \(consoleLogDir)")
+        }
         for root in allowedDiskRoots + [instancesPath] where !root.hasPrefix("/") {
             throw ValidationError("disk roots and the instances path must be absolute (--allowed-disk-root, VIRTHOST_ALLOWED_DISK_ROOTS, --instances-path, VIRTHOST_INSTANCES_PATH), got \(root)")
         }
@@ -57,6 +63,7 @@ struct HostOptions: ParsableArguments {
                            metricsMaxAge: .milliseconds(metricsMaxAgeMs),
                            maximumRetryDelay: .milliseconds(reconnectMaxDelayMs))
         configuration.instancesPool = instancesPool
+        configuration.consoleLogDirectory = consoleLogDir
         return configuration
     }
 }
