@@ -12,7 +12,7 @@ public enum GuestXML {
         return Element("domain", [("type", definition.virtType)]) {
             Element.text("name", spec.name)
             Element.text("uuid", definition.uuid)
-            if !spec.metadata.isEmpty { metadata(spec.metadata) }
+            if !spec.metadata.isEmpty || !spec.labels.isEmpty { metadata(spec.metadata, labels: spec.labels) }
             Element.text("memory", String(spec.memoryMaximumMB), [("unit", "MiB")])
             Element.text("currentMemory", String(spec.memoryMB), [("unit", "MiB")])
             if vhostUser {
@@ -50,11 +50,23 @@ public enum GuestXML {
         config(definition).serialized()
     }
 
-    static func metadata(_ entries: [String: String]) -> Element {
+    /// The labels' namespace, the one `PATCH /v1/domains/{ref}` keeps them in.
+    public static let labelsNamespace = "https://virthost.dev/xmlns/labels/1"
+
+    static func metadata(_ entries: [String: String], labels: [String: String] = [:]) -> Element {
         Element("metadata") {
-            Element("virthost:guest", [("xmlns:virthost", metadataNamespace)]) {
-                for key in entries.keys.sorted() {
-                    Element.text("virthost:entry", entries[key] ?? "", [("key", key)])
+            if !entries.isEmpty {
+                Element("virthost:guest", [("xmlns:virthost", metadataNamespace)]) {
+                    for key in entries.keys.sorted() {
+                        Element.text("virthost:entry", entries[key] ?? "", [("key", key)])
+                    }
+                }
+            }
+            if !labels.isEmpty {
+                Element("virthost:labels", [("xmlns:virthost", labelsNamespace)]) {
+                    for key in labels.keys.sorted() {
+                        Element.text("virthost:label", labels[key] ?? "", [("key", key)])
+                    }
                 }
             }
         }
