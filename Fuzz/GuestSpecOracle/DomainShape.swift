@@ -15,6 +15,7 @@ struct DomainShape {
         let domain = [
             "name", "uuid", "metadata", "metadata/virthost:guest", "metadata/virthost:guest/virthost:entry",
             "metadata/virthost-volumes:volumes", "metadata/virthost-volumes:volumes/virthost-volumes:volume",
+            "metadata/virthost:labels", "metadata/virthost:labels/virthost:label",
             "memory", "currentMemory", "memoryBacking", "memoryBacking/source", "memoryBacking/access", "vcpu",
             "sysinfo", "sysinfo/system", "sysinfo/system/entry",
             "os", "os/type", "os/kernel", "os/initrd", "os/cmdline", "os/boot", "os/smbios",
@@ -66,9 +67,13 @@ struct DomainShape {
         }.count
         let isX86 = definition.arch == "x86_64" || definition.arch == "i686"
         let counts: [(String, Int)] = [
-            ("domain/name", 1), ("domain/uuid", 1), ("domain/metadata", spec.metadata.isEmpty && madeVolumes == 0 ? 0 : 1),
+            ("domain/name", 1), ("domain/uuid", 1),
+            ("domain/metadata", spec.metadata.isEmpty && spec.labels.isEmpty && madeVolumes == 0 ? 0 : 1),
             ("domain/metadata/virthost-volumes:volumes/virthost-volumes:volume", madeVolumes),
+            ("domain/metadata/virthost:guest", spec.metadata.isEmpty ? 0 : 1),
             ("domain/metadata/virthost:guest/virthost:entry", spec.metadata.count),
+            ("domain/metadata/virthost:labels", spec.labels.isEmpty ? 0 : 1),
+            ("domain/metadata/virthost:labels/virthost:label", spec.labels.count),
             ("domain/memory", 1), ("domain/currentMemory", 1),
             ("domain/memoryBacking", spec.interfaces.contains { $0.type == "vhostuser" } ? 1 : 0),
             ("domain/vcpu", 1), ("domain/sysinfo", 1),
@@ -124,6 +129,8 @@ struct DomainShape {
         }
         let entries = all("domain/metadata/virthost:guest/virthost:entry").map { [$0.attribute("key") ?? "", $0.text] }
         try expectSame(entries, spec.metadata.map { [$0.key, $0.value] }, "metadata entries")
+        let labels = all("domain/metadata/virthost:labels/virthost:label").map { [$0.attribute("key") ?? "", $0.text] }
+        try expectSame(labels, spec.labels.map { [$0.key, $0.value] }, "labels")
         let sysinfo = all("domain/sysinfo/system/entry").map { [$0.attribute("name") ?? "", $0.text] }
         let info = spec.sysinfo
         let expected: [(String, String?)] = [

@@ -96,6 +96,17 @@ public struct GuestDefinition: Sendable, Hashable {
         for key in spec.metadata.keys.sorted() where key.isEmpty || key.count > 128 {
             fail("/metadata", "keys must be 1 to 128 characters")
         }
+        if spec.labels.count > DomainPatch.maximumLabels {
+            fail("/labels", "a domain has at most \(DomainPatch.maximumLabels) labels, got \(spec.labels.count)")
+        }
+        for (key, value) in spec.labels.sorted(by: { $0.key < $1.key }) {
+            let pointer = "/labels/" + ObjectReader.escape(key)
+            if !DomainPatch.isValidLabelKey(key) {
+                fail(pointer, "is not a label key: 1 to 63 letters, digits, '.', '_', '-' or '/', starting with a letter or digit")
+            } else if value.unicodeScalars.count > DomainPatch.maximumLabelValueLength {
+                fail(pointer, "must be at most \(DomainPatch.maximumLabelValueLength) characters")
+            }
+        }
 
         // Against the host's architectures, machines and domain types.
         if let host {

@@ -25,6 +25,8 @@ public struct GuestSpec: Sendable, Hashable {
     public var virtType: String?
     /// Rendered in the service's own XML namespace under `<metadata>`.
     public var metadata: [String: String]
+    /// The domain's labels from the start (as a domain patch sets them), in their own namespace.
+    public var labels: [String: String] = [:]
     public var cpu: CPUSpec
     public var os: OSSpec
     public var sysinfo: SysinfoSpec
@@ -110,6 +112,7 @@ public struct GuestSpec: Sendable, Hashable {
         maxMemoryMB = reader.int("max_memory_mb", in: GuestSpec.memoryMBRange)
         virtType = reader.string("virt_type")
         metadata = reader.stringMap("metadata")
+        labels = reader.stringMap("labels")
         cpu = reader.object("cpu").map(CPUSpec.init(reader:)) ?? CPUSpec()
         os = reader.object("os").map(OSSpec.init(reader:)) ?? OSSpec()
         sysinfo = reader.object("sysinfo").map(SysinfoSpec.init(reader:)) ?? SysinfoSpec()

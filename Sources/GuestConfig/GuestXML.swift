@@ -13,9 +13,10 @@ public enum GuestXML {
             Element.text("name", spec.name)
             Element.text("uuid", definition.uuid)
             let madeVolumes = ManagedVolumes.metadata(spec)
-            if !spec.metadata.isEmpty || madeVolumes != nil {
+            if !spec.metadata.isEmpty || !spec.labels.isEmpty || madeVolumes != nil {
                 Element("metadata") {
                     if !spec.metadata.isEmpty { metadataEntries(spec.metadata) }
+                    if !spec.labels.isEmpty { labelEntries(spec.labels) }
                     if let madeVolumes { madeVolumes }
                 }
             }
@@ -54,6 +55,17 @@ public enum GuestXML {
     /// The domain XML document.
     public static func xml(_ definition: GuestDefinition) -> String {
         config(definition).serialized()
+    }
+
+    /// The labels' namespace, the one `PATCH /v1/domains/{ref}` keeps them in.
+    public static let labelsNamespace = "https://virthost.dev/xmlns/labels/1"
+
+    static func labelEntries(_ labels: [String: String]) -> Element {
+        Element("virthost:labels", [("xmlns:virthost", labelsNamespace)]) {
+            for key in labels.keys.sorted() {
+                Element.text("virthost:label", labels[key] ?? "", [("key", key)])
+            }
+        }
     }
 
     static func metadataEntries(_ entries: [String: String]) -> Element {

@@ -35,11 +35,11 @@ public struct DomainDetails: Sendable, Hashable, Encodable {
     public var interfaces: [Interface]
     public var title: String?
     public var description: String?
-    /// The service's labels (``DomainLabels``).
-    public var labels: [String: String]
+    /// The service's labels (``DomainLabels``), kept in the summary, which encodes them.
+    public var labels: [String: String] { summary.labels }
 
     enum CodingKeys: String, CodingKey {
-        case os, disks, interfaces, title, description, labels
+        case os, disks, interfaces, title, description
         case cpuTimeNanoseconds = "cpu_time_ns"
     }
 
@@ -52,7 +52,6 @@ public struct DomainDetails: Sendable, Hashable, Encodable {
         try container.encode(interfaces, forKey: .interfaces)
         try container.encode(NullWhenAbsent(wrappedValue: title), forKey: .title)
         try container.encode(NullWhenAbsent(wrappedValue: description), forKey: .description)
-        try container.encode(labels, forKey: .labels)
     }
 
     public init(summary: DomainSummary, cpuTimeNanoseconds: UInt64, xml: String) throws {
@@ -64,7 +63,7 @@ public struct DomainDetails: Sendable, Hashable, Encodable {
         interfaces = description.interfaces
         title = description.title
         self.description = description.description
-        labels = description.labels
+        self.summary.labels = description.labels
     }
 }
 

@@ -14,9 +14,11 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
     public var maxMemoryMB: UInt64
     public var persistent: Bool
     public var autostart: Bool
+    /// The service's labels (``DomainLabels``).
+    public var labels: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case name, uuid, id, state, vcpus, persistent, autostart
+        case name, uuid, id, state, vcpus, persistent, autostart, labels
         case powerState = "power_state"
         case memoryMB = "memory_mb"
         case maxMemoryMB = "max_memory_mb"
@@ -30,8 +32,10 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
     }
 
     /// Reads a domain's summary with its name, id, persistence and autostart already known:
-    /// its info and UUID.
-    init(_ domain: Domain, name: String, id: UInt32?, persistent: Bool, autostart: Bool) throws {
+    /// its info and UUID. Labels are the caller's to read (the listing reads them; `/metrics`
+    /// has no use for them).
+    init(_ domain: Domain, name: String, id: UInt32?, persistent: Bool, autostart: Bool,
+         labels: [String: String] = [:]) throws {
         let info = try domain.info()
         self.name = name
         uuid = try domain.uuid()
@@ -43,5 +47,6 @@ public struct DomainSummary: Sendable, Hashable, Encodable {
         maxMemoryMB = info.maxMemoryKiB / 1024
         self.persistent = persistent
         self.autostart = autostart
+        self.labels = labels
     }
 }

@@ -74,7 +74,8 @@ extension Host {
                 do {
                     let name = try domain.name()
                     return try DomainSummary(domain, name: name, id: id, persistent: !transient.contains(name),
-                                             autostart: autostart.contains(name))
+                                             autostart: autostart.contains(name),
+                                             labels: try DomainLabels.labels(of: domain))
                 } catch let error as LibvirtError where error.isNoDomain {
                     return nil
                 }

@@ -41,6 +41,17 @@ struct XMLTree {
         guard root.name == rootName else { throw ParseError(description: "XML root is not <\(rootName)>") }
         self.root = root
     }
+
+    /// Parses `xml`, a lone element of any name (as `virDomainGetMetadata` gives one, with the
+    /// prefix it was stored under).
+    init(element xml: String) throws {
+        var reader = XMLReader(Array(xml.utf8))
+        do {
+            root = try reader.document()
+        } catch {
+            throw ParseError(description: "element XML does not parse: \(error.description)")
+        }
+    }
 }
 
 extension XMLTree.Element {

@@ -1,3 +1,4 @@
+import GuestConfig
 import HTTPServer
 import Locking
 import VirtHost
@@ -31,8 +32,13 @@ struct DomainRoutes {
         router.get("/v1/domains") { [host, lastList] request in
             let activity = try request.choice("state", default: Host.DomainActivity.all)
             let guestsOnly = try request.bool("guests_only", default: true)
+            let labels = try DomainRoutes.labelFilter(request)
             let listing = try await host.domainListing(activity, guestsOnly: guestsOnly)
-            return Response(contentType: "application/json", body: try lastList.body(for: listing))
+            guard !labels.isEmpty else {
+                return Response(contentType: "application/json", body: try lastList.body(for: listing))
+            }
+            let matching = listing.domains.filter { domain in labels.allSatisfy { domain.labels[$0.key] == $0.value } }
+            return Response(contentType: "application/json", body: try JSONWriter.encode(DomainList(domains: matching)))
         }
         router.get("/v1/domains/{ref}") { [host] request in
             .json(try await host.domain(request.pathParameter("ref") ?? ""))
@@ -48,6 +54,18 @@ struct DomainRoutes {
             let secure = try request.bool("secure", default: false)
             let xml = try await host.domainXML(request.pathParameter("ref") ?? "", inactive: inactive, secure: secure)
             return .document(xml: xml, as: format)
+        }
+    }
+
+    /// `?label=key=value`, repeatable: every pair must match. A key, then `=`, then the value
+    /// (which may itself hold `=`).
+    static func labelFilter(_ request: Request) throws -> [(key: String, value: String)] {
+        try request.queryValues("label").map { pair in
+            guard let equals = pair.firstIndex(of: "="), DomainPatch.isValidLabelKey(String(pair[..<equals])) else {
+                throw Problem.badRequest("label must be key=value with a label key (1 to 63 letters, digits, '.', '_', "
+                                         + "'-' or '/', starting with a letter or digit), got \(pair)", parameter: "label")
+            }
+            return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
         }
     }
 }

@@ -59,3 +59,21 @@ import Testing
         }
     }
 }
+
+/// `labels` at creation: rendered in the namespace a domain patch keeps them in.
+extension GuestRoomToGrowTests {
+    @Test func labelsRenderInTheirOwnNamespace() throws {
+        // The serialiser indents: compare without the whitespace between elements.
+        func compact(_ xml: String) -> String {
+            xml.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined()
+        }
+        let xml = compact(GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"labels":{"b":"2","a":"1"}}"#)))
+        #expect(xml.contains("<metadata><virthost:labels xmlns:virthost='https://virthost.dev/xmlns/labels/1'>"
+            + "<virthost:label key='a'>1</virthost:label><virthost:label key='b'>2</virthost:label></virthost:labels></metadata>"),
+                "\(xml)")
+        let both = compact(GuestXML.xml(try definition(#"{"name":"a","memory_mb":1,"metadata":{"k":"v"},"labels":{"a":"1"}}"#)))
+        #expect(both.contains("</virthost:guest><virthost:labels"))
+        let many = (0...64).map { #""k\#($0)":"v""# }.joined(separator: ",")
+        #expect(fieldErrors(#"{"name":"a","memory_mb":1,"labels":{\#(many)}}"#) == ["/labels"])
+    }
+}

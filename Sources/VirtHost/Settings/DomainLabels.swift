@@ -1,3 +1,4 @@
+import GuestConfig
 import Libvirt
 
 /// A domain's labels: a string map kept in its `<metadata>` as one element of the service's
@@ -5,7 +6,7 @@ import Libvirt
 /// survives restarts of the service and of libvirtd, and other applications' metadata is
 /// left alone.
 enum DomainLabels {
-    static let namespace = "https://virthost.dev/xmlns/labels/1"
+    static let namespace = GuestXML.labelsNamespace
     static let metadata = DomainMetadataKind.element(namespace: namespace, prefix: "virthost")
 
     /// The element to hand to `virDomainSetMetadata`; nil for no labels (the element goes).
@@ -28,5 +29,25 @@ enum DomainLabels {
             if let key = label.attribute("key") { labels[key] = label.ownText }
         }
         return labels
+    }
+
+    /// The labels of the element `virDomainGetMetadata` gives for the service's namespace (nil:
+    /// the domain has none).
+    static func labels(inElement xml: String?) throws(HostError) -> [String: String] {
+        guard let xml else { return [:] }
+        let element: XMLTree.Element
+        do { element = try XMLTree(element: xml).root } catch {
+            throw .unreadable("the labels' metadata does not parse: \(error)")
+        }
+        var labels: [String: String] = [:]
+        for label in element.childElements where label.name.hasSuffix("label") {
+            if let key = label.attribute("key") { labels[key] = label.ownText }
+        }
+        return labels
+    }
+
+    /// A domain's labels, read with one `virDomainGetMetadata` call rather than its whole XML.
+    static func labels(of domain: Domain) throws -> [String: String] {
+        try labels(inElement: try domain.metadata(metadata))
     }
 }
