@@ -124,24 +124,33 @@ def wrk_p99(seconds):
     value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out).groups()
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
+def p99_during(command):
+    """p99 of GET /v1/host under wrk while `command` runs back to back; and how often it ran."""
+    stop, count = threading.Event(), [0]
+    def loop():
+        while not stop.is_set():
+            subprocess.run(command, capture_output=True)
+            count[0] += 1
+    loader = threading.Thread(target=loop)
+    loader.start()
+    time.sleep(0.5)
+    p99 = wrk_p99(10)
+    stop.set(); loader.join()
+    return p99, count[0]
+
 idle_p99 = wrk_p99(5)
-stop = threading.Event()
-uploads = [0]
-def upload_loop():
-    while not stop.is_set():
-        subprocess.run(curl("-T", f"{root}/image.raw", f"{base}/image.raw/content?overwrite=true"), capture_output=True)
-        uploads[0] += 1
-loader = threading.Thread(target=upload_loop)
-loader.start()
-time.sleep(0.5)
-busy_p99 = wrk_p99(10)
-stop.set(); loader.join()
+busy_p99, uploads = p99_during(curl("-T", f"{root}/image.raw", f"{base}/image.raw/content?overwrite=true"))
+# The same load on libvirtd from its own client: what of the latency is libvirtd's and the CPU's.
+peer_p99, peer_uploads = p99_during(virsh + ["vol-upload", "peer-image.raw", f"{root}/image.raw", "--pool", pool,
+                                             "--sparse"])
 print("| transfer | virthostd MiB/s | virsh MiB/s | ratio |")
 print("|---|---|---|---|")
 print("\n".join(rows))
 print(f"\nvirthostd RSS growth during a transfer: max {max(rss):.1f} MiB over {len(rss)} transfers")
 print(f"GET /v1/host p99 under wrk -t1 -c4: {idle_p99:.2f} ms idle, {busy_p99:.2f} ms while 1 GiB raw uploads"
-      f" ran back to back ({uploads[0]} uploads)")
+      f" through the service ran back to back ({uploads} uploads), {peer_p99:.2f} ms while virsh vol-upload"
+      f" did the same ({peer_uploads} uploads)")
+print(f"load average at the end: {open('/proc/loadavg').read().split()[0]}")
 PY
     exit 0
 fi

@@ -185,8 +185,11 @@ extension RealLibvirtdTests {
                          output: root + "/response")
             }
             var latencies: [Double] = []
-            // Until the upload is well under way, then as long as it runs.
-            while latencies.count < 20 || !FileManager.default.fileExists(atPath: root + "/response") {
+            // Until the upload is well under way, then as long as it runs (curl writes the
+            // response file when the answer comes); bounded, should curl fail to connect at all.
+            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(600))
+            while latencies.count < 20
+                || (!FileManager.default.fileExists(atPath: root + "/response") && ContinuousClock.now < deadline) {
                 let started = ContinuousClock.now
                 let host = try await httpRequest(port: port, "/v1/host", timeout: 30)
                 let elapsed = ContinuousClock.now - started

@@ -36,6 +36,8 @@ public struct VolumeTransfer: Sendable {
 
     /// How much of the body may wait between the HTTP side and libvirt.
     static let queueCapacity = 8 << 20
+    /// The size of the pieces an upload's body is handed to libvirt's thread in.
+    static let batch = 512 * 1024
     /// Progress is logged each time this much more has moved.
     static let progressStep: UInt64 = 256 << 20
 
@@ -100,9 +102,20 @@ public struct VolumeTransfer: Sendable {
         }
         var bodyFailure: (any Error)?
         do {
+            // The server hands the body over in pieces of its connection buffer (16 KiB):
+            // gathered into batches, the thread is woken once per batch, not per piece.
+            var batch: [UInt8] = []
+            batch.reserveCapacity(Self.batch)
+            var open = true
             for try await chunk in body where !chunk.isEmpty {
-                guard await queue.put(chunk) else { break }
+                batch += chunk
+                guard batch.count >= Self.batch else { continue }
+                open = await queue.put(batch)
+                guard open else { break }
+                batch = []
+                batch.reserveCapacity(Self.batch)
             }
+            if open, !batch.isEmpty { _ = await queue.put(batch) }
             queue.finish()
         } catch {
             bodyFailure = error
