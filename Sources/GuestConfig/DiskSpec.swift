@@ -122,6 +122,10 @@ public struct DiskSpec: Sendable, Hashable {
         if managed {
             image = reader.object("image").map { VolumeReference(reader: $0) }
             sizeGB = reader.int("size_gb", in: VolumeReference.sizeGBRange)
+            // The service makes this disk: a source of the caller's would be another disk.
+            if reader.has("image") || reader.has("size_gb"), reader.has("source") {
+                reader.errors.add(reader.path("source"), "cannot be combined with image or size_gb: the service makes this disk")
+            }
         }
         if let source = reader.value("source") {
             switch source {

@@ -80,7 +80,21 @@ extension Host {
                 memory = .init(total: nodeInfo.memoryKiB / 1024, used: used / 1024, source: "domains")
             }
 
-            let (disk, newMemo) = diskUsage(path: instancesPath, inactive: inactive, running: running, memo: memo)
+            // A volume disk's file, looked up once a sweep: the XML names only pool and volume.
+            var volumeFiles: [String: String?] = [:]
+            func volumeFile(_ source: String) -> String? {
+                if let known = volumeFiles[source] { return known }
+                let parts = source.split(separator: "/", maxSplits: 1).map(String.init)
+                var file: String?
+                if parts.count == 2, let pool = try? connection.lookupStoragePool(name: parts[0]),
+                   let volume = try? pool.lookupVolume(name: parts[1]), (try? volume.info().type) == .file {
+                    file = try? volume.path()
+                }
+                volumeFiles[source] = file
+                return file
+            }
+            let (disk, newMemo) = diskUsage(path: instancesPath, inactive: inactive, running: running, memo: memo,
+                                            volumeFile: volumeFile)
             let cpu = capabilities.cpu
             return (HostMetrics(
                 vcpus: vcpus, memoryMB: memory,
@@ -110,14 +124,15 @@ extension Host {
     }
 
     /// Free space of the instances path minus the growth every file-backed disk of every
-    /// domain, active or not, still has in it (capacity − allocation). Network, volume and
-    /// block disks take no local space. Inactive domains' sizes come from their statistics,
+    /// domain, active or not, still has in it (capacity − allocation); a volume disk whose
+    /// volume is a file counts as a file disk. Network and block disks take no local space. Inactive domains' sizes come from their statistics,
     /// running ones' from their files (``DiskImage``); a disk neither gives (a driver without
     /// the block group, a busy domain, a format other than raw and qcow2, a file this process
     /// cannot read) is asked of `virDomainGetBlockInfo`, and one that cannot be read at all is
     /// logged and skipped, as Nova does.
     private func diskUsage(path: String, inactive: [DomainStatsRecord], running: [Domain],
-                           memo: [String: DiskTypeMemo]) -> (DiskUsage, [String: DiskTypeMemo]) {
+                           memo: [String: DiskTypeMemo], volumeFile: (String) -> String?)
+        -> (DiskUsage, [String: DiskTypeMemo]) {
         var byDomain: [String: UInt64] = [:]
         var newMemo: [String: DiskTypeMemo] = [:]
         func add(_ domain: Domain, _ disks: [FileDisk], sizes: (FileDisk) -> BlockInfo?) {
@@ -147,16 +162,20 @@ extension Host {
                 disks = known.fileDisks
             } else {
                 guard let xml = try? domain.xml() else { continue }
-                disks = FileDisk.all(xml: xml)
+                disks = FileDisk.all(xml: xml, volumeFile: volumeFile)
             }
             // Only what the statistics describe can be known unchanged next time.
             if let uuid, let signature { newMemo[uuid] = DiskTypeMemo(signature: signature, fileDisks: disks) }
-            add(domain, disks) { disk in blocks?.first { $0.name == disk.target }.flatMap(Self.blockInfo) }
+            add(domain, disks) { disk in
+                // An inactive domain's volume disk has no figures in its statistics: its file has.
+                blocks?.first { $0.name == disk.target }.flatMap(Self.blockInfo)
+                    ?? (disk.isVolume ? DiskImage.blockInfo(path: disk.path, format: disk.format) : nil)
+            }
         }
         for domain in running {
             // The live XML: a disk plugged in since the start is in it.
             guard let xml = try? domain.xml() else { continue }
-            add(domain, FileDisk.all(xml: xml)) { DiskImage.blockInfo(path: $0.path, format: $0.format) }
+            add(domain, FileDisk.all(xml: xml, volumeFile: volumeFile)) { DiskImage.blockInfo(path: $0.path, format: $0.format) }
         }
         var usage: DiskUsage
         if !FileManager.default.fileExists(atPath: path) {
@@ -182,18 +201,27 @@ extension Host {
     }
 }
 
-/// A file-backed disk of a domain, as its XML says: the disks that can grow on local storage.
+/// A file-backed disk of a domain, as its XML says: the disks that can grow on local storage,
+/// file disks and volume disks whose volume is a file.
 struct FileDisk: Sendable, Equatable {
     var target: String
     var path: String
     var format: String?
+    /// A `volume` disk, its path found through its pool.
+    var isVolume = false
 
     /// The file disks of a domain XML document (an empty CD-ROM drive has no file to grow).
-    static func all(xml: String) -> [FileDisk] {
+    /// `volumeFile` gives the file of a volume disk's `pool/volume`, nil when it is no file.
+    static func all(xml: String, volumeFile: (String) -> String? = { _ in nil }) -> [FileDisk] {
         guard let description = try? DomainDescription(xml: xml) else { return [] }
         return description.disks.compactMap { disk in
-            guard disk.type == "file", let target = disk.target, let path = disk.source else { return nil }
-            return FileDisk(target: target, path: path, format: disk.format)
+            guard let target = disk.target, let source = disk.source else { return nil }
+            switch disk.type {
+            case "file": return FileDisk(target: target, path: source, format: disk.format)
+            case "volume":
+                return volumeFile(source).map { FileDisk(target: target, path: $0, format: disk.format, isVolume: true) }
+            default: return nil
+            }
         }
     }
 }

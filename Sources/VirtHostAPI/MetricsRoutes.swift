@@ -21,6 +21,8 @@ struct MetricsRoutes {
                 let statistics = try await host.domainStatistics()
                 Self.record(figures, into: scrape)
                 for domain in statistics { Self.record(domain, into: scrape) }
+                // A driver without storage pools still has every other series.
+                if let pools = try? await Storage(host: host).pools() { Self.record(pools, into: scrape) }
                 up.set(Double(1))
             } catch {
                 up.set(Double(0))

@@ -74,6 +74,8 @@ import Testing
             (#"{"root":{"image":{"pool":"p"}}}"#, ["/storage/root/image/volume"]),
             (#"{"root":{"image":{"pool":"p","volume":"v"},"type":"file"}}"#, ["/storage/root/source", "/storage/root/type"]),
             (#"{"root":{"size_gb":1,"source":"/var/lib/libvirt/images/r"}}"#, ["/storage/root/source"]),
+            // A volume of the caller's is no disk for the service to make.
+            (#"{"root":{"type":"volume","source":{"pool":"p","volume":"v"},"size_gb":1}}"#, ["/storage/root/source"]),
             (#"{"ephemeral":[{"size_gb":1},{"size_gb":-1}]}"#, ["/storage/ephemeral/0", "/storage/ephemeral/1", "/storage/ephemeral/1/size_gb"]),
         ]
         for (storage, expected) in roles {

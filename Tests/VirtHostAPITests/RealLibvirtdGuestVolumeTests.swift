@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import VirtHost
 
 /// Guests on storage volumes on the real libvirtd: `volume` disks, root and ephemeral volumes
 /// the service makes in the instances pool (created by the service in a temporary directory),
@@ -271,6 +272,67 @@ extension RealLibvirtdTests {
         #expect(offline.status == 200, "\(offline.text)")
         #expect(try virtualSize(fixture.instancesPath + "/\(name)-root") == 67_108_864)
         let deleted = try await httpRequest(port: api.port, "DELETE", "/v1/domains/\(name)?volumes=owned", timeout: 60)
+        #expect(deleted.status == 200, "\(deleted.text)")
+    }
+}
+
+extension RealLibvirtdTests {
+    /// Volume disks whose volumes are files count in disk_available_least like file disks, the
+    /// domain stopped (its statistics have no figures for them) or running (its live XML); the
+    /// pools' sizes are in /metrics, which promtool accepts.
+    @Test func volumeDisksCountInDiskAvailableLeastAndPoolsAreInMetrics() async throws {
+        let fixture = try VolumeFixture.make(uri)
+        let name = Self.guestName()
+        defer {
+            removeGuest(name)
+            fixture.remove(uri)
+        }
+        let api = try volumeAPI(fixture)
+        defer { Task { await api.stop() } }
+        let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
+            {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","graphics":{"type":"none"},
+                     "cpu":\#(RealLibvirtd.startableCPU),"storage":{"ephemeral":{"size_gb":2}},
+                     "disks":[{"type":"volume","source":{"pool":"\#(fixture.imagePool)","volume":"base.qcow2"}}]},
+             "start":false}
+            """#.utf8), timeout: 60)
+        #expect(created.status == 201, "\(created.text)")
+        let uuid = try #require(try created.json()["uuid"] as? String)
+        func growth(_ path: String) throws -> Int {
+            let info = try JSONSerialization.jsonObject(with: Data(try run("qemu-img", ["info", "-U", "--output=json", path]).utf8))
+                as? [String: Any]
+            let capacity = try #require(info?["virtual-size"] as? Int)
+            let allocated = try #require(Int(try run("stat", ["-c", "%b", path]).trimmingCharacters(in: .whitespacesAndNewlines)))
+            return capacity - allocated * 512
+        }
+        func overCommitted() async throws -> Int? {
+            try await api.host.metrics(maxAge: .zero).disk.overCommittedByDomain[uuid].map(Int.init)
+        }
+        let files = [fixture.instancesPath + "/\(name)-ephemeral", fixture.base]
+        let stopped = try await overCommitted()
+        let expected = try files.map(growth).reduce(0, +)
+        #expect(stopped == expected)
+        #expect(expected > 2_000_000_000)
+        _ = try run("virsh", ["-c", uri, "start", name])
+        let running = try await overCommitted()
+        #expect(running == (try files.map(growth).reduce(0, +)))
+
+        let scrape = try await httpRequest(port: api.port, "/metrics").text
+        let pool = try await httpRequest(port: api.port, "/v1/storage/pools/\(fixture.imagePool)").json()
+        let capacity = try #require(pool["capacity_bytes"] as? Int)
+        let samples = try MetricsEndpointTests.samples(scrape).filter { $0.labels == #"{pool="\#(fixture.imagePool)"}"# }
+        #expect(Set(samples.map(\.name)) == ["libvirt_storage_pool_capacity_bytes", "libvirt_storage_pool_allocation_bytes",
+                                             "libvirt_storage_pool_available_bytes"], "\(scrape)")
+        #expect(samples.first { $0.name == "libvirt_storage_pool_capacity_bytes" }?.value == Double(capacity))
+        #expect(scrape.contains(#"libvirt_storage_pool_capacity_bytes{pool="\#(fixture.instancesPool)"}"#))
+        let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("scrape-\(UUID()).txt")
+        try scrape.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let verdict = try await onOwnThread {
+            try run("sh", ["-c", #"promtool check metrics < "$1" 2>&1; echo "exit $?""#, "sh", file.path])
+        }
+        #expect(verdict == "exit 0\n", "promtool: \(verdict)")
+        let deleted = try await httpRequest(port: api.port, "DELETE", "/v1/domains/\(name)?force=true&volumes=owned",
+                                            timeout: 60)
         #expect(deleted.status == 200, "\(deleted.text)")
     }
 }

@@ -29,8 +29,10 @@ public struct GuestVolumes: Sendable {
             case .failure(let error): errors.append(error)
             }
         }
-        let pool = try await host.storagePool(instancesPool)
-        for volume in ManagedVolumes.plan(resolved, pool: instancesPool) {
+        let plan = ManagedVolumes.plan(resolved, pool: instancesPool)
+        // Asked only when needed: a spec without such roles costs no extra libvirt call.
+        let pool = plan.isEmpty ? nil : try await host.storagePool(instancesPool)
+        for volume in plan {
             let at = pointer + volume.pointer
             if let image = volume.image, image.refusals(at: "").isEmpty {
                 switch try await lookup(image, at: at + "/image") {
@@ -42,7 +44,7 @@ public struct GuestVolumes: Sendable {
                 case .failure(let error): errors.append(error)
                 }
             }
-            guard case .done(let details) = pool, details.state == "running" else { continue }
+            guard case .done(let details)? = pool, details.state == "running" else { continue }
             if case .done = try await host.storageVolume(pool: instancesPool, volume: volume.name) {
                 errors.append(FieldError(pointer: at, detail: "the instances pool \(instancesPool) has a volume "
                                              + "\(volume.name) already (left by an earlier guest of this name?)"))
@@ -106,7 +108,8 @@ public struct GuestVolumes: Sendable {
         let xml = try await guest.withDomain { domain in
             try domain.xml(try domain.isPersistent() ? .inactive : [])
         }
-        let metadata = try XMLTree(xml, root: "domain").root.child("metadata")
+        // A document that does not parse records nothing the service can act on.
+        let metadata = (try? XMLTree(xml, root: "domain"))?.root.child("metadata")
         let element = metadata?.childElements.first { child in
             child.attributes.contains { $0.name.hasPrefix("xmlns") && $0.value == ManagedVolumes.namespace }
         }
