@@ -53,6 +53,8 @@ public struct API: Sendable {
                                               idempotency: IdempotentRequest(store: idempotency, logger: logger))
         StorageRoutes(host: host, operations: operationRoutes).register(in: &router)
         operationRoutes.register(in: &router)
+        SnapshotRoutes(snapshots: Snapshots(operations: operations),
+                       idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         ConsoleRoutes(host: host).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
