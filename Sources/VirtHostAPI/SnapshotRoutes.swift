@@ -4,8 +4,10 @@ import VirtHost
 
 /// `/v1/domains/{ref}/snapshots...`: internal snapshots, listed as a tree, reverted, deleted.
 /// A snapshot with memory of a running guest is an operation (202); of a shut-off guest, 201.
+/// `/v1/domains/{ref}/save`: managed save (an operation) and its removal.
 struct SnapshotRoutes {
     let snapshots: Snapshots
+    var managedSave: ManagedSave { ManagedSave(operations: snapshots.operations) }
     let idempotency: IdempotentRequest
 
     struct SnapshotList: Encodable {
@@ -46,6 +48,20 @@ struct SnapshotRoutes {
         router.delete("/v1/domains/{ref}/snapshots/{name}") { [snapshots] request in
             try await snapshots.delete(domain: request.pathParameter("ref") ?? "", name: request.pathParameter("name") ?? "",
                                        children: try request.bool("children", default: false))
+            return Response(status: 204)
+        }
+        registerManagedSave(in: &router)
+    }
+
+    func registerManagedSave(in router: inout Router) {
+        router.post("/v1/domains/{ref}/save", options: RouteOptions(access: .write, idempotent: true)) {
+            [managedSave, idempotency] request in
+            try await idempotency.run(request) {
+                OperationRoutes.accepted(try await managedSave.save(domain: request.pathParameter("ref") ?? ""))
+            }
+        }
+        router.delete("/v1/domains/{ref}/save") { [managedSave] request in
+            try await managedSave.remove(domain: request.pathParameter("ref") ?? "")
             return Response(status: 204)
         }
     }

@@ -156,4 +156,38 @@ extension RealLibvirtdTests {
         #expect(try run("virsh", ["-c", uri, "domstate", guest.name]).contains("paused"))
         #expect(try await httpRequest(port: port, "DELETE", "\(snapshots)/live", timeout: 60).status == 204)
     }
+
+    @Test func aManagedSaveIsAnOperationAndTheNextStartRestoresTheGuest() async throws {
+        let guest = try defineSnapshotGuest()
+        defer { removeSnapshotGuest(guest) }
+        let api = try APITestServer(uri: uri)
+        defer { Task { await api.stop() } }
+        let port = api.port
+        let save = "/v1/domains/\(guest.name)/save"
+        // A guest that does not run has no RAM to save.
+        let stopped = try await httpRequest(port: port, "POST", save)
+        #expect(stopped.status == 409 && stopped.text.contains("invalid-state"), "\(stopped.text)")
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
+
+        let accepted = try await httpRequest(port: port, "POST", save, timeout: 30)
+        #expect(accepted.status == 202, "\(accepted.text)")
+        let id = try #require(try accepted.json()["id"] as? String)
+        #expect(try accepted.json()["kind"] as? String == "managed-save")
+        let finished = try await finishedOperation(port, id)
+        #expect(finished["state"] as? String == "succeeded", "\(finished)")
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name]).contains("shut off"))
+        #expect(try run("virsh", ["-c", uri, "dominfo", guest.name]).contains("Managed save:   yes"))
+
+        let started = try await httpRequest(port: port, "POST", "/v1/domains/\(guest.name)/start", timeout: 60)
+        #expect(started.status == 200, "\(started.text)")
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name, "--reason"]).contains("running (restored)"))
+
+        // Saved again, then the image removed: the next start boots afresh.
+        let again = try await httpRequest(port: port, "POST", save, timeout: 30)
+        _ = try await finishedOperation(port, try #require(try again.json()["id"] as? String))
+        #expect(try await httpRequest(port: port, "DELETE", save).status == 204)
+        #expect(try run("virsh", ["-c", uri, "dominfo", guest.name]).contains("Managed save:   no"))
+        let none = try await httpRequest(port: port, "DELETE", save)
+        #expect(none.status == 409, "\(none.text)")
+    }
 }
