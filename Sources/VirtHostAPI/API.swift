@@ -59,6 +59,8 @@ public struct API: Sendable {
         StorageContentRoutes(host: host).register(in: &router)
         VolumeResizeRoutes(host: host).register(in: &router)
         operationRoutes.register(in: &router)
+        SnapshotRoutes(snapshots: Snapshots(operations: operations),
+                       idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)

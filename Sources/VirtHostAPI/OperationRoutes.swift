@@ -92,7 +92,7 @@ struct OperationDocument: Encodable {
         case percent, phase
         case processedBytes = "processed_bytes", totalBytes = "total_bytes", remainingBytes = "remaining_bytes"
     }
-    enum ResultKeys: String, CodingKey { case volume }
+    enum ResultKeys: String, CodingKey { case volume, snapshot }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -135,6 +135,9 @@ struct OperationDocument: Encodable {
         case .volume(let volume)?:
             var nested = container.nestedContainer(keyedBy: ResultKeys.self, forKey: .result)
             try nested.encode(volume, forKey: .volume)
+        case .snapshot(let snapshot)?:
+            var nested = container.nestedContainer(keyedBy: ResultKeys.self, forKey: .result)
+            try nested.encode(snapshot, forKey: .snapshot)
         case nil:
             try container.encodeNil(forKey: .result)
         }

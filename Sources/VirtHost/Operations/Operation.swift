@@ -59,6 +59,7 @@ public struct Operation: Sendable, Hashable {
     /// What a finished operation made.
     public enum Result: Sendable, Hashable {
         case volume(StorageVolumeDetails)
+        case snapshot(SnapshotDetails)
     }
 
     public var id: String
