@@ -33,6 +33,12 @@ public final class UpgradedConnection: Sendable {
     /// Up to `max` bytes; empty at the end of the stream (or after ``shutdown()``), or when
     /// nothing arrived within `timeoutMilliseconds` (when given).
     public func receive(max: Int = 64 * 1024, timeoutMilliseconds: Int32 = -1) async -> [UInt8] {
+        await receiveUnlessQuiet(max: max, timeoutMilliseconds: timeoutMilliseconds) ?? []
+    }
+
+    /// Up to `max` bytes; empty at the end of the stream (or after ``shutdown()``); nil when
+    /// nothing arrived within `timeoutMilliseconds` and the stream is still open.
+    public func receiveUnlessQuiet(max: Int = 64 * 1024, timeoutMilliseconds: Int32) async -> [UInt8]? {
         let descriptor = descriptor
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
@@ -42,7 +48,10 @@ public final class UpgradedConnection: Sendable {
                 repeat {
                     count = recv(descriptor, &buffer, max, 0)
                     if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                        guard UpgradedConnection.wait(descriptor, for: POLLIN, timeoutMilliseconds: timeoutMilliseconds) else { break }
+                        guard UpgradedConnection.wait(descriptor, for: POLLIN, timeoutMilliseconds: timeoutMilliseconds) else {
+                            continuation.resume(returning: nil)
+                            return
+                        }
                     }
                 } while count < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continuation.resume(returning: Array(buffer.prefix(Swift.max(count, 0))))

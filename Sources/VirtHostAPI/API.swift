@@ -15,17 +15,20 @@ public struct API: Sendable {
     public let audit: AuditLog?
     /// One-time tickets that open a console (`POST /v1/domains/{ref}/console-tickets`).
     public let consoleTickets: ConsoleTickets
+    /// How long a console's WebSocket may be quiet both ways before it is closed; nil: no limit.
+    public let consoleIdleTimeout: Duration?
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
                 idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil,
-                consoleTickets: ConsoleTickets = ConsoleTickets(), logger: Logger) {
+                consoleTickets: ConsoleTickets = ConsoleTickets(), consoleIdleTimeout: Duration? = nil, logger: Logger) {
         self.host = host
         self.metrics = metrics
         self.eventHeartbeat = eventHeartbeat
         self.idempotency = idempotency
         self.audit = audit
         self.consoleTickets = consoleTickets
+        self.consoleIdleTimeout = consoleIdleTimeout
         self.logger = logger
     }
 
@@ -50,7 +53,7 @@ public struct API: Sendable {
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
         StorageRoutes(host: host).register(in: &router)
-        ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit).register(in: &router)
+        ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit, idleTimeout: consoleIdleTimeout).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

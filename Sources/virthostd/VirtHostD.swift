@@ -66,6 +66,7 @@ struct VirtHostD: AsyncParsableCommand {
                       idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(self.api.idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
                       consoleTickets: ConsoleTickets(configuration: .init(timeToLive: .seconds(self.api.consoleTicketTtl))),
+                      consoleIdleTimeout: self.api.consoleIdleTimeout == 0 ? nil : .seconds(self.api.consoleIdleTimeout),
                       logger: Logger(label: "virthost.api"))
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()
