@@ -10,8 +10,10 @@ import Glibc
 /// closes the connection.
 public typealias UpgradeHandler = @Sendable (UpgradedConnection) async -> Void
 
-/// A connection handed over from HTTP to another protocol. Reads and writes block in the
-/// kernel, so they run on Dispatch's threads, never on Swift's cooperative pool.
+/// A connection handed over from HTTP to another protocol. A read waits for data on the
+/// process's one poll thread (``DescriptorReadiness``), so an idle connection holds no thread;
+/// writes, which block only while the peer reads slowly, run on Dispatch's threads, never on
+/// Swift's cooperative pool.
 public final class UpgradedConnection: Sendable {
     /// Bytes the client sent after its request head, before the switch: read these first.
     public let initialBytes: [UInt8]
@@ -33,21 +35,13 @@ public final class UpgradedConnection: Sendable {
     /// Up to `max` bytes; empty at the end of the stream (or after ``shutdown()``), or when
     /// nothing arrived within `timeoutMilliseconds` (when given).
     public func receive(max: Int = 64 * 1024, timeoutMilliseconds: Int32 = -1) async -> [UInt8] {
-        let descriptor = descriptor
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var buffer = [UInt8](repeating: 0, count: max)
-                var count: Int
-                // libmicrohttpd's sockets are non-blocking: wait for data rather than spin.
-                repeat {
-                    count = recv(descriptor, &buffer, max, 0)
-                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                        guard UpgradedConnection.wait(descriptor, for: POLLIN, timeoutMilliseconds: timeoutMilliseconds) else { break }
-                    }
-                } while count < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continuation.resume(returning: Array(buffer.prefix(Swift.max(count, 0))))
-            }
-        }
+        await receiveUnlessQuiet(max: max, timeoutMilliseconds: timeoutMilliseconds) ?? []
+    }
+
+    /// Up to `max` bytes; empty at the end of the stream (or after ``shutdown()``); nil when
+    /// nothing arrived within `timeoutMilliseconds` and the stream is still open.
+    public func receiveUnlessQuiet(max: Int = 64 * 1024, timeoutMilliseconds: Int32) async -> [UInt8]? {
+        await DescriptorReadiness.shared.receive(descriptor, max: max, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Sends all of `bytes`; false when the peer is gone.

@@ -17,12 +17,14 @@ public struct API: Sendable {
     public let operations: Operations
     /// One-time tickets that open a console (`POST /v1/domains/{ref}/console-tickets`).
     public let consoleTickets: ConsoleTickets
+    /// How long a console's WebSocket may be quiet both ways before it is closed; nil: no limit.
+    public let consoleIdleTimeout: Duration?
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
                 idempotency: IdempotencyStore = IdempotencyStore(), audit: AuditLog? = nil,
                 operations: Operations.Configuration = .init(), consoleTickets: ConsoleTickets = ConsoleTickets(),
-                logger: Logger) {
+                consoleIdleTimeout: Duration? = nil, logger: Logger) {
         self.host = host
         self.metrics = metrics
         self.eventHeartbeat = eventHeartbeat
@@ -30,6 +32,7 @@ public struct API: Sendable {
         self.audit = audit
         self.operations = Operations(host: host, configuration: operations, describe: OperationRoutes.describe)
         self.consoleTickets = consoleTickets
+        self.consoleIdleTimeout = consoleIdleTimeout
         self.logger = logger
     }
 
@@ -61,7 +64,7 @@ public struct API: Sendable {
         operationRoutes.register(in: &router)
         SnapshotRoutes(snapshots: Snapshots(operations: operations),
                        idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
-        ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit).register(in: &router)
+        ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit, idleTimeout: consoleIdleTimeout).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

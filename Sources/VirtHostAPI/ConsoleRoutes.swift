@@ -10,6 +10,9 @@ struct ConsoleRoutes {
     let host: Host
     let tickets: ConsoleTickets
     let audit: AuditLog?
+    /// ``WebSocket/Configuration/idleTimeout`` of every console's socket.
+    let idleTimeout: Duration?
+    var socketConfiguration: WebSocket.Configuration { WebSocket.Configuration(idleTimeout: idleTimeout) }
 
     /// A console is root on the guest: `write` scope, unless the request carries a ticket,
     /// which the route itself checks (a browser's WebSocket cannot send a bearer token).
@@ -57,7 +60,7 @@ struct ConsoleRoutes {
             // client left after the 101 was queued): nothing else would end its thread.
             let owner = SessionOwner(session)
             do {
-                return try .webSocket(request) { socket in
+                return try .webSocket(request, configuration: socketConfiguration) { socket in
                     await audited(caller, kind: "serial", reference: reference, request: request) {
                         await Self.relay(owner.session, socket)
                     }
@@ -107,7 +110,7 @@ struct ConsoleRoutes {
             }
             let owner = DisplayOwner(session)
             do {
-                return try .webSocket(request, subprotocols: Self.vncSubprotocols) { socket in
+                return try .webSocket(request, subprotocols: Self.vncSubprotocols, configuration: socketConfiguration) { socket in
                     await audited(caller, kind: "vnc", reference: reference, request: request) {
                         await Self.relay(owner.session, socket)
                     }

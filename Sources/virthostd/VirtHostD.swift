@@ -67,6 +67,7 @@ struct VirtHostD: AsyncParsableCommand {
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
                       operations: .init(retention: .seconds(self.api.operationRetention)),
                       consoleTickets: ConsoleTickets(configuration: .init(timeToLive: .seconds(self.api.consoleTicketTtl))),
+                      consoleIdleTimeout: self.api.consoleIdleTimeout == 0 ? nil : .seconds(self.api.consoleIdleTimeout),
                       logger: Logger(label: "virthost.api"))
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()

@@ -22,6 +22,14 @@ import Testing
                 }
             }
         }
+        // The same echo, closed after one quiet second.
+        router.get("/ws/idle", options: RouteOptions(access: .write, upgrade: true)) { request in
+            try .webSocket(request, configuration: WebSocket.Configuration(idleTimeout: .seconds(1))) { socket in
+                while let message = await socket.receive() {
+                    guard await socket.send(message) else { return }
+                }
+            }
+        }
         let configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(5))
         let server = HTTPServer(configuration: configuration, router: router, logger: Logger(label: "test"))
         try server.start()
@@ -74,5 +82,25 @@ import Testing
         #expect(refused["foreign_origin"]?["status"] as? Int == 403, "a foreign Origin is refused before the upgrade")
         #expect(seen["own_origin_status"] as? Int == 101)
         for (_, answer) in refused { #expect(answer["type"] as? String == "application/problem+json") }
+    }
+
+    /// A quiet socket is closed with 1001 after the idle timeout; one that keeps talking stays.
+    @Test(.enabled(if: python != nil, "VIRTHOST_TEST_PYTHON names a Python with websockets"))
+    func aQuietSocketIsClosedAfterTheIdleTimeout() async throws {
+        let server = try Self.startServer()
+        let python = try #require(Self.python)
+        let port = server.port
+        let output = try await onOwnThread {
+            try run(python, [Fixtures.path("websocket_idle.py"), String(port), "/ws/idle"])
+        }
+        await server.shutdown()
+        let line = try #require(output.split(separator: "\n").last, "websocket_idle.py printed nothing")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(output)")
+        #expect(seen["quiet_code"] as? Int == 1001)
+        #expect((seen["quiet_reason"] as? String)?.contains("idle") == true)
+        let seconds = try #require(seen["quiet_seconds"] as? Double)
+        print("idle close after \(seconds) s (timeout 1 s)")
+        #expect(seconds >= 0.9 && seconds < 10, "closed after the timeout, not before")
+        #expect(seen["talking_open"] as? Bool == true, "a socket that talks every 0.3 s outlives the timeout")
     }
 }

@@ -145,3 +145,40 @@ extension RealLibvirtdTests {
         await api.stop()
     }
 }
+
+/// Many idle consoles cost no thread each: a read waits on the one poll thread.
+extension RealLibvirtdTests {
+    /// How many idle VNC WebSockets the test opens (200; a sanitizer run may set fewer).
+    static let idleSocketCount = Int(ProcessInfo.processInfo.environment["VIRTHOST_TEST_IDLE_SOCKETS"] ?? "") ?? 200
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VIRTHOST_TEST_PYTHON"] != nil,
+                   "VIRTHOST_TEST_PYTHON names a Python with websockets"))
+    func hundredsOfIdleVNCWebSocketsKeepTheThreadCountBounded() async throws {
+        let python = try #require(ProcessInfo.processInfo.environment["VIRTHOST_TEST_PYTHON"])
+        let count = Self.idleSocketCount
+        // QEMU serves at most 32 VNC clients a display (its `connections` default): 30 a guest.
+        let names = (0..<(count + 29) / 30).map { _ in Self.guestName() }
+        defer { for name in names { removeGuest(name) } }
+        let api = try APITestServer(uri: uri)
+        for name in names {
+            let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
+                {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["hd"]},
+                         "cpu":\#(RealLibvirtd.startableCPU)},"start":true}
+                """#.utf8), timeout: 60)
+            #expect(created.status == 201, "\(created.text)")
+        }
+        let urls = names.map { "ws://127.0.0.1:\(api.port)/v1/domains/\($0)/console/vnc" }
+        let pid = ProcessInfo.processInfo.processIdentifier
+        let output = try await onOwnThread {
+            try run(python, [Fixtures.path("vnc_idle_sockets.py"), String(count), String(pid)] + urls)
+        }
+        await api.stop()
+        let line = try #require(output.split(separator: "\n").last, "vnc_idle_sockets.py printed nothing")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(output)")
+        #expect(seen["open"] as? Int == count, "\(seen["errors"] ?? "")")
+        let before = try #require(seen["threads_before"] as? Int), open = try #require(seen["threads_open"] as? Int)
+        print("threads: \(before) before, \(open) with \(count) idle VNC WebSockets open on \(names.count) guests")
+        // The bound: 64 threads more, whatever the count (a thread per socket would be 2 × count).
+        #expect(open - before <= 64, "\(open - before) threads more with \(count) idle sockets")
+    }
+}

@@ -7,7 +7,14 @@ public final class WebSocket: Sendable {
     public struct Configuration: Sendable {
         /// The largest message (all its fragments together) accepted; larger ones close the socket with 1009.
         public var maxMessageSize: Int
-        public init(maxMessageSize: Int = 1 << 20) { self.maxMessageSize = maxMessageSize }
+        /// How long a socket may carry nothing either way before it is closed with 1001
+        /// ("going away") and the reason; nil: no limit. Pings count, so a client that pings
+        /// keeps an idle console open.
+        public var idleTimeout: Duration?
+        public init(maxMessageSize: Int = 1 << 20, idleTimeout: Duration? = nil) {
+            self.maxMessageSize = maxMessageSize
+            self.idleTimeout = idleTimeout
+        }
     }
 
     public enum Message: Sendable, Equatable {
@@ -53,6 +60,8 @@ public final class WebSocket: Sendable {
         var readingDone = false
         /// The code and reason of the peer's close frame.
         var peerClose: (code: CloseCode?, reason: String)?
+        /// When a byte last went either way (``Configuration/idleTimeout``).
+        var lastActivity = ContinuousClock.now
     }
     private let state: Mutex<State>
 
@@ -77,13 +86,31 @@ public final class WebSocket: Sendable {
             switch parsed {
             case .needMore:
                 // Once the close frame is sent, the peer's answer is awaited for a bounded time only.
-                let closing = state.withLock { $0.closeSent }
-                let bytes = await connection.receive(timeoutMilliseconds: closing ? Self.closeAnswerMilliseconds : -1)
+                let (closing, lastActivity) = state.withLock { ($0.closeSent, $0.lastActivity) }
+                let bytes: [UInt8]
+                if !closing, let idleTimeout = configuration.idleTimeout {
+                    let left = lastActivity + idleTimeout - ContinuousClock.now
+                    let milliseconds = Swift.max(0, Swift.min(Int64(Int32.max), left.components.seconds * 1000
+                        + left.components.attoseconds / 1_000_000_000_000_000 + 1))
+                    guard let received = await connection.receiveUnlessQuiet(timeoutMilliseconds: Int32(milliseconds)) else {
+                        // Quiet this long: sends may have happened meanwhile, so look again.
+                        if state.withLock({ ContinuousClock.now - $0.lastActivity >= idleTimeout }) {
+                            await close(.goingAway, reason: "idle for \(idleTimeout.components.seconds) s")
+                        }
+                        continue
+                    }
+                    bytes = received
+                } else {
+                    bytes = await connection.receive(timeoutMilliseconds: closing ? Self.closeAnswerMilliseconds : -1)
+                }
                 if bytes.isEmpty {
                     state.withLock { $0.readingDone = true }
                     return nil
                 }
-                state.withLock { $0.buffer += bytes }
+                state.withLock {
+                    $0.buffer += bytes
+                    $0.lastActivity = .now
+                }
             case .failure(let code, let reason):
                 await fail(code, reason)
                 return nil
@@ -195,7 +222,10 @@ public final class WebSocket: Sendable {
     }
 
     private func sendFrame(_ frame: WebSocketFrame) async -> Bool {
-        guard !state.withLock({ $0.closeSent }) else { return false }
+        guard !state.withLock({ state in
+            state.lastActivity = .now
+            return state.closeSent
+        }) else { return false }
         return await connection.send(frame.encoded())
     }
 

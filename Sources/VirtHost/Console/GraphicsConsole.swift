@@ -39,9 +39,10 @@ public struct GraphicsConsole: Sendable {
     }
 }
 
-/// An open VNC connection: the RFB bytes both ways, unchanged. Reads and writes block in the
-/// kernel, so they run on Dispatch's threads, never on Swift's cooperative pool or the Host's
-/// thread. The descriptor is closed when the session goes.
+/// An open VNC connection: the RFB bytes both ways, unchanged. A read waits on the process's
+/// one poll thread (``DescriptorReadiness``), so an idle display holds no thread; writes, which
+/// block only while QEMU reads slowly, run on Dispatch's threads, never on Swift's cooperative
+/// pool or the Host's thread. The descriptor is closed when the session goes.
 public final class GraphicsConsoleSession: Sendable {
     let descriptor: Int32
     /// Sends run one after another, so concurrent writers never interleave their bytes.
@@ -57,21 +58,7 @@ public final class GraphicsConsoleSession: Sendable {
 
     /// Up to `max` bytes; empty once the display's end closed (the domain stopped) or after ``close()``.
     public func receive(max: Int = 64 * 1024) async -> [UInt8] {
-        let descriptor = descriptor
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var buffer = [UInt8](repeating: 0, count: max)
-                var count: Int
-                repeat {
-                    count = recv(descriptor, &buffer, max, 0)
-                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                        _ = poll(&entry, 1, -1)
-                    }
-                } while count < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continuation.resume(returning: Array(buffer.prefix(Swift.max(count, 0))))
-            }
-        }
+        await DescriptorReadiness.shared.receive(descriptor, max: max) ?? []
     }
 
     /// Sends all of `bytes`; false when the display's end is gone.

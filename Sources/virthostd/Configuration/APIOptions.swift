@@ -13,10 +13,14 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Seconds a console ticket may wait for its use. Env: VIRTHOST_CONSOLE_TICKET_TTL.")
     var consoleTicketTtl: Int = Environment.value("VIRTHOST_CONSOLE_TICKET_TTL", default: 30)
 
+    @Option(help: "Seconds a console's WebSocket may carry nothing either way before it is closed with 1001 (0 = never). Env: VIRTHOST_CONSOLE_IDLE_TIMEOUT.")
+    var consoleIdleTimeout: Int = Environment.value("VIRTHOST_CONSOLE_IDLE_TIMEOUT", default: 900)
+
     func validate() throws {
         try Require.atLeast(1, sseHeartbeat, "--sse-heartbeat", "VIRTHOST_SSE_HEARTBEAT")
         try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
         try Require.atLeast(1, operationRetention, "--operation-retention", "VIRTHOST_OPERATION_RETENTION")
         try Require.atLeast(1, consoleTicketTtl, "--console-ticket-ttl", "VIRTHOST_CONSOLE_TICKET_TTL")
+        try Require.atLeast(0, consoleIdleTimeout, "--console-idle-timeout", "VIRTHOST_CONSOLE_IDLE_TIMEOUT")
     }
 }

@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Waits for descriptors to become readable without a thread per descriptor: one thread
+/// runs poll(2) over every waiter of the process and resumes each when its descriptor is
+/// readable (or at its end, or failed) or its timeout passed. Hundreds of idle sockets
+/// (WebSocket consoles) then cost no thread each. (poll rather than epoll: Swift's Glibc
+/// module has no epoll, and a few hundred descriptors a wake-up cost microseconds.)
+public final class DescriptorReadiness: Sendable {
+    /// The process's one instance and thread.
+    public static let shared = DescriptorReadiness()
+
+    private struct Waiter {
+        let descriptor: Int32
+        let deadline: ContinuousClock.Instant?
+        let continuation: CheckedContinuation<Bool, Never>
+    }
+    private struct State {
+        var waiters: [UInt64: Waiter] = [:]
+        var nextToken: UInt64 = 0
+    }
+    private let state = Mutex(State())
+    /// A pipe whose write end interrupts poll when the set of waiters changed.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    private init() {
+        var ends: [Int32] = [0, 0]
+        // Without a pipe the service has no sockets either: there is nothing to fall back to.
+        precondition(pipe(&ends) == 0, "pipe failed: \(String(cString: strerror(errno)))")
+        for end in ends {
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        }
+        wakeRead = ends[0]
+        wakeWrite = ends[1]
+        DetachedThread.start(name: "virthost-ready") { [self] in self.run() }
+    }
+
+    /// True once `descriptor` is readable, at its end or failed; false when
+    /// `timeoutMilliseconds` (negative: none) passed first.
+    public func readable(_ descriptor: Int32, timeoutMilliseconds: Int32 = -1) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let deadline = timeoutMilliseconds < 0 ? nil : ContinuousClock.now + .milliseconds(Int(timeoutMilliseconds))
+            state.withLock { state in
+                state.waiters[state.nextToken] = Waiter(descriptor: descriptor, deadline: deadline, continuation: continuation)
+                state.nextToken += 1
+            }
+            var one: UInt8 = 1
+            _ = write(wakeWrite, &one, 1)
+        }
+    }
+
+    private func run() {
+        var drain = [UInt8](repeating: 0, count: 256)
+        while true {
+            let (tokens, descriptors, timeout) = state.withLock { state -> ([UInt64], [pollfd], Int32) in
+                var tokens: [UInt64] = []
+                var descriptors = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                for (token, waiter) in state.waiters {
+                    tokens.append(token)
+                    descriptors.append(pollfd(fd: waiter.descriptor, events: Int16(POLLIN), revents: 0))
+                }
+                guard let earliest = state.waiters.values.compactMap(\.deadline).min() else { return (tokens, descriptors, -1) }
+                let left = earliest - ContinuousClock.now
+                let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
+                return (tokens, descriptors, Int32(max(0, min(milliseconds, Int64(Int32.max)))))
+            }
+            var polled = descriptors
+            let count = poll(&polled, nfds_t(polled.count), timeout)
+            if count > 0 && polled[0].revents != 0 { _ = read(wakeRead, &drain, drain.count) }
+            var ready: [CheckedContinuation<Bool, Never>] = []
+            var expired: [CheckedContinuation<Bool, Never>] = []
+            state.withLock { state in
+                if count > 0 {
+                    // revents: POLLIN, POLLHUP, POLLERR or POLLNVAL (closed): a read then tells which.
+                    for (index, token) in tokens.enumerated() where polled[index + 1].revents != 0 {
+                        if let waiter = state.waiters.removeValue(forKey: token) { ready.append(waiter.continuation) }
+                    }
+                }
+                let now = ContinuousClock.now
+                for (token, waiter) in state.waiters {
+                    guard let deadline = waiter.deadline, deadline <= now else { continue }
+                    state.waiters.removeValue(forKey: token)
+                    expired.append(waiter.continuation)
+                }
+            }
+            for continuation in ready { continuation.resume(returning: true) }
+            for continuation in expired { continuation.resume(returning: false) }
+        }
+    }
+
+    /// Up to `max` bytes from the non-blocking socket `descriptor`: empty at its end or on an
+    /// error, nil when nothing came within `timeoutMilliseconds` (negative: none). The read
+    /// itself never blocks; the wait is ``readable(_:timeoutMilliseconds:)``.
+    public func receive(_ descriptor: Int32, max: Int, timeoutMilliseconds: Int32 = -1) async -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: max)
+        while true {
+            let count = recv(descriptor, &buffer, max, Int32(MSG_DONTWAIT))
+            if count >= 0 { return Array(buffer.prefix(count)) }
+            if errno == EINTR { continue }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else { return [] }
+            guard await readable(descriptor, timeoutMilliseconds: timeoutMilliseconds) else { return nil }
+        }
+    }
+}

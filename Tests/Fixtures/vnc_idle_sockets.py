@@ -1,0 +1,58 @@
+"""Opens COUNT VNC WebSockets through the service, spread evenly over the URLs (QEMU serves at
+most 32 VNC clients a display, its `connections` default), each through the RFB handshake to
+ServerInit (shared), then leaves them idle and counts the service's threads (/proc/PID/task)
+before and while they are open. Handshakes run 16 at a time. Prints one JSON object.
+Usage: vnc_idle_sockets.py COUNT PID URL..."""
+import asyncio, json, os, sys
+
+from websockets.asyncio.client import connect
+
+COUNT, PID, URLS = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+
+
+def threads():
+    return len(os.listdir(f"/proc/{PID}/task"))
+
+
+async def exact(ws, buffer, count):
+    while len(buffer) < count:
+        buffer += await asyncio.wait_for(ws.recv(), 60)
+    return buffer[:count], buffer[count:]
+
+
+async def handshake(ws):
+    buffer = b""
+    _, buffer = await exact(ws, buffer, 12)
+    await ws.send(b"RFB 003.008\n")
+    count, buffer = await exact(ws, buffer, 1)
+    _, buffer = await exact(ws, buffer, count[0])
+    await ws.send(bytes([1]))
+    _, buffer = await exact(ws, buffer, 4)
+    await ws.send(bytes([1]))
+    head, buffer = await exact(ws, buffer, 24)
+    name_length = int.from_bytes(head[20:24], "big")
+    await exact(ws, buffer, name_length)
+
+
+async def main():
+    seen = {"threads_before": threads()}
+    limit = asyncio.Semaphore(16)
+    sockets = []
+
+    async def open_one(url):
+        async with limit:
+            ws = await connect(url, subprotocols=["binary"], ping_interval=None, max_size=None, open_timeout=60)
+            await handshake(ws)
+            sockets.append(ws)
+
+    results = await asyncio.gather(*(open_one(URLS[index % len(URLS)]) for index in range(COUNT)),
+                                   return_exceptions=True)
+    seen["errors"] = [repr(result) for result in results if isinstance(result, BaseException)][:5]
+    await asyncio.sleep(2)
+    seen["threads_open"] = threads()
+    seen["open"] = sum(1 for ws in sockets if ws.close_code is None)
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    print(json.dumps(seen))
+
+
+asyncio.run(main())
