@@ -18,3 +18,16 @@ extension Domain {
         }
     }
 }
+
+/// Keys pressed on a domain's keyboard.
+extension Domain {
+    /// Presses `codes` (Linux key codes) together and releases them after `holdMilliseconds`
+    /// (`virDomainSendKey`, `VIR_KEYCODE_SET_LINUX`; 0 is the hypervisor's default).
+    public func sendKeys(linux codes: [UInt32], holdMilliseconds: UInt32) throws {
+        var codes = codes
+        _ = try LibvirtError.status("virDomainSendKey") {
+            virDomainSendKey(handle, UInt32(VIR_KEYCODE_SET_LINUX.rawValue), holdMilliseconds, &codes,
+                             Int32(codes.count), 0)
+        }
+    }
+}

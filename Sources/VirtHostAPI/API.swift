@@ -53,6 +53,7 @@ public struct API: Sendable {
         DomainRoutes(host: host).register(in: &router)
         DomainStatisticsRoutes(host: host).register(in: &router)
         DomainSettingsRoutes(host: host).register(in: &router)
+        DomainInputRoutes(host: host).register(in: &router)
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
