@@ -13,6 +13,8 @@ public struct API: Sendable {
     public let idempotency: IdempotencyStore
     /// Where write requests are recorded; nil records none.
     public let audit: AuditLog?
+    /// The guest agent's response timeout and freeze limit.
+    public var agent: GuestAgent.Configuration = .init()
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
@@ -47,6 +49,7 @@ public struct API: Sendable {
         FirewallRoutes(host: host).register(in: &router)
         StorageRoutes(host: host).register(in: &router)
         ConsoleRoutes(host: host).register(in: &router)
+        AgentRoutes(agent: GuestAgent(host: host, configuration: agent, logger: logger)).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

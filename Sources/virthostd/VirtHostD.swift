@@ -62,10 +62,11 @@ struct VirtHostD: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         let host = Host(configuration: hostOptions.configuration, logger: Logger(label: "virthost.host"))
-        let api = API(host: host, eventHeartbeat: .seconds(self.api.sseHeartbeat),
+        var api = API(host: host, eventHeartbeat: .seconds(self.api.sseHeartbeat),
                       idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(self.api.idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
                       logger: Logger(label: "virthost.api"))
+        api.agent = self.api.agentConfiguration
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()
         serverConfiguration.onCompletion = api.onCompletion

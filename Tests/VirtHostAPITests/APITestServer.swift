@@ -16,12 +16,15 @@ struct APITestServer {
          events: EventHub.Configuration = .init(),
          heartbeat: Duration = .seconds(15), streamHighWater: Int = 256 * 1024,
          idempotency: IdempotencyStore.Configuration = .init(), audit: AuditLog? = nil,
+         agent: GuestAgent.Configuration = .init(),
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         host = VirtHost.Host(configuration: .init(uri: uri, instancesPath: instancesPath, allowedDiskRoots: allowedDiskRoots,
                                                   events: events, initialRetryDelay: initialRetryDelay),
                              logger: Logger(label: "test.host"))
-        api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
+        var api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
                       audit: audit, logger: Logger(label: "test.api"))
+        api.agent = agent
+        self.api = api
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
         configuration.onCompletion = api.onCompletion
         configure(&configuration)

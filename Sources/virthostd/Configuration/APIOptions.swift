@@ -1,4 +1,5 @@
 import ArgumentParser
+import VirtHost
 
 /// The API's event streams and idempotency window.
 struct APIOptions: ParsableArguments {
@@ -8,7 +9,19 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Seconds an Idempotency-Key's answer is kept. Env: VIRTHOST_IDEMPOTENCY_TTL.")
     var idempotencyTtl: Int = Environment.value("VIRTHOST_IDEMPOTENCY_TTL", default: 86_400)
 
+    @Option(help: "Seconds libvirt waits for a guest agent's answer before the call is a 504. Env: VIRTHOST_AGENT_TIMEOUT.")
+    var agentTimeout: Int = Environment.value("VIRTHOST_AGENT_TIMEOUT", default: 5)
+
+    @Option(help: "Seconds after which a guest file-system freeze nobody thawed is thawed. Env: VIRTHOST_FS_FREEZE_MAX_SECONDS.")
+    var fsFreezeMaxSeconds: Int = Environment.value("VIRTHOST_FS_FREEZE_MAX_SECONDS", default: 60)
+
+    var agentConfiguration: GuestAgent.Configuration {
+        GuestAgent.Configuration(responseTimeout: .seconds(agentTimeout), freezeMaximum: .seconds(fsFreezeMaxSeconds))
+    }
+
     func validate() throws {
+        try Require.atLeast(1, agentTimeout, "--agent-timeout", "VIRTHOST_AGENT_TIMEOUT")
+        try Require.atLeast(1, fsFreezeMaxSeconds, "--fs-freeze-max-seconds", "VIRTHOST_FS_FREEZE_MAX_SECONDS")
         try Require.atLeast(1, sseHeartbeat, "--sse-heartbeat", "VIRTHOST_SSE_HEARTBEAT")
         try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
     }
