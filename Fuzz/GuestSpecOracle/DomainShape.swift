@@ -31,6 +31,7 @@ struct DomainShape {
             "serial", "serial/log", "serial/target", "console", "console/target", "input",
             "graphics", "graphics/listen", "video", "video/model",
             "hostdev", "hostdev/source", "hostdev/source/address", "memballoon", "memballoon/stats", "rng", "rng/backend",
+            "channel", "channel/target",
         ] + ["total_bytes_sec", "read_bytes_sec", "write_bytes_sec", "total_iops_sec", "read_iops_sec", "write_iops_sec"]
             .map { "disk/iotune/" + $0 }
         return Set(["domain"] + domain.map { "domain/" + $0 } + devices.map { "domain/devices/" + $0 })
@@ -101,6 +102,7 @@ struct DomainShape {
             ("domain/devices/memballoon", 1),
             ("domain/devices/memballoon/stats", spec.memballoon.enabled && spec.memballoon.statsPeriodSeconds > 0 ? 1 : 0),
             ("domain/devices/rng", spec.rng.enabled ? 1 : 0),
+            ("domain/devices/channel", spec.agent ? 1 : 0),
         ]
         for (path, expected) in counts {
             let found = all(path).count
@@ -265,6 +267,14 @@ struct DomainShape {
             guard found == [parts.domain, parts.bus, parts.slot, parts.function] else {
                 throw Violation("\(at)/source/address: \(address), the spec asks for \(device.address)")
             }
+        }
+        if spec.agent {
+            try expect(one("domain/devices/channel/target").attribute("name"), "org.qemu.guest_agent.0",
+                       "domain/devices/channel/target/@name")
+        }
+        if let cmdline = spec.os.cmdline,
+           cmdline.utf8.count > OSSpec.cmdlineMaxBytes || cmdline.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw Violation("domain/os/cmdline: a command line too long or with control characters was accepted")
         }
         if spec.serial.enabled, let logFile = spec.serial.logFile {
             try expect(one("domain/devices/serial/log").attribute("file"), logFile, "domain/devices/serial/log/@file")

@@ -181,6 +181,14 @@ public struct GuestDefinition: Sendable, Hashable {
         if Set(spec.os.boot).count != spec.os.boot.count { fail("/os/boot", "names each device once") }
         if spec.os.initrd != nil, spec.os.kernel == nil { fail("/os/initrd", "needs a kernel") }
         if spec.os.cmdline != nil, spec.os.kernel == nil { fail("/os/cmdline", "needs a kernel") }
+        if let cmdline = spec.os.cmdline {
+            if cmdline.utf8.count > OSSpec.cmdlineMaxBytes {
+                fail("/os/cmdline", "must be at most \(OSSpec.cmdlineMaxBytes) bytes, got \(cmdline.utf8.count)")
+            }
+            if cmdline.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                fail("/os/cmdline", "must not contain control characters")
+            }
+        }
         for (field, path) in [("kernel", spec.os.kernel), ("initrd", spec.os.initrd)] {
             if let path, let refusal = policy?.refusal(of: path) ?? Self.absolutePathRefusal(path) {
                 fail("/os/\(field)", refusal)
@@ -327,6 +335,16 @@ public struct GuestDefinition: Sendable, Hashable {
                 case "network" where source.isEmpty:
                     fail(at + "/source", "must not be empty")
                 default: break
+                }
+            }
+            if type == "user" {
+                // User-mode networking has no host device: nothing to name, filter or tune.
+                for (field, given) in [("source", interface.source != nil), ("target", interface.target != nil),
+                                       ("filter", interface.filter != nil), ("queues", interface.queues != nil)] where given {
+                    fail(at + "/" + field, "is not used with a user interface: it has no host device")
+                }
+                if interface.firewall?.enabled == true {
+                    fail(at + "/firewall", "is not used with a user interface: it has no host device")
                 }
             }
             if let target = interface.target, !LibvirtFormats.isNetworkDeviceName(target) {

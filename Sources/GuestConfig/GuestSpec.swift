@@ -42,6 +42,9 @@ public struct GuestSpec: Sendable, Hashable {
     public var rng: RNGSpec
     public var features: FeaturesSpec
     public var clock: ClockSpec
+    /// The QEMU guest agent's virtio-serial channel (`org.qemu.guest_agent.0`), on unless the
+    /// spec says `"agent": false` (Nova's `hw_qemu_guest_agent`).
+    public var agent: Bool = true
 
     public init(name: String, uuid: String? = nil, memoryMB: Int, vcpus: Int = 1, virtType: String? = nil,
                 metadata: [String: String] = [:], cpu: CPUSpec = CPUSpec(), os: OSSpec = OSSpec(),
@@ -128,6 +131,7 @@ public struct GuestSpec: Sendable, Hashable {
         rng = reader.object("rng").map(RNGSpec.init(reader:)) ?? RNGSpec()
         features = reader.object("features").map(FeaturesSpec.init(reader:)) ?? FeaturesSpec()
         clock = reader.object("clock").map(ClockSpec.init(reader:)) ?? ClockSpec()
+        agent = reader.bool("agent") ?? true
         guard let name, let memoryMB else { return nil }
         self.name = name
         self.memoryMB = memoryMB

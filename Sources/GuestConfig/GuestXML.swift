@@ -130,6 +130,11 @@ public enum GuestXML {
                     Element("target", [("type", "serial"), ("port", "0")])
                 }
             }
+            if spec.agent {
+                Element("channel", [("type", "unix")]) {
+                    Element("target", [("type", "virtio"), ("name", "org.qemu.guest_agent.0")])
+                }
+            }
             if spec.input.tablet ?? definition.hasDisplay { Element("input", [("type", "tablet"), ("bus", "usb")]) }
             if definition.hasDisplay {
                 Element("graphics", [("type", spec.graphics.type), ("autoport", "yes"), ("listen", spec.graphics.listen)]) {

@@ -1,6 +1,7 @@
 /// One network interface.
 public struct InterfaceSpec: Sendable, Hashable {
-    public static let types = ["bridge", "network", "ethernet", "direct", "vhostuser"]
+    /// `user`: QEMU's user-mode networking (SLIRP), no host device or bridge needed.
+    public static let types = ["bridge", "network", "ethernet", "direct", "vhostuser", "user"]
     public static let models = ["virtio", "e1000", "e1000e", "rtl8139"]
 
     /// An nwfilter and its parameters (`<filterref filter='...'>`).

@@ -2,6 +2,8 @@
 public struct OSSpec: Sendable, Hashable {
     public static let firmwares = ["bios", "efi"]
     public static let bootDevices = ["hd", "cdrom", "network", "fd"]
+    /// Linux's COMMAND_LINE_SIZE on x86: a longer command line is cut by the kernel.
+    public static let cmdlineMaxBytes = 2048
 
     /// The host's architecture when nil.
     public var arch: String?

@@ -19,6 +19,8 @@ public struct API: Sendable {
     public let consoleTickets: ConsoleTickets
     /// How long a console's WebSocket may be quiet both ways before it is closed; nil: no limit.
     public let consoleIdleTimeout: Duration?
+    /// The guest agent's response timeout and freeze limit.
+    public var agent: GuestAgent.Configuration = .init()
     let logger: Logger
 
     public init(host: Host, metrics: ServiceMetrics = ServiceMetrics(), eventHeartbeat: Duration = .seconds(15),
@@ -66,6 +68,7 @@ public struct API: Sendable {
         SnapshotRoutes(snapshots: Snapshots(operations: operations),
                        idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit, idleTimeout: consoleIdleTimeout).register(in: &router)
+        AgentRoutes(agent: GuestAgent(host: host, configuration: agent, logger: logger)).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

@@ -62,13 +62,14 @@ struct VirtHostD: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         let host = Host(configuration: hostOptions.configuration, logger: Logger(label: "virthost.host"))
-        let api = API(host: host, eventHeartbeat: .seconds(self.api.sseHeartbeat),
+        var api = API(host: host, eventHeartbeat: .seconds(self.api.sseHeartbeat),
                       idempotency: IdempotencyStore(configuration: .init(lifetime: .seconds(self.api.idempotencyTtl))),
                       audit: AuditLog(logger: Logger(label: AuditDestination.label)),
                       operations: .init(retention: .seconds(self.api.operationRetention)),
                       consoleTickets: ConsoleTickets(configuration: .init(timeToLive: .seconds(self.api.consoleTicketTtl))),
                       consoleIdleTimeout: self.api.consoleIdleTimeout == 0 ? nil : .seconds(self.api.consoleIdleTimeout),
                       logger: Logger(label: "virthost.api"))
+        api.agent = self.api.agentConfiguration
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()
         serverConfiguration.onCompletion = api.onCompletion

@@ -215,10 +215,12 @@ import Testing
         func quoted(_ text: String) throws -> String { String(decoding: try JSONEncoder().encode(text), as: UTF8.self) }
         func spec(_ text: String) throws -> String {
             let value = try quoted(text), path = try quoted("/" + text)
+            // A kernel command line takes no control characters (refused, tested apart).
+            let cmdline = try quoted(String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control })))
             return #"""
             {"name":"a","memory_mb":1,"metadata":{\#(value):\#(value)},
              "cpu":{"mode":"custom","model":\#(value),"vendor":\#(value),"features":[{"name":"vmx"}]},
-             "os":{"kernel":\#(path),"initrd":\#(path),"cmdline":\#(value)},
+             "os":{"kernel":\#(path),"initrd":\#(path),"cmdline":\#(cmdline)},
              "sysinfo":{"manufacturer":\#(value),"product":\#(value),"version":\#(value),"serial":\#(value),"family":\#(value)},
              "disks":[{"source":\#(path),"serial":"s 1","target":"vda"},
                       {"type":"network","source":{"protocol":"rbd","name":\#(value),"hosts":[{"name":"mon"}]}}],

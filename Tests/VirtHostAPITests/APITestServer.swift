@@ -19,6 +19,7 @@ struct APITestServer {
          instancesPool: String = "default",
          operations: Operations.Configuration = .init(),
          consoleTickets: ConsoleTickets = ConsoleTickets(), consoleLogDirectory: String? = nil,
+         agent: GuestAgent.Configuration = .init(),
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         var hostConfiguration = VirtHost.Host.Configuration(uri: uri, instancesPath: instancesPath,
                                                             allowedDiskRoots: allowedDiskRoots, events: events,
@@ -26,8 +27,10 @@ struct APITestServer {
         hostConfiguration.instancesPool = instancesPool
         hostConfiguration.consoleLogDirectory = consoleLogDirectory
         host = VirtHost.Host(configuration: hostConfiguration, logger: Logger(label: "test.host"))
-        api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
+        var api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
                       audit: audit, operations: operations, consoleTickets: consoleTickets, logger: Logger(label: "test.api"))
+        api.agent = agent
+        self.api = api
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
         configuration.onCompletion = api.onCompletion
         configure(&configuration)

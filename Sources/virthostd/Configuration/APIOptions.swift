@@ -1,6 +1,7 @@
 import ArgumentParser
+import VirtHost
 
-/// The API's event streams, idempotency window and console tickets' lifetime.
+/// The API's event streams, idempotency window, operations, consoles and guest agent calls.
 struct APIOptions: ParsableArguments {
     @Option(help: "Seconds between heartbeat comments on a quiet event stream. Env: VIRTHOST_SSE_HEARTBEAT.")
     var sseHeartbeat: Int = Environment.value("VIRTHOST_SSE_HEARTBEAT", default: 15)
@@ -16,7 +17,19 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Seconds a console's WebSocket may carry nothing either way before it is closed with 1001 (0 = never). Env: VIRTHOST_CONSOLE_IDLE_TIMEOUT.")
     var consoleIdleTimeout: Int = Environment.value("VIRTHOST_CONSOLE_IDLE_TIMEOUT", default: 900)
 
+    @Option(help: "Seconds libvirt waits for a guest agent's answer before the call is a 504. Env: VIRTHOST_AGENT_TIMEOUT.")
+    var agentTimeout: Int = Environment.value("VIRTHOST_AGENT_TIMEOUT", default: 5)
+
+    @Option(help: "Seconds after which a guest file-system freeze nobody thawed is thawed. Env: VIRTHOST_FS_FREEZE_MAX_SECONDS.")
+    var fsFreezeMaxSeconds: Int = Environment.value("VIRTHOST_FS_FREEZE_MAX_SECONDS", default: 60)
+
+    var agentConfiguration: GuestAgent.Configuration {
+        GuestAgent.Configuration(responseTimeout: .seconds(agentTimeout), freezeMaximum: .seconds(fsFreezeMaxSeconds))
+    }
+
     func validate() throws {
+        try Require.atLeast(1, agentTimeout, "--agent-timeout", "VIRTHOST_AGENT_TIMEOUT")
+        try Require.atLeast(1, fsFreezeMaxSeconds, "--fs-freeze-max-seconds", "VIRTHOST_FS_FREEZE_MAX_SECONDS")
         try Require.atLeast(1, sseHeartbeat, "--sse-heartbeat", "VIRTHOST_SSE_HEARTBEAT")
         try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
         try Require.atLeast(1, operationRetention, "--operation-retention", "VIRTHOST_OPERATION_RETENTION")

@@ -1,0 +1,206 @@
+import Foundation
+import Testing
+import TestSupport
+import VirtHost
+import VirtHostAPI
+
+/// The guest agent against the real libvirtd, with the tiny Linux guest `scripts/tiny-guest.sh`
+/// builds (busybox, qemu-ga, user-mode networking; TCG, since a Linux kernel crawls under this
+/// machine's nested KVM). One guest is booted and every scenario runs on it in turn: booting
+/// takes most of the suite's time.
+@Suite(.enabled(if: RealLibvirtd.uri != nil, "VIRTHOST_TEST_QEMU_URI names a real libvirtd"), .serialized)
+struct RealLibvirtdAgentTests {
+    let uri = RealLibvirtd.uri ?? "qemu:///system"
+
+    /// The guest: kernel and initramfs copied next to a fresh qcow2 disk in a directory of its own.
+    struct TinyGuest {
+        let name: String
+        let directory: String
+
+        init() throws {
+            let environment = ProcessInfo.processInfo.environment
+            let built = try #require(environment["VIRTHOST_TEST_TINY_GUEST_DIR"],
+                                     "VIRTHOST_TEST_TINY_GUEST_DIR names scripts/tiny-guest.sh's output (scripts/test.sh sets it)")
+            name = "virthost-agent-\(UUID().uuidString.prefix(8).lowercased())"
+            directory = NSTemporaryDirectory() + name
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+            for file in ["vmlinuz", "initrd.gz"] {
+                try FileManager.default.copyItem(atPath: built + "/" + file, toPath: directory + "/" + file)
+            }
+            _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", directory + "/disk.qcow2", "64M"])
+        }
+
+        var spec: String {
+            #"""
+            {"spec":{"name":"\#(name)","memory_mb":128,"virt_type":"qemu","cpu":{"mode":"custom","model":"qemu64"},
+             "os":{"machine":"pc","kernel":"\#(directory)/vmlinuz","initrd":"\#(directory)/initrd.gz","cmdline":"console=ttyS0 panic=-1 quiet"},
+             "disks":[{"source":"\#(directory)/disk.qcow2","format":"qcow2","target":"vda","bus":"virtio"}],
+             "interfaces":[{"type":"user"}],"graphics":{"type":"none"}},"start":true}
+            """#
+        }
+
+        func remove(uri: String) {
+            _ = try? run("virsh", ["-c", uri, "destroy", name])
+            _ = try? run("virsh", ["-c", uri, "undefine", name])
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// A command run in the guest through the agent, by virsh (not the service): its output.
+    func guestExec(_ guest: TinyGuest, _ script: String) throws -> String {
+        let command = try JSONSerialization.data(withJSONObject: [
+            "execute": "guest-exec", "arguments": ["path": "/bin/sh", "arg": ["-c", script], "capture-output": true],
+        ])
+        let started = try run("virsh", ["-c", uri, "qemu-agent-command", guest.name, String(decoding: command, as: UTF8.self)])
+        let pid = try #require((try JSONSerialization.jsonObject(with: Data(started.utf8)) as? [String: [String: Int]])?["return"]?["pid"])
+        for _ in 0..<100 {
+            let status = try run("virsh", ["-c", uri, "qemu-agent-command", guest.name,
+                                           #"{"execute":"guest-exec-status","arguments":{"pid":\#(pid)}}"#])
+            let result = try #require((try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["return"] as? [String: Any])
+            if result["exited"] as? Bool == true {
+                let output = (result["out-data"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data()
+                return String(decoding: output, as: UTF8.self)
+            }
+            usleep(100_000)
+        }
+        throw GuestExecTimeout(script: script)
+    }
+
+    struct GuestExecTimeout: Error {
+        let script: String
+    }
+
+    /// The agent's own view of the freeze (`guest-fsfreeze-status`): `thawed` or `frozen`.
+    func freezeStatus(_ guest: TinyGuest) throws -> String? {
+        let output = try run("virsh", ["-c", uri, "qemu-agent-command", guest.name, #"{"execute":"guest-fsfreeze-status"}"#])
+        return (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["return"] as? String
+    }
+
+    /// Polls `path` until `done` holds of a 200's JSON, for up to `seconds`.
+    func poll(_ api: APITestServer, _ path: String, seconds: Double,
+              until done: ([String: Any]) -> Bool) async throws -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let response = try await httpRequest(port: api.port, path, timeout: 30)
+            if response.status == 200, let json = try? response.json(), done(json) { return json }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return nil
+    }
+
+    func post(_ api: APITestServer, _ path: String, _ body: String) async throws -> HTTPTestResponse {
+        try await httpRequest(port: api.port, "POST", path, headers: [("Content-Type", "application/json")],
+                              body: Array(body.utf8), timeout: 30)
+    }
+
+    @Test func theTinyGuestsAgentAnswersThroughTheService() async throws {
+        let suiteStart = Date()
+        let guest = try TinyGuest()
+        defer { guest.remove(uri: uri) }
+        let audit = LogCapture()
+        let api = try APITestServer(uri: uri, allowedDiskRoots: [guest.directory], audit: AuditLog(logger: audit.logger),
+                                    agent: .init(responseTimeout: .seconds(5), freezeMaximum: .seconds(4)))
+
+        let created = try await httpRequest(port: api.port, "POST", "/v1/guests", headers: [("Content-Type", "application/json")],
+                                            body: Array(guest.spec.utf8), timeout: 60)
+        try #require(created.status == 201, "\(created.text)")
+        #expect(try run("virsh", ["-c", uri, "dumpxml", guest.name]).contains("org.qemu.guest_agent.0"))
+
+        // Booted when the agent is connected and eth0 has its DHCP address.
+        let booted = try await poll(api, "/v1/domains/\(guest.name)/agent", seconds: 90) { $0["connected"] as? Bool == true }
+        try #require(booted != nil, "the guest agent never connected")
+        print("agent connected \(Int(Date().timeIntervalSince(suiteStart) * 1000)) ms after the suite started")
+        let addresses = try await poll(api, "/v1/domains/\(guest.name)/addresses?source=agent", seconds: 30) { json in
+            let interfaces = json["interfaces"] as? [[String: Any]] ?? []
+            return interfaces.contains { ($0["addresses"] as? [[String: Any]] ?? []).contains { $0["address"] as? String == "10.0.2.15" } }
+        }
+        let eth0 = try #require((addresses?["interfaces"] as? [[String: Any]])?.first { $0["name"] as? String == "eth0" },
+                                "eth0 with 10.0.2.15: \(addresses ?? [:])")
+        let ipv4 = (eth0["addresses"] as? [[String: Any]] ?? []).first { $0["family"] as? String == "ipv4" }
+        #expect(ipv4?["prefix"] as? Int == 24)
+        #expect((eth0["mac"] as? String)?.hasPrefix("52:54:00") == true)
+        let badSource = try await httpRequest(port: api.port, "/v1/domains/\(guest.name)/addresses?source=dns")
+        #expect(badSource.status == 400)
+
+        // Guest information: the OS id from /etc/os-release and the hostname.
+        let info = try await httpRequest(port: api.port, "/v1/domains/\(guest.name)/guest-info", timeout: 30)
+        #expect(info.status == 200, "\(info.text)")
+        let infoJSON = try info.json()
+        #expect(infoJSON["hostname"] as? String == "tinyguest")
+        #expect((infoJSON["os"] as? [String: Any])?["id"] as? String == "tinyguest", "\(info.text)")
+
+        // The password, checked in the guest's /etc/shadow; in no log line or audit record.
+        let password = "Pw-\(UUID().uuidString.prefix(12))"
+        let set = try await post(api, "/v1/domains/\(guest.name)/password", #"{"user":"root","password":"\#(password)"}"#)
+        #expect(set.status == 204, "\(set.text)")
+        let shadow = try guestExec(guest, "grep '^root:' /etc/shadow")
+        let hash = try #require(shadow.split(separator: ":").dropFirst().first.map(String.init), "\(shadow)")
+        #expect(hash.hasPrefix("$6$"), "\(shadow)")
+        let salt = hash.split(separator: "$", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+        let recomputed = try guestExec(guest, "mkpasswd -m sha512 -S '\(salt)' '\(password)'")
+        #expect(recomputed.split(separator: "\n").first.map(String.init) == hash)
+        let noUser = try await post(api, "/v1/domains/\(guest.name)/password", #"{"user":"nobody-here","password":"\#(password)"}"#)
+        #expect(noUser.status == 502, "\(noUser.text)")
+        #expect(!noUser.text.contains(password))
+        let badUser = try await post(api, "/v1/domains/\(guest.name)/password", #"{"user":"a:b","password":"\#(password)"}"#)
+        #expect(badUser.status == 422 && !badUser.text.contains(password), "\(badUser.text)")
+
+        // Freeze and thaw a mounted file system, as the agent itself reports it.
+        _ = try guestExec(guest, "mke2fs -q /dev/vda && mount /dev/vda /mnt && echo ok > /mnt/f && sync")
+        let freeze = try await post(api, "/v1/domains/\(guest.name)/fs-freeze", "{}")
+        #expect(freeze.status == 200, "\(freeze.text)")
+        #expect(try freeze.json()["frozen"] as? Int == 1)
+        #expect(try freezeStatus(guest) == "frozen")
+        let frozenInfo = try await httpRequest(port: api.port, "/v1/domains/\(guest.name)/fs-info", timeout: 30)
+        #expect(frozenInfo.status == 200, "\(frozenInfo.text)")
+        #expect(try frozenInfo.json()["frozen"] as? Bool == true)
+        #expect(try (frozenInfo.json()["file_systems"] as? [Any])?.isEmpty == true, "qemu-ga lists none while frozen")
+        let thaw = try await post(api, "/v1/domains/\(guest.name)/fs-thaw", "")
+        #expect(thaw.status == 200, "\(thaw.text)")
+        #expect(try freezeStatus(guest) == "thawed")
+        let fsInfo = try await httpRequest(port: api.port, "/v1/domains/\(guest.name)/fs-info", timeout: 30)
+        let fileSystems = try #require(try fsInfo.json()["file_systems"] as? [[String: Any]], "\(fsInfo.text)")
+        #expect(fileSystems.contains { $0["mountpoint"] as? String == "/mnt" && $0["type"] as? String == "ext2" }, "\(fsInfo.text)")
+
+        // A freeze left alone is thawed after the limit (4 s here).
+        let leftAlone = try await post(api, "/v1/domains/\(guest.name)/fs-freeze", #"{"mountpoints":["/mnt"]}"#)
+        #expect(leftAlone.status == 200, "\(leftAlone.text)")
+        #expect(try freezeStatus(guest) == "frozen")
+        let autoThawed = try await poll(api, "/v1/domains/\(guest.name)/agent", seconds: 20) { $0["frozen"] as? Bool == false }
+        #expect(autoThawed != nil)
+        #expect(try freezeStatus(guest) == "thawed")
+
+        // The clock, set from the RTC after a pause.
+        #expect(try await post(api, "/v1/domains/\(guest.name)/pause", "").status == 200)
+        #expect(try await post(api, "/v1/domains/\(guest.name)/resume", "").status == 200)
+        let sync = try await post(api, "/v1/domains/\(guest.name)/time-sync", "")
+        #expect(sync.status == 204, "\(sync.text)")
+
+        // The agent stopped inside the guest: the next call is refused at once (409) or times
+        // out (504), naming the guest, and the host answers meanwhile.
+        _ = try? guestExec(guest, "kill $(cat /run/qemu-ga.pid)")
+        let started = Date()
+        async let hostAnswer = { () async throws -> (Int, Double) in
+            try await Task.sleep(for: .milliseconds(200))
+            let before = Date()
+            let response = try await httpRequest(port: api.port, "/v1/host")
+            return (response.status, Date().timeIntervalSince(before))
+        }()
+        let stopped = try await httpRequest(port: api.port, "/v1/domains/\(guest.name)/guest-info", timeout: 30)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect([409, 504].contains(stopped.status), "\(stopped.text)")
+        #expect(stopped.text.contains(guest.name))
+        #expect(elapsed < 15, "answered after \(elapsed) s")
+        let (hostStatus, hostSeconds) = try await hostAnswer
+        #expect(hostStatus == 200)
+        #expect(hostSeconds < 2, "GET /v1/host took \(hostSeconds) s while the agent call waited")
+        print("agent gone: \(stopped.status) after \(Int(elapsed * 1000)) ms; GET /v1/host meanwhile \(Int(hostSeconds * 1000)) ms")
+
+        await api.stop()
+        let audited = audit.records.map { "\($0.message) \($0.metadata)" }
+        #expect(audited.contains { $0.contains("/password") }, "the password change is audited")
+        #expect(!audited.contains { $0.contains(password) }, "the password is in the audit log")
+        print("agent suite: \(Int(Date().timeIntervalSince(suiteStart))) s")
+    }
+}
