@@ -84,6 +84,20 @@ extension RealLibvirtdTests {
         #expect((seen["width"] as? Int ?? 0) > 0 && (seen["height"] as? Int ?? 0) > 0)
         #expect(seen["update_type"] as? Int == 0, "a FramebufferUpdate answers the request")
         #expect((seen["rectangles"] as? Int ?? 0) >= 1)
+
+        // A running guest with no display: 404, named for the device.
+        let headless = Self.guestName()
+        defer { removeGuest(headless) }
+        let api2 = try APITestServer(uri: uri)
+        let createdHeadless = try await httpRequest(port: api2.port, "POST", "/v1/guests", body: Array(#"""
+            {"spec":{"name":"\#(headless)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["hd"]},
+                     "cpu":\#(RealLibvirtd.startableCPU),"graphics":{"type":"none"}},"start":true}
+            """#.utf8), timeout: 60)
+        #expect(createdHeadless.status == 201, "\(createdHeadless.text)")
+        let none = try await vncClient(python, "ws://127.0.0.1:\(api2.port)/v1/domains/\(headless)/console/vnc")
+        await api2.stop()
+        #expect(none["status"] as? Int == 404)
+        #expect(none["type"] as? String == "https://virthost.dev/problems/console-device-not-found")
     }
 
     /// Runs `vnc_client.py` and returns the JSON object it printed.
