@@ -70,6 +70,7 @@ struct VirtHostD: AsyncParsableCommand {
                       consoleIdleTimeout: self.api.consoleIdleTimeout == 0 ? nil : .seconds(self.api.consoleIdleTimeout),
                       logger: Logger(label: "virthost.api"))
         api.agent = self.api.agentConfiguration
+        let operations = api.operations
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()
         serverConfiguration.onCompletion = api.onCompletion
@@ -93,7 +94,7 @@ struct VirtHostD: AsyncParsableCommand {
                 .init(service: HTTPServerService(server: server, logger: logger) { port in
                     logger.info("\(listening):\(port)", metadata: ["auth": "\(auth)"])
                     // Jobs libvirt runs that an earlier run started: listed as `unknown-job`.
-                    Task { [operations = api.operations] in
+                    Task { [operations] in
                         do {
                             let adopted = try await operations.adoptRunningJobs()
                             if !adopted.isEmpty { logger.info("libvirt jobs found running", metadata: ["count": "\(adopted.count)"]) }
