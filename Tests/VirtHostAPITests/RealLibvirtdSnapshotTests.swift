@@ -220,5 +220,13 @@ extension RealLibvirtdTests {
         let both = try await httpRequest(port: api.port, "POST", snapshots,
                                          body: Array(#"{"name":"b","disk_only":true,"memory":true}"#.utf8))
         #expect(both.status == 422 && both.text.contains("/memory"), "\(both.text)")
+
+        // Deleting it merges the overlay back (libvirt 9): the domain is on its old image again,
+        // with the data written before, and no overlay is left orphaned.
+        let deleted = try await httpRequest(port: api.port, "DELETE", "\(snapshots)/ext", timeout: 60)
+        #expect(deleted.status == 204, "\(deleted.text)")
+        #expect(try run("virsh", ["-c", uri, "domblklist", guest.name]).contains(guest.disk + "\n")
+                || (try run("virsh", ["-c", uri, "domblklist", guest.name])).hasSuffix(guest.disk))
+        #expect(!FileManager.default.fileExists(atPath: overlay))
     }
 }
