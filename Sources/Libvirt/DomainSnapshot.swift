@@ -93,3 +93,11 @@ extension Domain {
         }.map(DomainSnapshot.init(taking:))
     }
 }
+
+extension LibvirtError {
+    /// No guest agent answers: none is configured, it is not connected, or it does not reply.
+    public var isAgentUnavailable: Bool {
+        [VIR_ERR_AGENT_UNRESPONSIVE, VIR_ERR_AGENT_UNSYNCED, VIR_ERR_ARGUMENT_UNSUPPORTED]
+            .contains { code == Int32($0.rawValue) }
+    }
+}

@@ -190,4 +190,43 @@ extension RealLibvirtdTests {
         let none = try await httpRequest(port: port, "DELETE", save)
         #expect(none.status == 409, "\(none.text)")
     }
+
+    @Test func aDiskOnlySnapshotLeavesAnOverlayOnTheOldFileAndQuiesceWithoutAnAgentIsRefused() async throws {
+        let guest = try defineSnapshotGuest()
+        defer { removeSnapshotGuest(guest) }
+        let api = try APITestServer(uri: uri)
+        defer { Task { await api.stop() } }
+        let snapshots = "/v1/domains/\(guest.name)/snapshots"
+        _ = try qemuIO(guest.disk, "write -P 0x33 0 1M")
+        let made = try await httpRequest(port: api.port, "POST", snapshots,
+                                         body: Array(#"{"name":"ext","disk_only":true}"#.utf8), timeout: 30)
+        #expect(made.status == 201, "\(made.text)")
+        #expect(try made.json()["disk_only"] as? Bool == true)
+        let overlay = guest.root + "/disk.ext.qcow2"
+        let info = try run("qemu-img", ["info", "--output=json", overlay])
+        let image = try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any]
+        #expect(image?["backing-filename"] as? String == guest.disk, "\(info)")
+        #expect(try run("virsh", ["-c", uri, "domblklist", guest.name]).contains(overlay))
+        let read = try qemuIO(overlay, "read -P 0x33 0 1M", readOnly: true)
+        #expect(!read.contains("Pattern verification failed"), "\(read)")
+
+        // quiesce needs a guest agent; this guest has none: 409, and no snapshot is made.
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
+        let quiesced = try await httpRequest(port: api.port, "POST", snapshots,
+                                             body: Array(#"{"name":"q","disk_only":true,"quiesce":true}"#.utf8), timeout: 30)
+        #expect(quiesced.status == 409 && quiesced.text.contains("invalid-state"), "\(quiesced.text)")
+        #expect(!FileManager.default.fileExists(atPath: guest.root + "/disk.ext.q.qcow2"))
+        #expect(!(try run("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"])).contains("q\n"))
+        let both = try await httpRequest(port: api.port, "POST", snapshots,
+                                         body: Array(#"{"name":"b","disk_only":true,"memory":true}"#.utf8))
+        #expect(both.status == 422 && both.text.contains("/memory"), "\(both.text)")
+
+        // Deleting it merges the overlay back (libvirt 9): the domain is on its old image again,
+        // with the data written before, and no overlay is left orphaned.
+        let deleted = try await httpRequest(port: api.port, "DELETE", "\(snapshots)/ext", timeout: 60)
+        #expect(deleted.status == 204, "\(deleted.text)")
+        #expect(try run("virsh", ["-c", uri, "domblklist", guest.name]).contains(guest.disk + "\n")
+                || (try run("virsh", ["-c", uri, "domblklist", guest.name])).hasSuffix(guest.disk))
+        #expect(!FileManager.default.fileExists(atPath: overlay))
+    }
 }

@@ -87,8 +87,8 @@ import VirtHost
         #expect(finished.error?.detail.contains("Broken") == true)
     }
 
-    @Test func finishedOperationsAreKeptForTheRetentionAndUpToTheCapacity() async throws {
-        let operations = makeRegistry(.init(retention: .milliseconds(400), capacity: 2))
+    @Test func atMostTheCapacityOfFinishedOperationsIsKeptAndRunningOnesAlwaysStay() async throws {
+        let operations = makeRegistry(.init(retention: .seconds(3600), capacity: 2))
         let gate = Gate()
         let running = operations.start(kind: "long", target: .volume(pool: "p", volume: "long")) { _ in
             await gate.wait()
@@ -103,9 +103,18 @@ import VirtHost
         // The oldest finished one went; the running one stays whatever the capacity.
         #expect(Set(operations.list().map(\.id)) == Set([running.id] + ids.suffix(2)))
         #expect(operations.list(state: .succeeded).count == 2)
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(operations.list().map(\.id) == [running.id])
+        // Once it finishes, it is the newest finished: the oldest of the others makes way.
         gate.open()
         _ = try await waitUntilFinished(operations, running.id)
+        #expect(Set(operations.list().map(\.id)) == [running.id, ids[2]])
+    }
+
+    @Test func aFinishedOperationIsForgottenAfterTheRetention() async throws {
+        let operations = makeRegistry(.init(retention: .seconds(2)))
+        let done = operations.start(kind: "short", target: .volume(pool: "p", volume: "v")) { _ in nil }
+        _ = try await waitUntilFinished(operations, done.id)
+        try await Task.sleep(for: .milliseconds(2500))
+        #expect(operations.list().isEmpty)
+        #expect(throws: OperationError.self) { try operations.operation(done.id) }
     }
 }

@@ -189,25 +189,23 @@ public final class Operations: Sendable {
         if let finished { publish(finished) }
     }
 
-    /// Drops finished operations past their retention, then the oldest finished ones while
+    /// Drops finished operations past their retention, then those finished longest ago while
     /// more than ``Configuration/capacity`` are kept. Running operations always stay.
     private func prune(_ state: inout State) {
         let now = ContinuousClock.now
-        var finishedCount = 0
+        var finished: [(id: String, at: ContinuousClock.Instant)] = []
         for id in state.order {
             guard let finishedAt = state.entries[id]?.finishedAt else { continue }
             if now - finishedAt >= configuration.retention {
                 state.entries[id] = nil
             } else {
-                finishedCount += 1
+                finished.append((id, finishedAt))
             }
         }
-        var excess = finishedCount - configuration.capacity
-        if excess > 0 {
-            for id in state.order where excess > 0 {
-                guard state.entries[id]?.finishedAt != nil else { continue }
-                state.entries[id] = nil
-                excess -= 1
+        // The ones that finished longest ago go first.
+        if finished.count > configuration.capacity {
+            for old in finished.sorted(by: { $0.at < $1.at }).prefix(finished.count - configuration.capacity) {
+                state.entries[old.id] = nil
             }
         }
         if state.order.count != state.entries.count { state.order.removeAll { state.entries[$0] == nil } }

@@ -65,13 +65,19 @@ public struct Snapshots: Sendable {
     public func create(domain reference: String, _ request: SnapshotCreation) async throws -> Created {
         let guest = try await host.guest(for: reference)
         let uuid = guest.uuid, name = request.name
-        let checked = try await guest.withDomain { domain -> Result<(running: Bool, domainName: String), SnapshotError> in
+        let diskOnly = request.diskOnly
+        let checked = try await guest.withDomain { domain
+            -> Result<(running: Bool, domainName: String, disks: [(target: String, path: String)]), SnapshotError> in
             let domainName = try domain.name()
             if try domain.lookupSnapshot(name: name) != nil { return .failure(.exists(domain: domainName, snapshot: name)) }
-            let unsupported = Self.disksRefusingInternalSnapshots(try domain.xml())
+            let xml = try domain.xml()
+            let unsupported = diskOnly ? Self.disksRefusingExternalSnapshots(xml) : Self.disksRefusingInternalSnapshots(xml)
             if !unsupported.isEmpty { return .failure(.unsupportedDisks(unsupported)) }
-            return .success((try domain.isActive(), domainName))
+            return .success((try domain.isActive(), domainName, Self.fileDisks(xml)))
         }.get()
+        if request.diskOnly {
+            return .done(try await createExternal(request, uuid: uuid, disks: checked.disks))
+        }
         let memory = request.memory ?? checked.running
         if memory, !checked.running {
             throw HostError.invalidState(action: "take a snapshot with memory of", state: "shut off")
@@ -123,6 +129,63 @@ public struct Snapshots: Sendable {
             }
             return .snapshot(try made.get())
         })
+    }
+
+    /// External disk-only snapshot (`DISK_ONLY | ATOMIC`, with `QUIESCE` when asked): each disk
+    /// gets a qcow2 overlay `<image>.<snapshot>.qcow2` next to it, all or none. A quiesce no
+    /// guest agent answers is a 409 `invalid-state`, and nothing is made.
+    func createExternal(_ request: SnapshotCreation, uuid: String, disks: [(target: String, path: String)]) async throws
+        -> SnapshotDetails {
+        let overlays = disks.map { disk in
+            (target: disk.target, path: Self.overlayPath(for: disk.path, snapshot: request.name))
+        }
+        let xml = request.externalElement(overlays: overlays).serialized()
+        var flags: DomainSnapshotCreateFlags = [.diskOnly, .atomic]
+        if request.quiesce { flags.insert(.quiesce) }
+        let made: Result<SnapshotDetails, HostError>
+        do {
+            made = .success(try await host.withDedicatedConnection(threadName: "virthost-snapshot") { [flags] connection in
+                let domain = try connection.lookupDomain(uuid: uuid)
+                _ = try domain.createSnapshot(xml: xml, flags)
+                return try Self.find(request.name, in: domain)
+            })
+        } catch {
+            made = .failure(error)
+        }
+        if case .failure(.libvirt(let error)) = made, request.quiesce, error.isAgentUnavailable {
+            throw HostError.invalidState(action: "quiesce (\(error.message))", state: "without a guest agent that answers")
+        }
+        return try made.get()
+    }
+
+    /// `disk.qcow2` → `disk.<snapshot>.qcow2`, next to it.
+    static func overlayPath(for path: String, snapshot: String) -> String {
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let file = path[slash...]
+        let stem = file.lastIndex(of: ".").map { file[..<$0] } ?? file
+        return String(path[..<slash]) + stem + "." + snapshot + ".qcow2"
+    }
+
+    /// Each file or block disk (`device='disk'`): its target and path.
+    static func fileDisks(_ xml: String) -> [(target: String, path: String)] {
+        guard let root = try? XMLTree(xml, root: "domain").root else { return [] }
+        return (root.child("devices")?.children("disk") ?? []).compactMap { disk in
+            guard (disk.attribute("device") ?? "disk") == "disk", let target = disk.child("target")?.attribute("dev"),
+                  let source = disk.child("source"), let path = source.attribute("file") ?? source.attribute("dev")
+            else { return nil }
+            return (target, path)
+        }
+    }
+
+    /// Disks an external snapshot cannot cover: those that are no file or block device.
+    static func disksRefusingExternalSnapshots(_ xml: String) -> [(disk: String, reason: String)] {
+        guard let root = try? XMLTree(xml, root: "domain").root else { return [] }
+        return (root.child("devices")?.children("disk") ?? []).compactMap { disk in
+            guard (disk.attribute("device") ?? "disk") == "disk" else { return nil }
+            let target = disk.child("target")?.attribute("dev") ?? "?"
+            let type = disk.attribute("type") ?? "file"
+            return type == "file" || type == "block" ? nil : (target, "a \(type) disk: an overlay needs a file or block device")
+        }
     }
 
     /// The domain's snapshots as a tree: the roots, each with its children.
@@ -235,6 +298,13 @@ public struct Snapshots: Sendable {
         (left.createdAt ?? .distantPast, left.name) < (right.createdAt ?? .distantPast, right.name)
     }
 
+    /// Disk-only: libvirt's `disk-snapshot` state (taken running), or, taken shut off, external
+    /// overlays and no internal snapshot.
+    static func isDiskOnly(state: String, disks: [SnapshotDetails.Disk]) -> Bool {
+        state == "disk-snapshot"
+            || (disks.contains { $0.snapshot == "external" } && !disks.contains { $0.snapshot == "internal" })
+    }
+
     static func details(xml: String, current: Bool) throws -> SnapshotDetails {
         let root = try XMLTree(xml, root: "domainsnapshot").root
         let state = root.childText("state") ?? "unknown"
@@ -247,6 +317,6 @@ public struct Snapshots: Sendable {
             name: root.childText("name") ?? "", description: root.childText("description"),
             createdAt: root.childText("creationTime").flatMap(Double.init).map { Date(timeIntervalSince1970: $0) },
             state: state, parent: root.at("parent", "name")?.text, current: current, memory: memory,
-            diskOnly: state == "disk-snapshot", disks: disks, children: [])
+            diskOnly: Self.isDiskOnly(state: state, disks: disks), disks: disks, children: [])
     }
 }
