@@ -44,12 +44,14 @@ public struct API: Sendable {
         DomainRoutes(host: host).register(in: &router)
         DomainStatisticsRoutes(host: host).register(in: &router)
         DomainSettingsRoutes(host: host).register(in: &router)
-        GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
+        let guestAgent = GuestAgent(host: host, configuration: agent, logger: logger)
+        GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger),
+                    agent: guestAgent).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
         StorageRoutes(host: host).register(in: &router)
         ConsoleRoutes(host: host).register(in: &router)
-        AgentRoutes(agent: GuestAgent(host: host, configuration: agent, logger: logger)).register(in: &router)
+        AgentRoutes(agent: guestAgent).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router
