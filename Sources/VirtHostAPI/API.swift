@@ -56,7 +56,9 @@ public struct API: Sendable {
         DomainStatisticsRoutes(host: host).register(in: &router)
         DomainSettingsRoutes(host: host).register(in: &router)
         DomainInputRoutes(host: host).register(in: &router)
-        GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
+        let guestAgent = GuestAgent(host: host, configuration: agent, logger: logger)
+        GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger),
+                    agent: guestAgent).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
         let operationRoutes = OperationRoutes(operations: operations,
@@ -68,7 +70,7 @@ public struct API: Sendable {
         SnapshotRoutes(snapshots: Snapshots(operations: operations),
                        idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit, idleTimeout: consoleIdleTimeout).register(in: &router)
-        AgentRoutes(agent: GuestAgent(host: host, configuration: agent, logger: logger)).register(in: &router)
+        AgentRoutes(agent: guestAgent).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)
         OpenAPIRoutes().register(in: &router)
         return router

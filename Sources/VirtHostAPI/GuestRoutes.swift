@@ -8,6 +8,8 @@ import VirtHost
 struct GuestRoutes {
     let host: Host
     let idempotency: IdempotentRequest
+    /// For `shutdown` and `reboot` with `?mode=agent|acpi`.
+    var agent: GuestAgent?
     var provisioning: Provisioning { Provisioning(host: host) }
 
     struct VCPUList: Encodable {
@@ -42,8 +44,11 @@ struct GuestRoutes {
             try await idempotency.run(request) { try await create(request) }
         }
         for action in Guest.Action.allCases {
-            router.post("/v1/domains/{ref}/\(action.rawValue)") { [host] request in
+            router.post("/v1/domains/{ref}/\(action.rawValue)") { [host, agent] request in
                 let reference = request.pathParameter("ref") ?? ""
+                if let agent, action == .shutdown || action == .reboot, let mode = try Self.powerMode(request, action) {
+                    return try await Self.power(agent, reference, reboot: action == .reboot, mode: mode)
+                }
                 switch action {
                 case .start:
                     let paused = try request.bool("paused", default: false)
@@ -111,8 +116,34 @@ struct GuestRoutes {
         return response
     }
 
-    enum RebootMode: String, CaseIterable { case soft, hard }
     enum VolumesOnDelete: String, CaseIterable { case kept, owned }
+    enum RebootMode: String, CaseIterable { case soft, hard, agent, acpi }
+
+    /// `?mode=agent|acpi` of shutdown (not with `timeout_s` or `force`) and reboot; nil for
+    /// the other modes.
+    static func powerMode(_ request: Request, _ action: Guest.Action) throws -> GuestAgent.PowerMode? {
+        guard request.query("mode") != nil else { return nil }
+        if action == .reboot {
+            return GuestAgent.PowerMode(rawValue: try request.choice("mode", default: RebootMode.soft).rawValue)
+        }
+        let mode = try request.choice("mode", default: GuestAgent.PowerMode.acpi)
+        if request.query("timeout_s") != nil || request.query("force") != nil {
+            throw Problem.badRequest("mode cannot be combined with timeout_s or force", parameter: "mode")
+        }
+        return mode
+    }
+
+    /// A shutdown or reboot through the agent or ACPI; `Power-Mode` says which was used, and
+    /// `Power-Mode-Fallback` why ACPI was used when the agent was asked for.
+    static func power(_ agent: GuestAgent, _ reference: String, reboot: Bool, mode: GuestAgent.PowerMode) async throws -> Response {
+        let (used, fallback) = try await AgentRoutes.answer(reference) { () async throws(AgentError) in
+            try await agent.power(reference, reboot: reboot, mode: mode)
+        }
+        var response = Response.json(try await agent.host.guest(for: reference).details())
+        response.headers.add("Power-Mode", used.rawValue)
+        if let fallback { response.headers.add("Power-Mode-Fallback", fallback) }
+        return response
+    }
 
     /// Validates a spec against what the host offers for it.
     func define(_ spec: GuestSpec, readErrors: [FieldError], pointer: String) async throws -> GuestDefinition {
