@@ -33,7 +33,7 @@ HOST_FIELDS = re.compile(
     r"|/disk/source/(pool|volume)"
     r"|/interfaces/\d+/(source|firewall)"
     r"|/disk(/source|/bus)?|/interface(/source|/firewall)?|/pci_device(/address)?"
-    r"|/path"
+    r"|/path|/backing/(pool|volume)"
     r")$"
 )
 # Rules across fields, which JSON Schema cannot state (or not so that generators follow it):
