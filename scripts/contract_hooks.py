@@ -21,15 +21,19 @@ import schemathesis
 # - what interfaces attach to (bridges, host devices, libvirt networks) and their firewall
 #   (libvirt's clean-traffic filter must be installed);
 # - a PCI device the domain has already, a device libvirt's parser refuses;
-# - a storage pool's path (inside the allowed disk roots, as disk paths).
+# - a storage pool's path (inside the allowed disk roots, as disk paths);
+# - the pools and volumes volume disks name, the image a root or ephemeral disk the service
+#   makes sits on, and the name it would get (free in the instances pool).
 HOST_FIELDS = re.compile(
     r"^(/spec)?("
     r"/virt_type|/os/arch|/os/machine|/os/firmware|/vcpus|/cpu/mode|/cpu/model"
     r"|/os/kernel|/os/initrd|/serial/log_file"
     r"|/disks/\d+/(source|bus)|/storage/\w+(/\d+)?/(source|bus)"
+    r"|/disks/\d+/source/(pool|volume)|/storage/\w+(/\d+)?(/source/(pool|volume)|/image/(pool|volume))?"
+    r"|/disk/source/(pool|volume)"
     r"|/interfaces/\d+/(source|firewall)"
     r"|/disk(/source|/bus)?|/interface(/source|/firewall)?|/pci_device(/address)?"
-    r"|/path"
+    r"|/path|/backing/(pool|volume)"
     r")$"
 )
 # Rules across fields, which JSON Schema cannot state (or not so that generators follow it):
@@ -39,7 +43,7 @@ HOST_FIELDS = re.compile(
 CROSS_FIELD = re.compile(
     r"sockets × cores × threads|names each .* once|already|passed through twice"
     r"|cannot be combined with|needs a kernel|needs the virtio model|is only used with"
-    r"|is required when mode|a CD-ROM cannot be on virtio|at least the backing volume's"
+    r"|is required when mode|a CD-ROM cannot be on virtio|at least the backing volume's|at least the image's"
 )
 OPERATIONS = {"POST /v1/guests/render", "POST /v1/guests", "POST /v1/domains/{ref}/devices", "POST /v1/storage/pools",
               "POST /v1/storage/pools/{pool}/volumes"}

@@ -113,7 +113,7 @@ public struct DiskSpec: Sendable, Hashable {
     }
 
     /// `source` is a path (file, block), an object `{protocol, name, hosts}` (network) or
-    /// `{pool, volume}` (volume). A storage role the service may make (`managed`) also takes
+    /// `{pool, volume}` (volume, also without a `type`). A storage role the service may make (`managed`) also takes
     /// `image` and `size_gb`.
     init(reader: ObjectReader) { self.init(reader: reader, managed: false) }
 
@@ -132,7 +132,8 @@ public struct DiskSpec: Sendable, Hashable {
             case .string(let path):
                 reader.checkCharacters(path, at: reader.path("source"))
                 self.path = path
-            case .object where type == "volume":
+            // A volume source is `{pool, volume}`: with no type, a `pool` says which it is.
+            case .object(let object) where type == "volume" || (type == nil && object.position(of: "pool") != nil):
                 volumeSource = ObjectReader(source, pointer: reader.path("source"), errors: reader.errors)
                     .map { VolumeReference(reader: $0) }
             case .object:

@@ -27,6 +27,10 @@ import Testing
         let compact = xml.split(separator: "\n").map { $0.trimmingPrefix(while: { $0 == " " }) }.joined()
         #expect(compact.contains("<disk type='volume' device='cdrom'><driver name='qemu' type='raw'/><source pool='images' volume='a b.iso'/><target dev='sda' bus='sata'/>"), "\(xml)")
         #expect(compact.contains("<source pool='images' volume='data'/><target dev='vda' bus='virtio'/>"))
+        // No type: a source with a pool is a volume.
+        let untyped = try Self.definition(#"{"name":"g","memory_mb":64,"disks":[{"source":{"pool":"p","volume":"v"}}]}"#)
+        #expect(untyped.disks.map(\.type) == ["volume"])
+        #expect(GuestXML.xml(untyped).contains("<source pool='p' volume='v'/>"))
         #expect(!xml.contains("<metadata>"), "the caller's volumes are not the service's")
         #expect(try GuestSpecOracle.verify(definition) >= 1)
     }

@@ -135,6 +135,21 @@ extension RealLibvirtdTests {
         #expect(image?["format"] as? String == "qcow2")
         #expect(image?["backing-filename"] == nil)
 
+        // A volume disk attached to the definition: its pool and volume must exist.
+        let devices = "/v1/domains/\(name)/devices?persistent=true"
+        for (source, pointer) in [(#"{"pool":"nope-\#(name)","volume":"x"}"#, "/disk/source/pool"),
+                                  (#"{"pool":"\#(fixture.imagePool)","volume":"nope"}"#, "/disk/source/volume")] {
+            let refused = try await httpRequest(port: api.port, "POST", devices, body: Array(
+                #"{"disk":{"source":\#(source)}}"#.utf8), timeout: 60)
+            #expect(refused.status == 422, "\(refused.text)")
+            #expect((try refused.json()["errors"] as? [[String: Any]])?.first?["pointer"] as? String == pointer)
+        }
+        let attached = try await httpRequest(port: api.port, "POST", devices, body: Array(
+            #"{"disk":{"source":{"pool":"\#(fixture.imagePool)","volume":"base.qcow2"}}}"#.utf8), timeout: 60)
+        #expect(attached.status == 201, "\(attached.text)")
+        #expect(try run("virsh", ["-c", uri, "dumpxml", name, "--inactive"])
+                    .contains("<source pool='\(fixture.imagePool)' volume='base.qcow2'/>"))
+
         let deleted = try await httpRequest(port: api.port, "DELETE", "/v1/domains/\(name)", timeout: 60)
         #expect(deleted.status == 200, "\(deleted.text)")
         let kept = (try deleted.json()["kept_volumes"] as? [[String: Any]])?.first

@@ -79,6 +79,9 @@ import TestSupport
         (#"{"name":"x","capacity_bytes":1,"format":"vmdk"}"#, "/format"),
         (#"{"name":"x","format":"raw","backing":{"pool":"default-pool","volume":"y"}}"#, "/backing"),
         (#"{"name":"x","backing":{"pool":"default-pool"}}"#, "/backing/volume"),
+        // What the backing names must exist: the body's error, not a missing resource.
+        (#"{"name":"x","backing":{"pool":"no-such-pool","volume":"y"}}"#, "/backing/pool"),
+        (#"{"name":"x","backing":{"pool":"default-pool","volume":"no-such-volume"}}"#, "/backing/volume"),
         (#"{"name":"x","capacity_bytes":1,"colour":"red"}"#, "/colour"),
         (#"{"name":"x","capacity_bytes":null}"#, "/capacity_bytes"),
     ])

@@ -33,6 +33,8 @@ extension Provisioning {
                     }
                 }
             }
+            let volumeErrors = try await GuestVolumes(host: host).checkAttached(diskXML: device.xml, pointer: "/disk/source")
+            guard volumeErrors.isEmpty else { throw GuestSpecError(volumeErrors) }
             if let interface = device.interface {
                 let errors = try await VIF(host: host).check([interface], pointer: "/interface")
                     .map { FieldError(pointer: $0.pointer.replacing("/interface/0", with: "/interface"),

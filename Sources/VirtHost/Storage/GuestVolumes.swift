@@ -59,6 +59,19 @@ public struct GuestVolumes: Sendable {
         return (withFormats, errors)
     }
 
+    /// For a disk to be attached (its `<disk>` XML): a field error under `pointer` when it is
+    /// a volume disk whose pool or volume does not exist. libvirt takes such a disk into a
+    /// definition without looking, and refuses it only when the domain starts.
+    func checkAttached(diskXML xml: String, pointer: String) async throws -> [FieldError] {
+        guard let disk = try? XMLTree(xml, root: "disk").root, disk.attribute("type") == "volume",
+              let source = disk.child("source"), let pool = source.attribute("pool"),
+              let volume = source.attribute("volume") else { return [] }
+        let reference = VolumeReference(pool: pool, volume: volume)
+        guard reference.refusals(at: "").isEmpty else { return [] }
+        if case .failure(let error) = try await lookup(reference, at: pointer) { return [error] }
+        return []
+    }
+
     /// Makes the volumes of a resolved spec, each step registering its undo: the instances
     /// pool first when it is missing (a dir pool on the instances path), then each volume.
     func make(_ plan: [ManagedVolumes.Volume], undo: inout Undo) async throws {

@@ -73,7 +73,16 @@ public struct Storage: Sendable {
     public func createVolume(pool: String, _ creation: VolumeCreation) async throws -> StorageVolumeDetails {
         var base: StorageVolumeDetails?
         if let backing = creation.backing {
-            base = try await host.storageVolume(pool: backing.pool, volume: backing.volume).get()
+            // A field of the body that names nothing is the body's error (422), not a missing
+            // resource of the path (404).
+            do {
+                base = try await host.storageVolume(pool: backing.pool, volume: backing.volume).get()
+            } catch StorageError.poolNotFound, StorageError.poolInactive {
+                throw GuestSpecError([FieldError(pointer: "/backing/pool", detail: "no running storage pool \(backing.pool)")])
+            } catch StorageError.volumeNotFound {
+                throw GuestSpecError([FieldError(pointer: "/backing/volume",
+                                                 detail: "pool \(backing.pool) has no volume \(backing.volume)")])
+            }
         }
         let capacity = creation.capacityBytes.map(UInt64.init) ?? base?.capacityBytes ?? 0
         if let base, capacity < base.capacityBytes {
