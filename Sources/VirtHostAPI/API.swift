@@ -43,6 +43,7 @@ public struct API: Sendable {
         DomainStatisticsRoutes(host: host).register(in: &router)
         DomainSettingsRoutes(host: host).register(in: &router)
         DomainInputRoutes(host: host).register(in: &router)
+        DomainDisplayRoutes(host: host).register(in: &router)
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         EventRoutes(host: host, heartbeat: eventHeartbeat, metrics: metrics).register(in: &router)
         FirewallRoutes(host: host).register(in: &router)
