@@ -1,6 +1,8 @@
 import Foundation
+import Locking
 import Testing
 import TestSupport
+import VirtHost
 
 /// A screenshot of a real guest's display (VNC, virtio video) once SeaBIOS has drawn on it:
 /// a PNG of the size `virsh screenshot` gives, not of one colour.
@@ -44,6 +46,25 @@ extension RealLibvirtdTests {
         }
         #expect(image.colours > 1, "a display of one colour: SeaBIOS drew nothing")
         print("screenshot: \(image.width)×\(image.height), \(image.colours) colours, \(shot.body.count) bytes")
+
+        // Off the Host's thread: with that thread held by another call, a screenshot is still
+        // taken and encoded (ordering, not timing: the holder lets go only after it, or after 30 s).
+        let guest = try await api.host.guest(for: name)
+        let phase = Mutex((holding: false, released: false, heldUntilReleased: false))
+        let holder = Task {
+            try await api.host.run { _ throws(HostError) in
+                phase.withLock { $0.holding = true }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !phase.withLock({ $0.released }) && ContinuousClock.now < deadline { usleep(10_000) }
+                phase.withLock { $0.heldUntilReleased = $0.released }
+            }
+        }
+        while !phase.withLock({ $0.holding }) { try await Task.sleep(for: .milliseconds(5)) }
+        let whileHeld = try await guest.screenshotPNG()
+        phase.withLock { $0.released = true }
+        try await holder.value
+        #expect(phase.withLock { $0.heldUntilReleased }, "the screenshot waited for the Host's thread")
+        #expect(whileHeld.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(try await httpRequest(port: api.port, "DELETE", "/v1/domains/\(name)?force=true", timeout: 60).status == 204)
         await api.stop()
     }
