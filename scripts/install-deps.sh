@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages virthost needs, only those that are missing.
-#   scripts/install-deps.sh           build and run: libvirt-dev, libmicrohttpd-dev, libxml2-dev, pkg-config
+#   scripts/install-deps.sh           build and run: libvirt-dev, libmicrohttpd-dev, libxml2-dev, zlib1g-dev, pkg-config
 #   scripts/install-deps.sh --test    also libvirtd with QEMU, qemu-img, virsh, Python tools,
 #                                     Chromium and its driver (the browser-safety tests)
 set -euo pipefail
 
-packages=(libvirt-dev libmicrohttpd-dev libxml2-dev pkg-config)
+packages=(libvirt-dev libmicrohttpd-dev libxml2-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients
                python3 python3-venv curl openssl procps ovmf

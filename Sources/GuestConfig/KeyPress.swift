@@ -13,7 +13,7 @@ public struct KeyPress: Sendable, Hashable {
     /// 0: the hypervisor's default.
     public var holdMilliseconds: Int
 
-    /// Reads and checks the request; an unknown key name is an error at its index.
+    /// Reads and checks the request; an unknown or repeated key name is an error at its index.
     public static func read(json data: some DataProtocol) throws(GuestSpecError) -> KeyPress {
         let errors = FieldErrors()
         let reader = try StorageRequest.reader(data, errors: errors)
@@ -28,16 +28,22 @@ public struct KeyPress: Sendable, Hashable {
             errors.add("/hold_ms", "must be from \(holdRange.lowerBound) to \(holdRange.upperBound), got \(hold)")
         }
         var codes: [UInt32] = []
+        var names = Set<String>()
         for (value, pointer) in keys {
             guard case .string(let name) = value else {
                 errors.add(pointer, "must be a key name such as KEY_ENTER, got \(value.kind)")
                 continue
             }
+            if names.contains(name) {
+                errors.add(pointer, "names \(name) a second time")
+                continue
+            }
+            names.insert(name)
             guard let code = LinuxKeyCodes.byName[name] else {
                 errors.add(pointer, "is not a Linux key name (KEY_A, KEY_ENTER, KEY_LEFTCTRL…)")
                 continue
             }
-            // A key named twice (or by an alias) is pressed once.
+            // Two aliases of one key press it once.
             if !codes.contains(code) { codes.append(code) }
         }
         guard errors.errors.isEmpty else { throw GuestSpecError(errors.errors) }

@@ -1,4 +1,7 @@
 import CLibvirt
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A domain's vCPUs and memory changed after creation (hot-plug and balloon).
 extension Domain {
@@ -29,5 +32,25 @@ extension Domain {
             virDomainSendKey(handle, UInt32(VIR_KEYCODE_SET_LINUX.rawValue), holdMilliseconds, &codes,
                              Int32(codes.count), 0)
         }
+    }
+}
+
+/// What a domain's display shows.
+extension Domain {
+    /// Starts a screenshot of `screen` into `stream` (`virDomainScreenshot`): the image's MIME
+    /// type (QEMU gives `image/x-portable-pixmap`; the test driver, `image/png`). The bytes are
+    /// then read from the stream until it ends.
+    public func screenshot(into stream: DataStream, screen: UInt32 = 0) throws -> String {
+        let type = try LibvirtError.call("virDomainScreenshot") { virDomainScreenshot(handle, stream.handle, screen, 0) }
+        defer { free(type) }
+        return String(cString: type)
+    }
+}
+
+extension DataStream {
+    /// Completes a stream read to its end (`virStreamFinish`), so an error the other end had
+    /// meanwhile is seen.
+    public func finishReceiving() throws {
+        _ = try LibvirtError.status("virStreamFinish") { virStreamFinish(handle) }
     }
 }

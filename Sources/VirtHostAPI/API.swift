@@ -56,6 +56,7 @@ public struct API: Sendable {
         DomainStatisticsRoutes(host: host).register(in: &router)
         DomainSettingsRoutes(host: host).register(in: &router)
         DomainInputRoutes(host: host).register(in: &router)
+        DomainDisplayRoutes(host: host).register(in: &router)
         let guestAgent = GuestAgent(host: host, configuration: agent, logger: logger)
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger),
                     agent: guestAgent).register(in: &router)

@@ -61,11 +61,13 @@ struct DomainRoutes {
     /// (which may itself hold `=`).
     static func labelFilter(_ request: Request) throws -> [(key: String, value: String)] {
         try request.queryValues("label").map { pair in
-            guard let equals = pair.firstIndex(of: "="), DomainPatch.isValidLabelKey(String(pair[..<equals])) else {
+            // By bytes: "=" and a combining mark after it are one Character.
+            guard let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")),
+                  DomainPatch.isValidLabelKey(String(pair[..<equals])) else {
                 throw Problem.badRequest("label must be key=value with a label key (1 to 63 letters, digits, '.', '_', "
                                          + "'-' or '/', starting with a letter or digit), got \(pair)", parameter: "label")
             }
-            return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+            return (String(pair[..<equals]), String(pair[pair.utf8.index(after: equals)...]))
         }
     }
 }

@@ -34,6 +34,8 @@ import TestSupport
         #expect(try await names(api, "?label=tier=gold&label=owner=team-b") == ["labels-b"])
         #expect(try await names(api, "?label=owner=team-c") == [])
         #expect(try await names(api, "?label=query=x%3Dy&state=inactive") == ["labels-b"])
+        // A value that starts with a combining mark: "=" and it are one Character.
+        #expect(try await names(api, "?label=owner=%CC%81") == [])
 
         // A patch shows in the next listing.
         let patched = try await DomainPatchEndpointTests.patch(api, "labels-a", #"{"labels":{"owner":"team-b"}}"#)

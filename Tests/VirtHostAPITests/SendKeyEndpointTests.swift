@@ -21,6 +21,13 @@ import TestSupport
         let pointers = try #require(try unknown.json()["errors"] as? [[String: Any]]).compactMap { $0["pointer"] as? String }
         #expect(Set(pointers) == ["/keys/1", "/keys/2", "/hold_ms", "/x"], "\(unknown.text)")
 
+        // A name twice; a key of the header that libvirt's key maps do not have.
+        for body in [#"{"keys":["KEY_A","KEY_A"]}"#, #"{"keys":["KEY_KBD_LCD_MENU5"]}"#] {
+            let refused = try await Self.send(api.port, "test", body)
+            #expect(refused.status == 422, "\(body): \(refused.text)")
+            #expect((try refused.json()["errors"] as? [[String: Any]])?.last?["pointer"] as? String
+                    == (body.contains("MENU5") ? "/keys/0" : "/keys/1"))
+        }
         for body in [#"{"keys":[]}"#, "{}", #"{"keys":"KEY_A"}"#,
                      #"{"keys":[\#((1...17).map { "\"KEY_F\($0 <= 12 ? $0 : $0 + 1)\"" }.joined(separator: ","))]}"#] {
             let refused = try await Self.send(api.port, "test", body)
