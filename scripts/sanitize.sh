@@ -26,6 +26,10 @@ export VIRTHOST_OPENAPI_VALIDATOR=${VIRTHOST_OPENAPI_VALIDATOR:-$venv/bin/openap
 export VIRTHOST_TEST_PYTHON=${VIRTHOST_TEST_PYTHON:-$venv/bin/python}
 # The large-upload test streams 64 MiB instead of 1 GiB: the sanitizers slow every byte.
 export VIRTHOST_TEST_TRANSFER_MIB=${VIRTHOST_TEST_TRANSFER_MIB:-64}
+# Likewise the clone operation copies 64 MiB instead of 256, and 60 idle VNC WebSockets stand for
+# 200 (the same code path, fewer sockets for the instrumented relay to hold).
+export VIRTHOST_TEST_CLONE_MIB=${VIRTHOST_TEST_CLONE_MIB:-64}
+export VIRTHOST_TEST_IDLE_SOCKETS=${VIRTHOST_TEST_IDLE_SOCKETS:-60}
 
 # Data races are what this pass is for. Its lock-order (deadlock) detector is off: it takes one
 # global lock around every mutex operation of every thread, and with the suites' hundreds of
