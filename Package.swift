@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // C interop only.
@@ -41,7 +42,8 @@ let package = Package(
             providers: [.apt(["libxml2-dev"])]
         ),
 
-        // Synchronization.Mutex's API on a pthread mutex, which ThreadSanitizer understands.
+        // Synchronization.Mutex's API on a pthread mutex, which ThreadSanitizer understands; and
+        // waiting on sockets without a thread each (one poll thread for reads, ordered writers).
         .target(name: "Locking"),
         // Thin, safe libvirt binding: no policy.
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Locking"]),
@@ -52,6 +54,7 @@ let package = Package(
             name: "VirtHost",
             dependencies: [
                 "Libvirt", "GuestConfig", "Locking", "CZlib",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -61,6 +64,7 @@ let package = Package(
             name: "HTTPServer",
             dependencies: [
                 "CMicroHTTPD", "Locking",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

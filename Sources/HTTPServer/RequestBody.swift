@@ -1,3 +1,4 @@
+import DequeModule
 import Locking
 
 /// A request body as it arrives, for routes declared with ``RouteOptions/streamsBody``: an
@@ -30,8 +31,8 @@ public struct RequestBodyStream: AsyncSequence, Sendable {
 /// Between libmicrohttpd's thread, which pushes what it reads, and the handler, which pulls.
 final class BodyChannel: Sendable {
     private struct State {
-        var chunks: [[UInt8]] = []
-        var head = 0
+        /// A deque, so taking the oldest chunk releases it at once and costs no shifting.
+        var chunks = Deque<[UInt8]>()
         var buffered = 0
         var received = 0
         var finished = false
@@ -68,8 +69,7 @@ final class BodyChannel: Sendable {
             if state.abandoned || state.failure != nil { return nil }
             if state.received > limit {
                 state.failure = Self.tooLarge(limit)
-                state.chunks = []
-                state.head = 0
+                state.chunks.removeAll()
                 state.buffered = 0
             } else {
                 state.chunks.append(Array(bytes))
@@ -100,8 +100,7 @@ final class BodyChannel: Sendable {
     func abandon() {
         let resume = state.withLock { state -> Bool in
             state.abandoned = true
-            state.chunks = []
-            state.head = 0
+            state.chunks.removeAll()
             state.buffered = 0
             defer { state.connectionSuspended = false }
             return state.connectionSuspended
@@ -129,19 +128,7 @@ final class BodyChannel: Sendable {
             enum Step { case chunk([UInt8], resume: Bool), end, fail(Problem), wait }
             let step = state.withLock { state -> Step in
                 if let failure = state.failure { return .fail(failure) }
-                if state.head < state.chunks.count {
-                    let chunk = state.chunks[state.head]
-                    // Released at once: a consumer that never quite catches up would otherwise
-                    // keep every chunk it has read alive in the array.
-                    state.chunks[state.head] = []
-                    state.head += 1
-                    if state.head == state.chunks.count {
-                        state.chunks.removeAll(keepingCapacity: true)
-                        state.head = 0
-                    } else if state.head >= 1024 {
-                        state.chunks.removeFirst(state.head)
-                        state.head = 0
-                    }
+                if let chunk = state.chunks.popFirst() {
                     state.buffered -= chunk.count
                     // Resumed once the consumer has drained half, so it is not woken per chunk.
                     let resume = state.connectionSuspended && state.buffered <= highWater / 2
@@ -159,7 +146,7 @@ final class BodyChannel: Sendable {
             case .wait:
                 await withCheckedContinuation { continuation in
                     let ready = state.withLock { state -> Bool in
-                        if state.failure != nil || state.finished || state.head < state.chunks.count { return true }
+                        if state.failure != nil || state.finished || !state.chunks.isEmpty { return true }
                         state.waiter = continuation
                         return false
                     }

@@ -24,10 +24,11 @@ public final class UpgradedConnection: Sendable {
     }
     private let state: Mutex<State>
     /// Sends run one after another, so frames written by different tasks never interleave.
-    private let writeQueue = DispatchQueue(label: "virthost.upgraded.write")
+    private let writer: DescriptorWriter
 
     init(descriptor: Int32, initialBytes: [UInt8], handle: OpaquePointer) {
         self.descriptor = descriptor
+        self.writer = DescriptorWriter(descriptor: descriptor, label: "virthost.upgraded.write")
         self.initialBytes = initialBytes
         self.state = Mutex(State(handle: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))))
     }
@@ -45,34 +46,7 @@ public final class UpgradedConnection: Sendable {
     }
 
     /// Sends all of `bytes`; false when the peer is gone.
-    public func send(_ bytes: [UInt8]) async -> Bool {
-        let descriptor = descriptor
-        return await withCheckedContinuation { continuation in
-            writeQueue.async {
-                var sent = 0
-                while sent < bytes.count {
-                    let count = bytes[sent...].withUnsafeBytes {
-                        Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                    }
-                    if count < 0 && errno == EINTR { continue }
-                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                        UpgradedConnection.wait(descriptor, for: POLLOUT)
-                        continue
-                    }
-                    guard count > 0 else { continuation.resume(returning: false); return }
-                    sent += count
-                }
-                continuation.resume(returning: true)
-            }
-        }
-    }
-
-    /// False when the timeout passed with the descriptor not ready.
-    @discardableResult
-    static func wait(_ descriptor: Int32, for events: Int32, timeoutMilliseconds: Int32 = -1) -> Bool {
-        var entry = pollfd(fd: descriptor, events: Int16(events), revents: 0)
-        return poll(&entry, 1, timeoutMilliseconds) != 0
-    }
+    public func send(_ bytes: [UInt8]) async -> Bool { await writer.send(bytes) }
 
     /// Wakes a pending ``receive(max:timeoutMilliseconds:)`` with the end of the stream (the server's shutdown).
     public func shutdown() { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
@@ -80,7 +54,7 @@ public final class UpgradedConnection: Sendable {
     /// Ends the sending side only (a TCP FIN after what was sent), so the peer reads all of it
     /// and then the end; reading continues.
     public func shutdownSending() {
-        writeQueue.sync { _ = Glibc.shutdown(descriptor, Int32(SHUT_WR)) }
+        writer.afterQueuedSends { _ = Glibc.shutdown(descriptor, Int32(SHUT_WR)) }
     }
 
     /// Gives the connection back to libmicrohttpd to close; once.

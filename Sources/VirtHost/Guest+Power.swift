@@ -34,7 +34,7 @@ extension Guest {
 
     /// Runs `body` holding the guest's UUID lock, so a power action never falls between the
     /// steps of a multi-step change of the same guest (a creation, a device change, a delete).
-    func withPowerLock<T>(_ body: () async throws(HostError) -> T) async throws(HostError) -> T {
+    func withPowerLock<T, Failure: Error>(_ body: () async throws(Failure) -> T) async throws(Failure) -> T {
         try await host.domainLocks.withLock(DomainLocks.keys(uuid: uuid, name: nil), body)
     }
 

@@ -157,7 +157,18 @@ public final class GuestAgent: Sendable {
 
     /// Shuts the guest down (or reboots it) through the agent, or with ACPI. Asked for the
     /// agent when it is not connected, falls back to ACPI as Nova does, and says so.
+    /// Like every power action, it holds the guest's lock, so it never falls between the
+    /// steps of a multi-step change of the same guest.
     public func power(_ reference: String, reboot: Bool, mode: PowerMode) async throws(AgentError)
+        -> (mode: PowerMode, fallbackReason: String?) {
+        let guest: Guest
+        do { guest = try await host.guest(for: reference) } catch { throw .host(error) }
+        return try await guest.withPowerLock { () async throws(AgentError) in
+            try await powerUnlocked(guest.uuid, reboot: reboot, mode: mode)
+        }
+    }
+
+    private func powerUnlocked(_ reference: String, reboot: Bool, mode: PowerMode) async throws(AgentError)
         -> (mode: PowerMode, fallbackReason: String?) {
         var used = mode
         var reason: String?

@@ -46,10 +46,11 @@ public struct GraphicsConsole: Sendable {
 public final class GraphicsConsoleSession: Sendable {
     let descriptor: Int32
     /// Sends run one after another, so concurrent writers never interleave their bytes.
-    private let writeQueue = DispatchQueue(label: "virthost.graphics.write")
+    private let writer: DescriptorWriter
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
+        self.writer = DescriptorWriter(descriptor: descriptor, label: "virthost.graphics.write")
         // Non-blocking, so a read waits in poll(2), where shutdown(2) can wake it.
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
     }
@@ -62,28 +63,7 @@ public final class GraphicsConsoleSession: Sendable {
     }
 
     /// Sends all of `bytes`; false when the display's end is gone.
-    public func send(_ bytes: [UInt8]) async -> Bool {
-        let descriptor = descriptor
-        return await withCheckedContinuation { continuation in
-            writeQueue.async {
-                var sent = 0
-                while sent < bytes.count {
-                    let count = bytes[sent...].withUnsafeBytes {
-                        Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                    }
-                    if count < 0 && errno == EINTR { continue }
-                    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                        var entry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                        _ = poll(&entry, 1, -1)
-                        continue
-                    }
-                    guard count > 0 else { continuation.resume(returning: false); return }
-                    sent += count
-                }
-                continuation.resume(returning: true)
-            }
-        }
-    }
+    public func send(_ bytes: [UInt8]) async -> Bool { await writer.send(bytes) }
 
     /// Ends the connection both ways: a pending ``receive(max:)`` returns empty. The
     /// descriptor itself is closed only when the session goes, so no other file can take its

@@ -1,3 +1,4 @@
+import DequeModule
 import Dispatch
 import Locking
 
@@ -9,8 +10,8 @@ import Locking
 /// ``finish(failure:)``, the consumer with ``close()`` (it wants no more).
 final class TransferQueue: Sendable {
     private struct State {
-        var chunks: [[UInt8]] = []
-        var head = 0
+        /// A deque, so taking the oldest chunk releases it at once and costs no shifting.
+        var chunks = Deque<[UInt8]>()
         var buffered = 0
         var finished = false
         var failure: (any Error)?
@@ -38,8 +39,7 @@ final class TransferQueue: Sendable {
     func close() {
         change { state in
             state.closed = true
-            state.chunks = []
-            state.head = 0
+            state.chunks.removeAll()
             state.buffered = 0
         }
     }
@@ -82,7 +82,7 @@ final class TransferQueue: Sendable {
                 case .empty:
                     await withCheckedContinuation { continuation in
                         let ready = state.withLock { state -> Bool in
-                            if state.closed || state.finished || state.head < state.chunks.count { return true }
+                            if state.closed || state.finished || !state.chunks.isEmpty { return true }
                             state.taskWaiter = continuation
                             return false
                         }
@@ -136,20 +136,10 @@ final class TransferQueue: Sendable {
         let taken = state.withLock { state -> Taken in
             if let failure = state.failure { return .failed(failure) }
             if state.closed { return .failed(Closed()) }
-            guard state.head < state.chunks.count else {
+            guard let chunk = state.chunks.popFirst() else {
                 if state.finished { return .end }
                 if threadWaits { state.threadWaiting = true }
                 return .empty
-            }
-            let chunk = state.chunks[state.head]
-            state.chunks[state.head] = []
-            state.head += 1
-            if state.head == state.chunks.count {
-                state.chunks.removeAll(keepingCapacity: true)
-                state.head = 0
-            } else if state.head >= 256 {
-                state.chunks.removeFirst(state.head)
-                state.head = 0
             }
             state.buffered -= chunk.count
             wake = Self.wakers(&state)
