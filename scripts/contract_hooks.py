@@ -39,11 +39,13 @@ HOST_FIELDS = re.compile(
 # Rules across fields, which JSON Schema cannot state (or not so that generators follow it):
 # the topology's product, values that must differ between items (targets, MACs, boot orders,
 # PCI addresses, feature names, boot devices) or from the domain's own devices (attach), and
-# fields that need or exclude another, an overlay smaller than its backing volume.
+# fields that need or exclude another, an overlay smaller than its backing volume, a maximum
+# (max_vcpus, max_memory_mb) below the size the guest starts with.
 CROSS_FIELD = re.compile(
     r"sockets × cores × threads|names each .* once|already|passed through twice"
     r"|cannot be combined with|needs a kernel|needs the virtio model|is only used with"
     r"|is required when mode|a CD-ROM cannot be on virtio|at least the backing volume's|at least the image's"
+    r"|must be at least vcpus|must be at least memory_mb"
 )
 OPERATIONS = {"POST /v1/guests/render", "POST /v1/guests", "POST /v1/domains/{ref}/devices", "POST /v1/storage/pools",
               "POST /v1/storage/pools/{pool}/volumes"}
