@@ -7,8 +7,11 @@ extension Request {
     func bool(_ name: String, default value: Bool) throws(Problem) -> Bool {
         guard let text = query(name) else { return value }
         switch text.lowercased() {
-        case "true", "1", "yes", "": return true
+        case "true", "1", "yes": return true
         case "false", "0", "no": return false
+        // An empty value (`?force=` or a bare `?force`) is no boolean, as the document says;
+        // taking it for either would guess what the client meant.
+        case "": throw .badRequest("\(name) must be true or false, got an empty value", parameter: name)
         default: throw .badRequest("\(name) must be true or false, got \(text)", parameter: name)
         }
     }

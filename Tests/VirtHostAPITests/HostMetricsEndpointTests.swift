@@ -96,13 +96,14 @@ import TestSupport
         #expect(try await check("type=QEMU")["satisfied"] as? Bool == false)
         #expect(try await check("hypervisor=0.0.2&exact=true")["satisfied"] as? Bool == true)
         #expect(try await check("hypervisor=0.0.3&exact=true")["satisfied"] as? Bool == false)
+        #expect(try await check("hypervisor=0.0.3&exact=YES")["exact"] as? Bool == true)
         let document = try await check("hypervisor=0.0.1")
         let hypervisor = try #require(document["hypervisor"] as? [String: Any])
         #expect(hypervisor["required"] as? String == "0.0.1" && hypervisor["actual"] as? String == "0.0.2")
         #expect(document["exact"] as? Bool == false)
 
         for (query, parameter) in [("libvirt=9.x", "libvirt"), ("hypervisor=1.2.3.4", "hypervisor"),
-                                   ("exact=maybe", "exact")] {
+                                   ("exact=maybe", "exact"), ("exact=", "exact"), ("exact", "exact")] {
             let response = try await httpRequest(port: api.port, "/v1/host/version-check?\(query)")
             #expect(response.status == 400, "\(query)")
             #expect(try response.json()["parameter"] as? String == parameter)
