@@ -18,8 +18,10 @@ log=$work/virthostd.log
 service=""
 trap '[[ -n $service ]] && kill "$service" 2>/dev/null; rm -rf "$work"' EXIT
 
-# No post hooks: formatting the generated code (ruff) is no part of what is checked here.
-printf 'post_hooks: []\n' >"$work/config.yaml"
+# No post hooks: formatting the generated code (ruff) is no part of what is checked here. The
+# generator knows binary bodies only as application/octet-stream; its content_type_overrides
+# tells it a screenshot's image/png is such a body (a File in the client), as it is.
+printf 'post_hooks: []\ncontent_type_overrides:\n  image/png: application/octet-stream\n' >"$work/config.yaml"
 "$generator" generate --path openapi/openapi.yaml --meta none --config "$work/config.yaml" \
     --output-path "$work/virthost_client" >"$work/generate.out" 2>&1 || { cat "$work/generate.out" >&2; exit 1; }
 # The only lines the generator prints when it has nothing to say.
