@@ -160,8 +160,10 @@ extension RealLibvirtdTests {
                 try connection.send([UInt8](repeating: 0x41, count: 4 << 20))
             }
             // The connection is closed (the object is gone); the service notices and removes the volume.
+            // A guard against a hang, scaled under a sanitizer like the others (TestTiming).
             var names: [String] = ["?"]
-            for _ in 0 ..< 100 {
+            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(10))
+            while ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
                 let listed = try await httpRequest(port: port, "/v1/storage/pools/\(pool)/volumes")
                 names = (try listed.json()["volumes"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }

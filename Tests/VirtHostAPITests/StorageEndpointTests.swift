@@ -88,6 +88,10 @@ import TestSupport
     func aBadVolumeRequestIsAFieldError(body: String, pointer: String) async throws {
         let api = try APITestServer()
         defer { Task { await api.stop() } }
+        // Each case names its own volume: the cases run side by side on the process's one
+        // test:///default, where another test may make a volume of a plain name meanwhile.
+        let name = "bad-\(UInt32.random(in: 0 ... .max))"
+        let body = body.replacingOccurrences(of: "\"name\":\"x\"", with: "\"name\":\"\(name)\"")
         let response = try await httpRequest(port: api.port, "POST", "/v1/storage/pools/default-pool/volumes",
                                              body: Self.json(body))
         #expect(response.status == 422, "\(response.text)")
@@ -96,7 +100,7 @@ import TestSupport
         let pointers = (document["errors"] as? [[String: Any]])?.compactMap { $0["pointer"] as? String } ?? []
         #expect(pointers.contains(pointer), "\(pointers)")
         let volumes = try await httpRequest(port: api.port, "/v1/storage/pools/default-pool/volumes")
-        #expect((try volumes.json()["volumes"] as? [[String: Any]])?.contains { $0["name"] as? String == "x" } == false)
+        #expect((try volumes.json()["volumes"] as? [[String: Any]])?.contains { $0["name"] as? String == name } == false)
     }
 
     @Test func aPoolIsMadeOnlyInsideAnAllowedRoot() async throws {
