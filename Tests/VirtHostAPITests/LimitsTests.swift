@@ -74,12 +74,15 @@ import TestSupport
     /// 500 clients send half a request and stall: another client is still served at once,
     /// and the stalled ones are closed at the connection timeout.
     @Test func stalledClientsNeitherBlockOthersNorStay() async throws {
-        let api = try APITestServer { $0.connectionTimeout = 2 }
+        // Under a sanitizer every time here scales by TestTiming's factor: a stall of the
+        // instrumented suites must not pass for a server held up by the stalled clients.
+        let slowdown = Int(TestTiming.slowdown)
+        let api = try APITestServer { $0.connectionTimeout = 2 * slowdown }
         defer { Task { await api.stop() } }
         let port = api.port
         let stalled = try await onOwnThread { () -> [HTTPTestConnection] in
             try (0..<500).map { _ in
-                let connection = try HTTPTestConnection(port: port, timeout: 6)
+                let connection = try HTTPTestConnection(port: port, timeout: 6 * TestTiming.slowdown)
                 try connection.send("POST /v1/guests HTTP/1.1\r\nHost: \(connection.authority)\r\nContent-Type: application/json\r\n"
                                     + "Content-Length: 100\r\n\r\n{\"spec\":")
                 return connection
@@ -92,11 +95,11 @@ import TestSupport
         var elapsed: [Duration] = []
         for _ in 0..<3 {
             let started = ContinuousClock.now
-            let served = try await httpRequest(port: port, "/v1/host", timeout: 5)
+            let served = try await httpRequest(port: port, "/v1/host", timeout: 5 * TestTiming.slowdown)
             elapsed.append(ContinuousClock.now - started)
             #expect(served.status == 200)
         }
-        #expect(elapsed.min()! < .seconds(1), "normal requests took \(elapsed) beside 500 stalled clients")
+        #expect(elapsed.min()! < TestTiming.scaled(.seconds(1)), "normal requests took \(elapsed) beside 500 stalled clients")
 
         let closed = try await onOwnThread { stalled.filter { $0.isClosedByPeer() }.count }
         #expect(closed == 500, "only \(closed) of 500 stalled connections were closed at the time-out")

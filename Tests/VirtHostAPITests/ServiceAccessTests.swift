@@ -12,7 +12,7 @@ import TestSupport
             let process = try ChildProcess(ServiceProcess.executable.path, arguments,
                                            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIRTHOST_") },
                                            stderr: .file(errors))
-            guard let status = process.waitForExit(timeout: .seconds(10)) else { return (0, "still running") }
+            guard let status = process.waitForExit(timeout: TestTiming.scaled(.seconds(10))) else { return (0, "still running") }
             return (status, try String(contentsOfFile: errors, encoding: .utf8))
         }
     }

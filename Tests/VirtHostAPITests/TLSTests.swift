@@ -9,7 +9,7 @@ import VirtHostAPI
     /// `curl`'s status code and body; the code is 0 when no HTTP answer came.
     static func curl(_ url: String, _ options: [String]) -> (status: Int, body: String) {
         let marker = "\n@@status="
-        guard let output = try? run("curl", ["-sS", "--max-time", "10", "-w", "\(marker)%{http_code}"] + options + [url]),
+        guard let output = try? run("curl", ["-sS", "--max-time", String(Int(10 * TestTiming.slowdown)), "-w", "\(marker)%{http_code}"] + options + [url]),
               let range = output.range(of: marker, options: .backwards) else { return (0, "") }
         return (Int(output[range.upperBound...]) ?? 0, String(output[..<range.lowerBound]))
     }
