@@ -6,6 +6,7 @@ import asyncio, json, sys, time, urllib.error, urllib.request
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from test_timing import seconds
 
 PORT, NAME = int(sys.argv[1]), sys.argv[2]
 BASE = f"127.0.0.1:{PORT}"
@@ -15,7 +16,7 @@ CONSOLE = f"ws://{BASE}/v1/domains/{NAME}/console/serial"
 def post(path):
     request = urllib.request.Request(f"http://{BASE}{path}", method="POST", data=b"")
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=seconds(60)) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -23,7 +24,7 @@ def post(path):
 
 def get_status(path):
     try:
-        with urllib.request.urlopen(f"http://{BASE}{path}", timeout=60) as response:
+        with urllib.request.urlopen(f"http://{BASE}{path}", timeout=seconds(60)) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -51,7 +52,7 @@ async def closed_code(ws, seconds):
 
 async def refusal(url):
     try:
-        async with connect(url):
+        async with connect(url, open_timeout=seconds(10)):
             return 101, None
     except InvalidStatus as error:
         return error.response.status_code, json.loads(error.response.body or b"{}").get("type")
@@ -62,7 +63,7 @@ async def main():
     seen["shut_off_status"], seen["shut_off_type"] = await refusal(CONSOLE)
     seen["start_paused"] = post(f"/v1/domains/{NAME}/start?paused=true")
     seen["no_device_status"], seen["no_device_type"] = await refusal(CONSOLE + "?device=nosuch0")
-    async with connect(CONSOLE) as first:
+    async with connect(CONSOLE, open_timeout=seconds(10)) as first:
         seen["resume"] = post(f"/v1/domains/{NAME}/resume")
         output = await read_until(first, b"SeaBIOS", 30)
         seen["seabios"] = b"SeaBIOS" in output
@@ -79,7 +80,7 @@ async def main():
         started = time.monotonic()
         seen["details_status"] = get_status(f"/v1/domains/{NAME}")
         seen["details_seconds"] = time.monotonic() - started
-        async with connect(CONSOLE + "?force=true") as taker:
+        async with connect(CONSOLE + "?force=true", open_timeout=seconds(10)) as taker:
             seen["first_close"] = (await closed_code(first, 15))[0]
             # Keys reach the guest: they go out without an error while the guest runs.
             await taker.send(b"\x1b")
@@ -88,7 +89,7 @@ async def main():
     await asyncio.sleep(0.5)
     seen["reopen_status"] = 101
     try:
-        again = await connect(CONSOLE)
+        again = await connect(CONSOLE, open_timeout=seconds(10))
     except InvalidStatus as error:
         seen["reopen_status"] = error.response.status_code
         print(json.dumps(seen))

@@ -7,6 +7,7 @@ import asyncio, json, struct, sys
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from test_timing import seconds
 
 URL = sys.argv[1]
 HEADERS = [tuple(argument.split("=", 1)) for argument in sys.argv[2:]]
@@ -31,7 +32,7 @@ class Reader:
 async def main():
     seen = {}
     try:
-        ws = await connect(URL, subprotocols=["binary"], additional_headers=HEADERS, max_size=None)
+        ws = await connect(URL, subprotocols=["binary"], additional_headers=HEADERS, max_size=None, open_timeout=seconds(10))
     except InvalidStatus as error:
         body = json.loads(error.response.body or b"{}")
         print(json.dumps({"status": error.response.status_code, "type": body.get("type"), "detail": body.get("detail")}))

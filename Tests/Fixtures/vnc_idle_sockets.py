@@ -6,6 +6,7 @@ Usage: vnc_idle_sockets.py COUNT PID URL..."""
 import asyncio, json, os, sys
 
 from websockets.asyncio.client import connect
+from test_timing import seconds
 
 COUNT, PID, URLS = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 
@@ -16,7 +17,7 @@ def threads():
 
 async def exact(ws, buffer, count):
     while len(buffer) < count:
-        buffer += await asyncio.wait_for(ws.recv(), 60)
+        buffer += await asyncio.wait_for(ws.recv(), seconds(60))
     return buffer[:count], buffer[count:]
 
 
@@ -41,7 +42,7 @@ async def main():
 
     async def open_one(url):
         async with limit:
-            ws = await connect(url, subprotocols=["binary"], ping_interval=None, max_size=None, open_timeout=60)
+            ws = await connect(url, subprotocols=["binary"], ping_interval=None, max_size=None, open_timeout=seconds(60))
             await handshake(ws)
             sockets.append(ws)
 

@@ -5,6 +5,7 @@ import asyncio, base64, hashlib, json, os, socket, struct, sys
 
 import websockets
 from websockets.asyncio.client import connect
+from test_timing import seconds
 
 PORT, PATH = int(sys.argv[1]), sys.argv[2]
 URL = f"ws://127.0.0.1:{PORT}{PATH}"
@@ -13,7 +14,7 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 async def strict_client():
     seen = {}
-    async with connect(URL, subprotocols=["nope", "echo"], max_size=2**20) as ws:
+    async with connect(URL, subprotocols=["nope", "echo"], max_size=2**20, open_timeout=seconds(10)) as ws:
         seen["subprotocol"] = ws.subprotocol
         await ws.send("héllo ☃")
         seen["text"] = await ws.recv()
@@ -23,7 +24,7 @@ async def strict_client():
         await ws.send(["frag", "mented ", "text"])  # an iterable is sent as fragments
         seen["fragmented"] = await ws.recv()
         pong = await ws.ping(b"are you there")
-        await asyncio.wait_for(pong, 5)
+        await asyncio.wait_for(pong, seconds(5))
         seen["pong"] = True
         await ws.close(code=4001, reason="bye")
         seen["close_code"] = ws.close_code
@@ -47,7 +48,7 @@ def frame(opcode, payload=b"", fin=True, masked=True, rsv=0, length=None):
 
 
 def raw_open(headers=None):
-    sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", PORT), timeout=seconds(10))
     key = base64.b64encode(os.urandom(16)).decode()
     fields = {"Host": f"127.0.0.1:{PORT}", "Upgrade": "websocket", "Connection": "Upgrade",
               "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}

@@ -51,7 +51,7 @@ public final class ServiceProcess: Sendable {
             }
         }.start()
 
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while output.port.withLock({ $0 }) == nil {
             guard process.isRunning, ContinuousClock.now < deadline else {
                 process.signal(SIGKILL)
@@ -69,12 +69,12 @@ public final class ServiceProcess: Sendable {
     /// Sends `signal` and waits for the exit; returns the exit status, or nil on time-out.
     public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) -> Int32? {
         process.signal(signal)
-        return process.waitForExit(timeout: timeout)
+        return process.waitForExit(timeout: TestTiming.scaled(timeout))
     }
 
     /// Whether some log line contains `text`, waiting up to `timeout` for it.
     public func waitForLog(_ text: String, timeout: Duration = .seconds(5)) -> Bool {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTiming.scaled(timeout)
         while ContinuousClock.now < deadline {
             if log.contains(where: { $0.contains(text) }) { return true }
             Thread.sleep(forTimeInterval: 0.02)

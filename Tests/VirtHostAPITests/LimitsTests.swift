@@ -82,7 +82,7 @@ import TestSupport
         let port = api.port
         let stalled = try await onOwnThread { () -> [HTTPTestConnection] in
             try (0..<500).map { _ in
-                let connection = try HTTPTestConnection(port: port, timeout: 6 * TestTiming.slowdown)
+                let connection = try HTTPTestConnection(port: port, timeout: 6)
                 try connection.send("POST /v1/guests HTTP/1.1\r\nHost: \(connection.authority)\r\nContent-Type: application/json\r\n"
                                     + "Content-Length: 100\r\n\r\n{\"spec\":")
                 return connection
@@ -95,7 +95,7 @@ import TestSupport
         var elapsed: [Duration] = []
         for _ in 0..<3 {
             let started = ContinuousClock.now
-            let served = try await httpRequest(port: port, "/v1/host", timeout: 5 * TestTiming.slowdown)
+            let served = try await httpRequest(port: port, "/v1/host", timeout: 5)
             elapsed.append(ContinuousClock.now - started)
             #expect(served.status == 200)
         }
