@@ -6,7 +6,7 @@ import Logging
 import Glibc
 #endif
 
-/// An HTTP/1.1 server on libmicrohttpd: one internal epoll thread that never waits.
+/// An HTTP/1.1 server on libmicrohttpd: one internal poll thread that never waits.
 ///
 /// A request whose handler awaits is suspended while the handler runs on Swift's
 /// concurrency pool and resumed when its answer is ready, so one slow request never holds
@@ -17,7 +17,7 @@ public final class HTTPServer: Sendable {
         public var host: String
         /// 0 picks a free port; ``HTTPServer/start()`` returns the one bound.
         public var port: UInt16
-        /// libmicrohttpd threads (1 = one internal epoll thread; more = a thread pool).
+        /// libmicrohttpd threads (1 = one internal poll thread; more = a thread pool).
         public var threads: Int
         public var connectionLimit: Int
         /// 0 = no limit per client address.
@@ -113,7 +113,11 @@ public final class HTTPServer: Sendable {
         let socket = try ListenSocket(host: configuration.host, port: configuration.port)
         // libmicrohttpd's own errors go to stderr (its external logger takes a va_list, which the
         // Swift 6.3 compiler crashes on when deserialising).
-        var flags: UInt32 = Flag.errorLog | Flag.internalPollingThread | Flag.epoll | Flag.allowSuspendResume
+        // poll(2), not epoll: libmicrohttpd 0.9.75's edge-triggered epoll takes a short read as
+        // "drained" and stops reading, so a client that sent the last bytes of a body and closed
+        // at once went unnoticed until the connection timeout (a cut-off upload held its staging
+        // volume for 30 s, one time in six). poll is level-triggered: the close is seen at once.
+        var flags: UInt32 = Flag.errorLog | Flag.internalPollingThread | Flag.poll | Flag.allowSuspendResume
         if router.routes.contains(where: { $0.options.upgrade }) { flags |= Flag.allowUpgrade }
         // The daemon holds the server for its lifetime; shutdown releases it.
         let context = Unmanaged.passRetained(self).toOpaque()
@@ -755,7 +759,7 @@ private final class ValueCollector {
 private enum Flag {
     static let errorLog: UInt32 = 1
     static let internalPollingThread: UInt32 = 8
-    static let epoll: UInt32 = 512
+    static let poll: UInt32 = 64
     static let itc: UInt32 = 1024
     static let allowSuspendResume: UInt32 = 8192 | itc
     static let tls: UInt32 = 2

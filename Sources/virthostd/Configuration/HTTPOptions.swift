@@ -6,7 +6,7 @@ struct HTTPOptions: ParsableArguments {
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one). Env: VIRTHOST_LISTEN.")
     var listen: String = Environment.value("VIRTHOST_LISTEN", default: "127.0.0.1:8080")
 
-    @Option(help: "libmicrohttpd threads (1 = one epoll thread). Env: VIRTHOST_HTTP_THREADS.")
+    @Option(help: "libmicrohttpd threads (1 = one poll thread). Env: VIRTHOST_HTTP_THREADS.")
     var httpThreads: Int = Environment.value("VIRTHOST_HTTP_THREADS", default: 1)
 
     @Option(help: "Most connections at once. Env: VIRTHOST_CONNECTION_LIMIT.")
