@@ -229,6 +229,9 @@ public struct GuestDefinition: Sendable, Hashable {
                 for (field, refusal) in source.refusals(at: at + "/source") { fail(field, refusal) }
             case "file", "block":
                 guard let path = disk.spec.path else {
+                    // A CD-ROM file drive may be empty: a medium is inserted later (`.../media`).
+                    if disk.device == "cdrom", disk.type == "file", disk.spec.networkSource == nil,
+                       disk.spec.volumeSource == nil { break }
                     // A source that could not be read has said so already.
                     if !errors.contains(where: { $0.pointer == pointer + at + "/source" }) {
                         fail(at + "/source", "is required: the \(disk.type == "file" ? "file" : "device") path")

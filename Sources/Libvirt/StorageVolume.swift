@@ -37,6 +37,11 @@ public final class StorageVolume {
                                  capacity: UInt64(info.capacity), allocation: UInt64(info.allocation))
     }
 
+    /// The pool that holds the volume (`virStoragePoolLookupByVolume`).
+    public func pool() throws -> StoragePool {
+        StoragePool(taking: try LibvirtError.call("virStoragePoolLookupByVolume") { virStoragePoolLookupByVolume(handle) })
+    }
+
     /// The volume XML (`virStorageVolGetXMLDesc`).
     public func xml() throws -> String {
         let xml = try LibvirtError.call("virStorageVolGetXMLDesc") { virStorageVolGetXMLDesc(handle, 0) }

@@ -1,3 +1,5 @@
+import GuestConfig
+
 /// Reading libvirt's XML documents as a tree (never with patterns on the text).
 ///
 /// A small XML 1.0 reader of its own: elements, attributes, text, the predefined and numeric
@@ -292,5 +294,16 @@ private struct XMLReader {
             }
             return Array(String(Character(scalar)).utf8)
         }
+    }
+}
+
+extension XMLTree.Element {
+    /// The element as a tree to change and hand back to libvirt (one device, say), with
+    /// whitespace between child elements dropped as in ``xmlString``.
+    var element: GuestConfig.Element {
+        let keptText = childElements.isEmpty || !ownText.trimmingWhitespace().isEmpty ? ownText : ""
+        return GuestConfig.Element(name, attributes.map { ($0.name, $0.value as String?) },
+                                   text: keptText.isEmpty ? nil : keptText,
+                                   children: childElements.map(\.element))
     }
 }

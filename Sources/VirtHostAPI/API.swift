@@ -57,6 +57,7 @@ public struct API: Sendable {
         DomainSettingsRoutes(host: host).register(in: &router)
         DomainInputRoutes(host: host).register(in: &router)
         DomainDisplayRoutes(host: host).register(in: &router)
+        DomainDiskRoutes(host: host).register(in: &router)
         let guestAgent = GuestAgent(host: host, configuration: agent, logger: logger)
         GuestRoutes(host: host, idempotency: IdempotentRequest(store: idempotency, logger: logger),
                     agent: guestAgent).register(in: &router)

@@ -57,6 +57,15 @@ extension RealLibvirtdTests {
         }
         let port = service.port
         #expect(try await httpRequest(port: port, "/readyz").status == 200)
+        // A guest with labels, defined before libvirtd is first killed: its labels live in the
+        // domain's own definition, so they are there after every restart.
+        let labelled = Self.guestName()
+        defer { removeGuest(labelled) }
+        let defined = try await httpRequest(port: port, "POST", "/v1/guests", body: Array(#"""
+            {"spec":{"name":"\#(labelled)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["network"]},
+                     "graphics":{"type":"none"},"labels":{"owner":"fault-test","cycle":"before"}},"start":false}
+            """#.utf8), timeout: 60)
+        #expect(defined.status == 201, "\(defined.text)")
         let streams = try await onOwnThread {
             try SSEFanOutClient(port: port, path: "/v1/events?type=connection", count: 50)
         }
@@ -126,6 +135,12 @@ extension RealLibvirtdTests {
         let end = (fds: Self.openDescriptors(service.pid), rssKiB: Self.residentKiB(service.pid))
         let events = try await onOwnThread { streams.read(untilEach: 2 * cycles, timeout: 10) }
         #expect(try await httpRequest(port: port, "/readyz").status == 200)
+        let afterRestarts = try await httpRequest(port: port, "/v1/domains/\(labelled)")
+        #expect(try afterRestarts.json()["labels"] as? [String: String] == ["owner": "fault-test", "cycle": "before"],
+                "labels after \(cycles) libvirtd restarts: \(afterRestarts.text)")
+        let filtered = try await httpRequest(port: port, "/v1/domains?label=owner=fault-test&label=cycle=before")
+        let names = (try filtered.json()["domains"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(names == [labelled], "\(filtered.text)")
 
         let samples = record.samples.withLock { $0 }
         let unavailable = samples.filter { $0.status == 503 }

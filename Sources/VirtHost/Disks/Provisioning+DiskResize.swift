@@ -1,0 +1,70 @@
+import GuestConfig
+import Libvirt
+
+extension Provisioning {
+    /// Grows the disk `target` of the guest `reference` names to `resize.capacityBytes`, under
+    /// the domain's lock. A running domain's disk grows through QEMU (`virDomainBlockResize`),
+    /// so the guest sees the new size at once; a stopped domain's disk grows through libvirt's
+    /// storage API, where it is a volume of a pool (a `volume` disk, or a file a pool holds).
+    /// Disks only grow: a smaller size is a field error, the same size changes nothing.
+    public func resizeDisk(_ target: String, of reference: String, _ resize: VolumeResize) async throws -> DiskSize {
+        let guest = try await host.guest(for: reference)
+        return try await withLock(on: guest) { inventory in
+            let capacity = UInt64(resize.capacityBytes)
+            guard let disk = try await guest.disk(target: target, inactive: !inventory.active) else {
+                throw HostError.deviceNotFound(target)
+            }
+            guard disk.device == "disk" || disk.device == "lun" else {
+                throw DiskChangeError.notResizable(target: target, reason: "a \(disk.device)'s size is its medium's")
+            }
+            if inventory.active {
+                let current = try await guest.blockInfo(target: target).capacity
+                if capacity < current { throw Self.shrinkRefusal(current: current) }
+                if capacity > current { try await guest.blockResize(target: target, bytes: capacity) }
+            } else {
+                let volume: VolumeReference? = if let volume = disk.volume {
+                    volume
+                } else if let path = disk.path {
+                    try await host.volumeReference(path: path)
+                } else {
+                    nil
+                }
+                guard let volume else {
+                    throw DiskChangeError.notResizable(
+                        target: target, reason: "the domain is not running and the disk is no volume of a storage pool; "
+                            + "start the domain (QEMU grows a running domain's disk) or put the image in a pool")
+                }
+                // A smaller size is the same field error at /capacity_bytes as for a volume.
+                _ = try await Storage(host: host).resizeVolume(pool: volume.pool, name: volume.volume, resize)
+            }
+            return DiskSize(target: target, try await guest.blockInfo(target: target))
+        }
+    }
+
+    static func shrinkRefusal(current: UInt64) -> GuestSpecError {
+        GuestSpecError([FieldError(pointer: "/capacity_bytes",
+                                   detail: "must be at least the disk's \(current) bytes: disks only grow")])
+    }
+}
+
+extension Host {
+    /// The pool and name of the volume at `path`, when a pool holds it. A file put in a dir
+    /// pool's directory by other means is found too: that pool is refreshed and asked again.
+    func volumeReference(path: String) throws(HostError) -> VolumeReference? {
+        try withConnection { connection in
+            if let volume = try connection.lookupStorageVolume(path: path) {
+                return VolumeReference(pool: try volume.pool().name(), volume: try volume.name())
+            }
+            guard let slash = path.lastIndex(of: "/") else { return nil }
+            let directory = slash == path.startIndex ? "/" : String(path[..<slash])
+            let name = String(path[path.index(after: slash)...])
+            for pool in try connection.listAllStoragePools() where try pool.isActive() {
+                let target = try XMLTree(try pool.xml(), root: "pool").root.at("target", "path")?.text
+                guard target == directory else { continue }
+                try pool.refresh()
+                if try pool.lookupVolume(name: name) != nil { return VolumeReference(pool: try pool.name(), volume: name) }
+            }
+            return nil
+        }
+    }
+}
