@@ -116,7 +116,8 @@ EOF
 # it); the test driver's 501s are checked against the real libvirtd below.
 unsupported=(/v1/host/domain-capabilities /v1/firewall/filters '/v1/domains/{ref}/firewall'
              '/v1/domains/{ref}/devices' '/v1/domains/{ref}/devices/{target}'
-             '/v1/storage/pools/{pool}/volumes/{volume}/resize')
+             '/v1/storage/pools/{pool}/volumes/{volume}/resize'
+             '/v1/domains/{ref}/disks/{target}/resize' '/v1/domains/{ref}/disks/{target}/media')
 # The serial console is a WebSocket (its 2xx is a 101 whose socket then belongs to the
 # console): schemathesis speaks no WebSocket, and the test driver has no consoles. The real
 # libvirtd test RealLibvirtdTests.theSerialConsoleShowsSeaBIOSAndEndsWithTheDomain drives it
@@ -159,17 +160,22 @@ run_schemathesis test "$url" "$work/test.toml" \
 if [[ -n $qemu_uri ]]; then
     start_service qemu --uri "$qemu_uri" --instances-path /var/lib/libvirt/images
     qemu_guest=contract-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    # Defined, never started: devices are attached to and detached from its definition.
-    create_guest "$url" "{\"spec\": {\"name\": \"$qemu_guest\", \"memory_mb\": 64,
-        \"disks\": [{\"source\": \"/var/lib/libvirt/images/$qemu_guest-a.qcow2\"},
-                    {\"source\": \"/var/lib/libvirt/images/$qemu_guest-b.qcow2\"}]}, \"start\": false}"
-    # A dir pool with a 1 MiB volume for resizeStorageVolume (the test driver cannot resize).
+    # A dir pool with a 1 MiB volume for resizeStorageVolume and resizeDomainDisk (the test
+    # driver cannot resize).
     for request in "pools {\"name\": \"$qemu_guest\", \"type\": \"dir\", \"path\": \"/var/lib/libvirt/images/$qemu_guest-pool\"}" \
                    "pools/$qemu_guest/volumes {\"name\": \"resize.qcow2\", \"capacity_bytes\": 1048576}"; do
         made=$(curl -s -o "$work/create.out" -w '%{http_code}' -X POST "$url/v1/storage/${request%% *}" \
             -H 'Content-Type: application/json' -d "${request#* }")
         [[ $made == 201 ]] || { echo "making storage for the contract run: $made" >&2; cat "$work/create.out" >&2; exit 1; }
     done
+    # Defined, never started: devices are attached to and detached from its definition, its
+    # disk vdc on the pool's volume grows through the pool, and its empty CD-ROM drive sda
+    # takes and gives back media in its definition.
+    create_guest "$url" "{\"spec\": {\"name\": \"$qemu_guest\", \"memory_mb\": 64,
+        \"disks\": [{\"source\": \"/var/lib/libvirt/images/$qemu_guest-a.qcow2\"},
+                    {\"source\": \"/var/lib/libvirt/images/$qemu_guest-b.qcow2\"},
+                    {\"source\": {\"pool\": \"$qemu_guest\", \"volume\": \"resize.qcow2\"}, \"target\": \"vdc\"},
+                    {\"device\": \"cdrom\", \"target\": \"sda\"}]}, \"start\": false}"
     cat >"$work/qemu.toml" <<EOF
 hooks = "$PWD/scripts/contract_hooks.py"
 
@@ -200,6 +206,24 @@ checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" |
 include-operation-id = "resizeStorageVolume"
 parameters = { pool = "$qemu_guest", volume = "resize.qcow2" }
 checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" | sed 's/"3xx"/"3xx", "422"/')
+
+# The same volume as the guest's disk vdc: it grows only, too.
+[[operations]]
+include-operation-id = "resizeDomainDisk"
+parameters = { ref = "$qemu_guest", target = "vdc" }
+checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" | sed 's/"3xx"/"3xx", "422"/')
+
+# Media go into the guest's empty CD-ROM drive; live and persistent cannot both be false (400
+# naming live), and a path is checked against the host's disk roots (host_refusals_only).
+[[operations]]
+include-operation-id = "insertDomainMedia"
+parameters = { ref = "$qemu_guest", target = "sda" }
+checks.positive_data_acceptance.expected-statuses = $(echo "$host_checked" | sed 's/"3xx"/"3xx", "400"/')
+
+[[operations]]
+include-operation-id = "ejectDomainMedia"
+parameters = { ref = "$qemu_guest", target = "sda" }
+checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" | sed 's/"3xx"/"3xx", "400"/')
 
 # A shared libvirtd: pruning could remove the filters of a guest another client is creating
 # at this moment (they are defined just before their domain).

@@ -21,7 +21,8 @@ import schemathesis
 # - what interfaces attach to (bridges, host devices, libvirt networks) and their firewall
 #   (libvirt's clean-traffic filter must be installed);
 # - a PCI device the domain has already, a device libvirt's parser refuses;
-# - a storage pool's path (inside the allowed disk roots, as disk paths);
+# - a storage pool's path (inside the allowed disk roots, as disk paths), a CD-ROM medium's path
+#   or volume (as a disk's);
 # - the pools and volumes volume disks name, the image a root or ephemeral disk the service
 #   makes sits on, and the name it would get (free in the instances pool).
 HOST_FIELDS = re.compile(
@@ -34,6 +35,7 @@ HOST_FIELDS = re.compile(
     r"|/interfaces/\d+/(source|firewall)"
     r"|/disk(/source|/bus)?|/interface(/source|/firewall)?|/pci_device(/address)?"
     r"|/path|/backing/(pool|volume)"
+    r"|/source|/source/(pool|volume)"
     r")$"
 )
 # Rules across fields, which JSON Schema cannot state (or not so that generators follow it):
@@ -48,7 +50,7 @@ CROSS_FIELD = re.compile(
     r"|must be at least vcpus|must be at least memory_mb"
 )
 OPERATIONS = {"POST /v1/guests/render", "POST /v1/guests", "POST /v1/domains/{ref}/devices", "POST /v1/storage/pools",
-              "POST /v1/storage/pools/{pool}/volumes"}
+              "POST /v1/storage/pools/{pool}/volumes", "PUT /v1/domains/{ref}/disks/{target}/media"}
 FIELD_ERROR_TYPES = {"https://virthost.dev/problems/invalid-guest-spec",
                      "https://virthost.dev/problems/invalid-storage-request"}
 

@@ -247,7 +247,12 @@ public struct GuestDefinition: Sendable, Hashable {
                     fail(at + "/source", "is required: {protocol, name, hosts}")
                     break
                 }
-                if LibvirtFormats.isBlank(source.name) { fail(at + "/source/name", "must not be empty") }
+                if LibvirtFormats.isBlank(source.name) {
+                    fail(at + "/source/name", "must not be empty")
+                } else if source.protocol == "iscsi", (source.name.firstIndex(of: "/") ?? source.name.startIndex) == source.name.startIndex {
+                    // libvirt: "can't split path '…' into pool name and image name".
+                    fail(at + "/source/name", "must be the target's IQN, a '/' and the LUN (iqn.2004-04.com.example:disk/0), got \(source.name)")
+                }
                 if source.protocol != "rbd", source.hosts.isEmpty {
                     fail(at + "/source/hosts", "needs at least one host for \(source.protocol)")
                 } else if source.protocol != "rbd", source.hosts.count > 1 {

@@ -61,6 +61,8 @@ struct StorageRoutes {
         }
         router.delete("/v1/storage/pools/{pool}/volumes/{volume}", options: RouteOptions(access: .write, idempotent: true)) {
             [storage, operations] request in
+            // Only a wipe is an operation a key can stand for; a malformed key is refused either way.
+            _ = try IdempotentRequest.key(of: request)
             if try request.bool("wipe", default: false) {
                 return try await operations.wipeAndDelete(request, pool: try Self.name(request, "pool"),
                                                           volume: try Self.name(request, "volume"))

@@ -23,6 +23,11 @@ import Testing
          "/disks/0/source/hosts/0/name", "host name"),
         (#"{\#(base),"disks":[{"type":"network","source":{"protocol":"rbd","name":"  ","hosts":[{"name":"mon"}]}}]}"#,
          "/disks/0/source/name", "must not be empty"),
+        // libvirt splits an iSCSI name at its first '/' (target, LUN) and refuses one it cannot split.
+        (#"{\#(base),"disks":[{"type":"network","source":{"protocol":"iscsi","name":"iqn.x","hosts":[{"name":"a"}]}}]}"#,
+         "/disks/0/source/name", "a '/' and the LUN"),
+        (#"{\#(base),"disks":[{"type":"network","source":{"protocol":"iscsi","name":"/1","hosts":[{"name":"a"}]}}]}"#,
+         "/disks/0/source/name", "a '/' and the LUN"),
         // Serial log file: absolute, not empty.
         (#"{\#(base),"serial":{"log_file":"console.log"}}"#, "/serial/log_file", "absolute"),
         (#"{\#(base),"serial":{"log_file":""}}"#, "/serial/log_file", "absolute"),

@@ -68,7 +68,8 @@ import TestSupport
 
     /// A CD-ROM drive may be defined with no medium; any other disk still needs a source.
     @Test func aCDROMDriveMayBeDefinedEmpty() async throws {
-        let api = try APITestServer()
+        // A driver of its own: test:///default is shared by every test of the process.
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
         defer { Task { await api.stop() } }
         let name = "empty-cdrom-\(UUID().uuidString.prefix(8).lowercased())"
         let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""

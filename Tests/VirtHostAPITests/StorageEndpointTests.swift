@@ -62,6 +62,12 @@ import TestSupport
         #expect(refused.status == 409)
         #expect((try refused.json()["volumes"] as? [String])?.contains("disk-a.img") == true)
 
+        // A malformed Idempotency-Key is refused even where no key is kept (a delete without wipe).
+        let badKey = try await httpRequest(port: api.port, "DELETE", "\(base)/disk-a.img",
+                                           headers: [("Idempotency-Key", "two words")])
+        #expect(badKey.status == 400, "\(badKey.text)")
+        #expect(try badKey.json()["parameter"] as? String == "Idempotency-Key")
+
         let deleted = try await httpRequest(port: api.port, "DELETE", "\(base)/disk-a.img")
         #expect(deleted.status == 204, "\(deleted.text)")
         let gone = try await httpRequest(port: api.port, "\(base)/disk-a.img")

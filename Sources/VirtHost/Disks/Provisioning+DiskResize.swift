@@ -35,7 +35,18 @@ extension Provisioning {
                             + "start the domain (QEMU grows a running domain's disk) or put the image in a pool")
                 }
                 // A smaller size is the same field error at /capacity_bytes as for a volume.
-                _ = try await Storage(host: host).resizeVolume(pool: volume.pool, name: volume.volume, resize)
+                let grown = try await Storage(host: host).resizeVolume(pool: volume.pool, name: volume.volume, resize)
+                if disk.volume != nil {
+                    // libvirt resolves a stopped domain's `volume` disk only when it starts, so
+                    // virDomainGetBlockInfo cannot read it yet: the image itself is read, as
+                    // libvirt would (on the Host's thread, like every read of a disk).
+                    let info = try await host.run { _ throws(HostError) in
+                        DiskImage.blockInfo(path: grown.path, format: grown.format)
+                    }
+                    return DiskSize(target: target, info ?? BlockInfo(capacity: grown.capacityBytes,
+                                                                      allocation: grown.allocationBytes,
+                                                                      physical: grown.allocationBytes))
+                }
             }
             return DiskSize(target: target, try await guest.blockInfo(target: target))
         }

@@ -9,13 +9,19 @@ struct IdempotentRequest {
     let store: IdempotencyStore
     let logger: Logger
 
-    func run(_ request: Request, _ handler: () async throws -> Response) async throws -> Response {
-        guard let key = request.headers[Self.header] else { return try await handler() }
+    /// The request's key, checked; nil when it has none. A route that takes a key on only some
+    /// of its paths checks it on all of them, so a malformed key is a 400 whichever is taken.
+    static func key(of request: Request) throws -> String? {
+        guard let key = request.headers[header] else { return nil }
         // Printable ASCII, as a key a client would make (a UUID, say).
         guard !key.isEmpty, key.utf8.count <= 255, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
-            throw Problem.badRequest("\(Self.header) must be 1 to 255 printable ASCII characters",
-                                     parameter: Self.header)
+            throw Problem.badRequest("\(header) must be 1 to 255 printable ASCII characters", parameter: header)
         }
+        return key
+    }
+
+    func run(_ request: Request, _ handler: () async throws -> Response) async throws -> Response {
+        guard let key = try Self.key(of: request) else { return try await handler() }
         let storeKey = IdempotencyStore.Key(principal: request.principal ?? "", key: key)
         switch await store.claim(storeKey, digest: SHA256.digest(request.body)) {
         case .replay(var response):
