@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages virthost needs, only those that are missing.
 #   scripts/install-deps.sh           build and run: libvirt-dev, libmicrohttpd-dev, libxml2-dev, zlib1g-dev, pkg-config
-#   scripts/install-deps.sh --test    also libvirtd with QEMU, qemu-img, virsh, Python tools,
+#   scripts/install-deps.sh --test    also libvirtd with QEMU, qemu-img, virsh, genisoimage, Python tools,
 #                                     Chromium and its driver (the browser-safety tests)
 set -euo pipefail
 
@@ -9,6 +9,7 @@ packages=(libvirt-dev libmicrohttpd-dev libxml2-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients
                python3 python3-venv curl openssl procps ovmf
+               genisoimage  # CD-ROM images for the media tests (isoinfo too)
                libvirt-daemon-config-nwfilter iproute2 ebtables iptables
                prometheus  # promtool, which lints the /metrics exposition in the tests
                chromium chromium-driver)  # a real browser for the browser-safety tests

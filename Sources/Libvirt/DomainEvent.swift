@@ -11,6 +11,22 @@ public struct DomainEvent: Sendable, Hashable {
         case reboot
         /// The alias of the device the guest has released (`virtio-disk1`, `net0`...).
         case deviceRemoved(alias: String)
+        /// The guest refused to release the device with this alias.
+        case deviceRemovalFailed(alias: String)
+        /// `virDomainMetadataType`, and the namespace of an `element` change.
+        case metadataChange(type: Int32, namespace: String?)
+        /// `virConnectDomainEventAgentLifecycleState` and its reason.
+        case agentLifecycle(state: Int32, reason: Int32)
+        /// What the balloon now gives the guest, in KiB.
+        case balloonChange(actualKiB: UInt64)
+        /// A block job on the disk `disk` (its target): `virDomainBlockJobType` and
+        /// `virConnectDomainEventBlockJobStatus`.
+        case blockJob(disk: String, type: Int32, status: Int32)
+        /// An I/O error on the disk with source `path` and alias `alias`:
+        /// `virDomainEventIOErrorAction`, and the hypervisor's reason (`enospc`...).
+        case ioError(path: String, alias: String, action: Int32, reason: String)
+        /// A job (a migration, say) finished, with its final statistics.
+        case jobCompleted([TypedParameter])
     }
 
     public let domainName: String
@@ -66,8 +82,71 @@ extension Connection {
         handler.handle(DomainEvent(borrowing: domain, kind: .deviceRemoved(alias: alias.map { String(cString: $0) } ?? "")))
     }
 
-    /// Registers for lifecycle, reboot and device-removed events of every domain
-    /// (`virConnectDomainEventRegisterAny`). The registrations end with the connection.
+    private static let deviceRemovalFailedCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, alias, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.handle(DomainEvent(borrowing: domain, kind: .deviceRemovalFailed(alias: alias.map { String(cString: $0) } ?? "")))
+    }
+
+    private static let metadataChangeCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, type, namespace, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.handle(DomainEvent(borrowing: domain, kind: .metadataChange(type: type, namespace: namespace.map { String(cString: $0) })))
+    }
+
+    private static let agentLifecycleCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, state, reason, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.handle(DomainEvent(borrowing: domain, kind: .agentLifecycle(state: state, reason: reason)))
+    }
+
+    private static let balloonChangeCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, UInt64, UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, actual, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.handle(DomainEvent(borrowing: domain, kind: .balloonChange(actualKiB: actual)))
+    }
+
+    private static let blockJobCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, UnsafePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, disk, type, status, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.handle(DomainEvent(borrowing: domain, kind: .blockJob(disk: disk.map { String(cString: $0) } ?? "",
+                                                                      type: type, status: status)))
+    }
+
+    private static let ioErrorCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, path, alias, action, reason, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.handle(DomainEvent(borrowing: domain, kind: .ioError(
+            path: path.map { String(cString: $0) } ?? "", alias: alias.map { String(cString: $0) } ?? "",
+            action: action, reason: reason.map { String(cString: $0) } ?? "")))
+    }
+
+    private static let jobCompletedCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, UnsafeMutablePointer<virTypedParameter>?, Int32, UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, parameters, count, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        // Copied here: libvirt frees the parameters when the callback returns.
+        handler.handle(DomainEvent(borrowing: domain, kind: .jobCompleted(
+            TypedParameter.array(UnsafePointer(parameters), count: Int(count)))))
+    }
+
+    /// Registers for the domain events the service reports (lifecycle, reboot, device removal
+    /// and its failure, metadata, agent, balloon, block jobs, I/O errors, completed jobs) of
+    /// every domain (`virConnectDomainEventRegisterAny`). The registrations end with the connection.
     /// Needs the libvirt event loop (``EventLoop``).
     public func onDomainEvents(_ deliver: @escaping @Sendable (DomainEvent) -> Void) throws {
         // The C callbacks differ in type; libvirt takes each as a generic callback and calls
@@ -78,6 +157,20 @@ extension Connection {
             (Int32(VIR_DOMAIN_EVENT_ID_REBOOT.rawValue), Self.rebootCallback),
             (Int32(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED.rawValue), unsafeBitCast(Self.deviceRemovedCallback,
                                                                                to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED.rawValue),
+             unsafeBitCast(Self.deviceRemovalFailedCallback, to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_METADATA_CHANGE.rawValue),
+             unsafeBitCast(Self.metadataChangeCallback, to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE.rawValue),
+             unsafeBitCast(Self.agentLifecycleCallback, to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE.rawValue),
+             unsafeBitCast(Self.balloonChangeCallback, to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2.rawValue),
+             unsafeBitCast(Self.blockJobCallback, to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON.rawValue),
+             unsafeBitCast(Self.ioErrorCallback, to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED.rawValue),
+             unsafeBitCast(Self.jobCompletedCallback, to: virConnectDomainEventGenericCallback.self)),
         ]
         for (eventID, callback) in registrations {
             let opaque = Unmanaged.passRetained(EventHandler(deliver)).toOpaque()

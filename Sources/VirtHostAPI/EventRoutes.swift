@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTPServer
+import Libvirt
 import Locking
 import Prometheus
 import VirtHost
@@ -171,6 +172,43 @@ struct EventDocument: Encodable {
     let synthetic: Bool?
     let device: String?
     let reason: String?
+    let namespace: String?
+    let path: String?
+    let balloonKiB: UInt64?
+    let job: JobStatistics?
+
+    enum CodingKeys: String, CodingKey {
+        case id, time, domain, event, detail, state, synthetic, device, reason, namespace, path, job
+        case balloonKiB = "balloon_kib"
+    }
+
+    /// A completed job's statistics as libvirt names them: numbers as numbers, text as text.
+    struct JobStatistics: Encodable {
+        let parameters: [TypedParameter]
+
+        struct Key: CodingKey {
+            let stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            for parameter in parameters {
+                let key = Key(stringValue: parameter.field)
+                switch parameter.value {
+                case .int(let value): try container.encode(value, forKey: key)
+                case .uint(let value): try container.encode(value, forKey: key)
+                case .llong(let value): try container.encode(value, forKey: key)
+                case .ullong(let value): try container.encode(value, forKey: key)
+                case .double(let value): try container.encode(value, forKey: key)
+                case .boolean(let value): try container.encode(value, forKey: key)
+                case .string(let value): try container.encode(value, forKey: key)
+                }
+            }
+        }
+    }
 
     init(_ event: HostEvent) {
         id = event.id
@@ -187,6 +225,11 @@ struct EventDocument: Encodable {
             detail = nil
             state = event.event
             synthetic = nil
+        case .agentLifecycle, .blockJob, .metadataChange, .ioError:
+            self.event = event.event
+            detail = event.detail
+            state = nil
+            synthetic = nil
         default:
             self.event = nil
             detail = nil
@@ -195,6 +238,10 @@ struct EventDocument: Encodable {
         }
         device = event.device
         reason = event.reason
+        namespace = event.namespace
+        path = event.path
+        balloonKiB = event.balloonKiB
+        job = event.job.map(JobStatistics.init(parameters:))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Logging
+import TestSupport
 import VirtHost
 import VirtHostAPI
 
@@ -19,22 +20,29 @@ struct APITestServer {
          instancesPool: String = "default",
          operations: Operations.Configuration = .init(),
          consoleTickets: ConsoleTickets = ConsoleTickets(), consoleLogDirectory: String? = nil,
-         agent: GuestAgent.Configuration = .init(),
+         agent: GuestAgent.Configuration = .init(), log: LogCapture? = nil,
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         var hostConfiguration = VirtHost.Host.Configuration(uri: uri, instancesPath: instancesPath,
                                                             allowedDiskRoots: allowedDiskRoots, events: events,
                                                             initialRetryDelay: initialRetryDelay)
         hostConfiguration.instancesPool = instancesPool
         hostConfiguration.consoleLogDirectory = consoleLogDirectory
-        host = VirtHost.Host(configuration: hostConfiguration, logger: Logger(label: "test.host"))
+        // Every line of the service, debug ones too, into `log` when the test reads them.
+        func logger(_ label: String) -> Logger {
+            guard let log else { return Logger(label: label) }
+            var logger = log.logger
+            logger.logLevel = .trace
+            return logger
+        }
+        host = VirtHost.Host(configuration: hostConfiguration, logger: logger("test.host"))
         var api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
-                      audit: audit, operations: operations, consoleTickets: consoleTickets, logger: Logger(label: "test.api"))
+                      audit: audit, operations: operations, consoleTickets: consoleTickets, logger: logger("test.api"))
         api.agent = agent
         self.api = api
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
         configuration.onCompletion = api.onCompletion
         configure(&configuration)
-        server = HTTPServer(configuration: configuration, router: api.router(), logger: Logger(label: "test.http"))
+        server = HTTPServer(configuration: configuration, router: api.router(), logger: logger("test.http"))
         try server.start()
     }
 

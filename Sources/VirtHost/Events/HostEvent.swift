@@ -6,6 +6,13 @@ public struct HostEvent: Sendable, Hashable {
     public enum Kind: String, Sendable, CaseIterable {
         case lifecycle, reboot
         case deviceRemoved = "device-removed"
+        case deviceRemovalFailed = "device-removal-failed"
+        case metadataChange = "metadata-change"
+        case agentLifecycle = "agent-lifecycle"
+        case balloonChange = "balloon-change"
+        case blockJob = "block-job"
+        case ioError = "io-error"
+        case jobCompleted = "job-completed"
         case connection
         /// A long-running operation started, progressed or ended (`Operations`).
         case operation
@@ -17,18 +24,32 @@ public struct HostEvent: Sendable, Hashable {
     public var time: Date
     public var domainName: String?
     public var domainUUID: String?
-    /// lifecycle: `started`, `stopped`...; connection: `lost` or `restored`.
+    /// lifecycle: `started`, `stopped`...; connection: `lost` or `restored`; agent-lifecycle:
+    /// `connected` or `disconnected`; block-job: `completed`, `failed`, `cancelled` or `ready`;
+    /// metadata-change: `title`, `description` or `element`; io-error: the action taken
+    /// (`none`, `pause`, `report`).
     public var event: String?
-    /// lifecycle: libvirt's detail (`booted`, `destroyed`...).
+    /// lifecycle: libvirt's detail (`booted`, `destroyed`...); agent-lifecycle: why
+    /// (`channel`, `domain-started`); block-job: the job's type (`pull`, `copy`, `commit`,
+    /// `active-commit`, `backup`).
     public var detail: String?
     /// lifecycle: the state the domain is in after the event, where the event tells it.
     public var state: String?
     /// Made up by the resync after a reconnect, for a change whose event was missed.
     public var synthetic = false
-    /// device-removed: the device alias.
+    /// device-removed, device-removal-failed, io-error: the device alias; block-job: the disk's target.
     public var device: String?
-    /// connection lost: why.
+    /// connection lost: why; io-error: the hypervisor's reason (`enospc`...).
     public var reason: String?
+    /// metadata-change of an element: its namespace.
+    public var namespace: String?
+    /// io-error: the disk's source path.
+    public var path: String?
+    /// balloon-change: what the balloon now gives the guest, in KiB.
+    public var balloonKiB: UInt64?
+    /// job-completed: the job's final statistics, as libvirt names them (`operation`,
+    /// `time_elapsed`, `data_total`...).
+    public var job: [TypedParameter]?
     /// operation: the operation's document as of this event.
     public var operation: Operation?
 
@@ -60,7 +81,38 @@ public struct HostEvent: Sendable, Hashable {
         case .deviceRemoved(let alias):
             self.init(kind: .deviceRemoved, time: event.time, domainName: event.domainName,
                       domainUUID: event.domainUUID, device: alias)
+        case .deviceRemovalFailed(let alias):
+            self.init(kind: .deviceRemovalFailed, time: event.time, domainName: event.domainName,
+                      domainUUID: event.domainUUID, device: alias)
+        case .metadataChange(let type, let namespace):
+            self.init(kind: .metadataChange, time: event.time, domainName: event.domainName,
+                      domainUUID: event.domainUUID, event: Self.name(type, in: ["description", "title", "element"]))
+            self.namespace = namespace
+        case .agentLifecycle(let state, let reason):
+            self.init(kind: .agentLifecycle, time: event.time, domainName: event.domainName, domainUUID: event.domainUUID,
+                      event: Self.name(state, in: ["unknown", "connected", "disconnected"]),
+                      detail: Self.name(reason, in: ["unknown", "domain-started", "channel"]))
+        case .balloonChange(let actual):
+            self.init(kind: .balloonChange, time: event.time, domainName: event.domainName, domainUUID: event.domainUUID)
+            balloonKiB = actual
+        case .blockJob(let disk, let type, let status):
+            self.init(kind: .blockJob, time: event.time, domainName: event.domainName, domainUUID: event.domainUUID,
+                      event: Self.name(status, in: ["completed", "failed", "cancelled", "ready"]),
+                      detail: Self.name(type, in: ["unknown", "pull", "copy", "commit", "active-commit", "backup"]),
+                      device: disk)
+        case .ioError(let path, let alias, let action, let reason):
+            self.init(kind: .ioError, time: event.time, domainName: event.domainName, domainUUID: event.domainUUID,
+                      event: Self.name(action, in: ["none", "pause", "report"]), device: alias, reason: reason)
+            self.path = path
+        case .jobCompleted(let statistics):
+            self.init(kind: .jobCompleted, time: event.time, domainName: event.domainName, domainUUID: event.domainUUID)
+            job = statistics
         }
+    }
+
+    /// libvirt's number for a name, as the list has it, or `unknown` beyond it.
+    private static func name(_ value: Int32, in names: [String]) -> String {
+        names.indices.contains(Int(value)) ? names[Int(value)] : "unknown"
     }
 
     static func connection(_ state: String, reason: String? = nil) -> HostEvent {
