@@ -6,6 +6,17 @@ import Glibc
 /// The calls a domain answers through the QEMU guest agent. Each blocks until the agent
 /// answers or the domain's agent response timeout (``setAgentResponseTimeout(seconds:)``) passes.
 extension Domain {
+    /// Sends the guest agent one command of its own protocol, as JSON, and returns its JSON
+    /// answer (`virDomainQemuAgentCommand`, from libvirt-qemu), waiting at most
+    /// `timeoutSeconds` for it. For commands libvirt has no call for, such as `guest-info`.
+    public func qemuAgentCommand(_ command: String, timeoutSeconds: Int32) throws -> String {
+        let answer = try LibvirtError.call("virDomainQemuAgentCommand") {
+            virDomainQemuAgentCommand(handle, command, timeoutSeconds, 0)
+        }
+        defer { free(answer) }
+        return String(cString: answer)
+    }
+
     /// Where ``interfaceAddresses(source:)`` reads addresses from.
     public enum AddressSource: String, Sendable, CaseIterable {
         /// The guest agent.

@@ -17,6 +17,7 @@ import TestSupport
         let json = try status.json()
         #expect(json["channel"] as? Bool == false && json["connected"] as? Bool == false && json["frozen"] as? Bool == false)
         #expect(json["timeout_s"] as? Int == 60)
+        #expect(json["version"] is NSNull && json["commands"] is NSNull, "no agent, no guest-info: \(status.text)")
         for (method, path) in [("GET", "guest-info"), ("GET", "fs-info"), ("GET", "addresses"), ("POST", "time-sync")] {
             let started = Date()
             let refused = method == "GET" ? try await httpRequest(port: api.port, "/v1/domains/test/\(path)")

@@ -111,6 +111,11 @@ struct RealLibvirtdAgentTests {
         // Booted when the agent is connected and eth0 has its DHCP address.
         let booted = try await poll(api, "/v1/domains/\(guest.name)/agent", seconds: 90) { $0["connected"] as? Bool == true }
         try #require(booted != nil, "the guest agent never connected")
+        // The connected agent's own guest-info: its version and the commands it has enabled.
+        let agentInfo = try await poll(api, "/v1/domains/\(guest.name)/agent", seconds: 30) { $0["version"] is String }
+        let commands = agentInfo?["commands"] as? [String] ?? []
+        #expect((agentInfo?["version"] as? String)?.hasPrefix("7.") == true, "\(agentInfo ?? [:])")
+        #expect(commands.contains("guest-ping") && commands.contains("guest-fsfreeze-freeze"), "\(commands)")
         print("agent connected \(Int(Date().timeIntervalSince(suiteStart) * 1000)) ms after the suite started")
         let addresses = try await poll(api, "/v1/domains/\(guest.name)/addresses?source=agent", seconds: 30) { json in
             let interfaces = json["interfaces"] as? [[String: Any]] ?? []

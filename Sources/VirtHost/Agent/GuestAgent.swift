@@ -1,3 +1,4 @@
+import GuestConfig
 import Libvirt
 import Locking
 import Logging
@@ -49,11 +50,20 @@ public final class GuestAgent: Sendable {
         @NullWhenAbsent public var autoThawInSeconds: Int?
         /// The response timeout agent calls are made with, in seconds.
         public let timeoutSeconds: Int
+        /// The connected agent's version and enabled commands (`guest-info`); nil when no agent
+        /// is connected, or when it did not answer within ``GuestAgent/infoTimeoutSeconds``.
+        @NullWhenAbsent public var version: String?
+        @NullWhenAbsent public var commands: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case channel, connected, state, frozen, timeoutSeconds = "timeout_s", autoThawInSeconds = "auto_thaw_in_s"
+            case channel, connected, state, frozen, version, commands, timeoutSeconds = "timeout_s",
+                 autoThawInSeconds = "auto_thaw_in_s"
         }
     }
+
+    /// How long a status waits for the agent's `guest-info`: a status answers quickly even when
+    /// the agent hangs (libvirt waits this for its guest-sync, and again for the command).
+    static let infoTimeoutSeconds: Int32 = 2
 
     public static let channelName = "org.qemu.guest_agent.0"
 
@@ -76,10 +86,19 @@ public final class GuestAgent: Sendable {
 
     public func status(_ reference: String) async throws(AgentError) -> Status {
         let (uuid, state) = try await channelState(reference)
+        var info: AgentInfo?
+        if state == "connected" {
+            // An agent that does not answer in time leaves version and commands null; the
+            // status itself still answers.
+            let seconds = min(Int32(timeoutSeconds), Self.infoTimeoutSeconds)
+            let answer = try? await call(reference) { try $0.qemuAgentCommand(#"{"execute":"guest-info"}"#, timeoutSeconds: seconds) }
+            info = answer.flatMap { AgentInfo.read(json: Array($0.utf8)) }
+        }
         let freeze = freezes.withLock { $0.active[uuid] }
         let remaining = freeze.map { max(0, Int(($0.thawAt - .now).components.seconds)) }
         return Status(channel: state != nil, connected: state == "connected", state: state, frozen: freeze != nil,
-                      autoThawInSeconds: remaining, timeoutSeconds: timeoutSeconds)
+                      autoThawInSeconds: remaining, timeoutSeconds: timeoutSeconds, version: info?.version,
+                      commands: info?.commands)
     }
 
     public func interfaceAddresses(_ reference: String, source: Domain.AddressSource) async throws(AgentError)
