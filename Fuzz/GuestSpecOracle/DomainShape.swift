@@ -176,19 +176,30 @@ struct DomainShape {
             let type = disk.type ?? (disk.networkSource != nil ? "network" : disk.volumeSource != nil ? "volume" : "file")
             try expect(element.attribute("type"), type, at + "/@type")
             let sources = element.children.filter { $0.name == "source" }
-            guard sources.count == 1, let source = sources.first else { throw Violation("\(at): \(sources.count) sources") }
+            // A CD-ROM file drive defined empty (no source in the spec) has no <source>: a
+            // medium is inserted later.
+            if type == "file", settled.device == "cdrom", disk.path == nil {
+                guard sources.isEmpty else { throw Violation("\(at): an empty CD-ROM drive with \(sources.count) sources") }
+            } else {
+                guard sources.count == 1 else { throw Violation("\(at): \(sources.count) sources") }
+            }
             switch type {
+            case "file" where sources.isEmpty:
+                break
             case "file", "block":
+                let source = sources[0]
                 let path = disk.path ?? ""
                 try expect(source.attribute(type == "file" ? "file" : "dev"), path, at + "/source")
                 try checkDiskPath(path, at + "/source")
                 guard source.children.isEmpty else { throw Violation("\(at)/source has children") }
             case "volume":
+                let source = sources[0]
                 guard let volume = disk.volumeSource else { throw Violation("\(at): a volume disk without a source") }
                 try expect(source.attribute("pool"), volume.pool, at + "/source/@pool")
                 try expect(source.attribute("volume"), volume.volume, at + "/source/@volume")
                 guard source.children.isEmpty else { throw Violation("\(at)/source has children") }
             default:
+                let source = sources[0]
                 guard let network = disk.networkSource else { throw Violation("\(at): a network disk without a source") }
                 try expect(source.attribute("protocol"), network.protocol, at + "/source/@protocol")
                 try expect(source.attribute("name"), network.name, at + "/source/@name")
