@@ -8,6 +8,10 @@ import VirtHostAPI
 /// builds (busybox, qemu-ga, user-mode networking; TCG, since a Linux kernel crawls under this
 /// machine's nested KVM). One guest is booted and every scenario runs on it in turn: booting
 /// takes most of the suite's time.
+///
+/// Nested in `RealLibvirtdTests`, whose `.serialized` reaches it: it never runs beside the tests
+/// that kill libvirtd (a restart during the guest's reboot lost its agent events under TSan).
+extension RealLibvirtdTests {
 @Suite(.enabled(if: RealLibvirtd.uri != nil, "VIRTHOST_TEST_QEMU_URI names a real libvirtd"), .serialized)
 struct RealLibvirtdAgentTests {
     let uri = RealLibvirtd.uri ?? "qemu:///system"
@@ -218,7 +222,9 @@ struct RealLibvirtdAgentTests {
         // The stream saw the agent leave and come back (agent-lifecycle events).
         let agentStates = try await onOwnThread { () -> [String] in
             var states: [String] = []
-            while let frame = try agentEvents.next() {
+            // Heartbeats keep the stream talking: a deadline, so missing events fail, never hang.
+            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(60))
+            while ContinuousClock.now < deadline, let frame = try agentEvents.next() {
                 guard frame.event == "agent-lifecycle" else { continue }
                 states.append((try frame.json()["event"] as? String) ?? "?")
                 if states.suffix(2) == ["disconnected", "connected"] { break }
@@ -294,4 +300,5 @@ struct RealLibvirtdAgentTests {
         #expect(!logged.contains { $0.contains(password) }, "the password is in the service's log")
         print("agent suite: \(Int(Date().timeIntervalSince(suiteStart))) s")
     }
+}
 }
