@@ -8,8 +8,6 @@ extension Guest {
         public var target: String
         /// `disk` or `cdrom` (or `floppy`, `lun`).
         public var device: String
-        /// `file`, `block`, `volume`, `network`.
-        public var type: String
         /// The file or device path, for `file` and `block` disks with a medium.
         public var path: String?
         /// The pool and volume, for `volume` disks.
@@ -32,7 +30,7 @@ extension Guest {
                     source.attribute("volume").map { VolumeReference(pool: pool, volume: $0) }
                 }
             }
-            return Disk(target: target, device: disk.attribute("device") ?? "disk", type: disk.attribute("type") ?? "file",
+            return Disk(target: target, device: disk.attribute("device") ?? "disk",
                         path: source?.attribute("file") ?? source?.attribute("dev"), volume: volume,
                         element: disk.element)
         }
