@@ -37,6 +37,11 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .systemLibrary(
             name: "CLibXML2",
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
@@ -47,8 +52,9 @@ let package = Package(
         .target(name: "Locking"),
         // Thin, safe libvirt binding: no policy.
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Locking"]),
-        // Pure Swift guest spec → domain XML: no libvirt, no HTTP.
-        .target(name: "GuestConfig"),
+        // Pure Swift guest spec → domain XML: no libvirt, no HTTP. libyaml (C, Debian's) only
+        // checks `#cloud-config` user data for first-boot disks.
+        .target(name: "GuestConfig", dependencies: ["CYAML"]),
         // The Host actor, Guest, firewall and VIF.
         .target(
             name: "VirtHost",

@@ -92,8 +92,14 @@ cat >"$work/test.toml" <<EOF
 hooks = "$PWD/scripts/contract_hooks.py"
 
 [[operations]]
-include-operation-id = ["renderGuest", "createGuest", "createStoragePool", "createStorageVolume"]
+include-operation-id = ["createGuest", "createStoragePool", "createStorageVolume"]
 checks.positive_data_acceptance.expected-statuses = $host_checked
+
+# renderGuest's include=first_boot answers in JSON only: with format=xml it is a 400 naming
+# include, a rule across parameters OpenAPI cannot state.
+[[operations]]
+include-operation-id = "renderGuest"
+checks.positive_data_acceptance.expected-statuses = $(echo "$host_checked" | sed 's/"3xx"/"3xx", "400"/')
 
 # patchDomain takes live and persistent as attachDevice does (both false: 400 naming live), and
 # a domain has at most 64 labels across patches, which no schema of one patch can state (422).

@@ -38,11 +38,20 @@ public struct GuestDefinition: Sendable, Hashable {
         var errors = readErrors
         func fail(_ path: String, _ detail: String) { errors.append(FieldError(pointer: pointer + path, detail: detail)) }
 
+        let arch = spec.os.arch ?? host?.arch ?? "x86_64"
+        let machine = spec.os.machine ?? HostProfile.defaultMachine(arch: arch, host: host)
+        var spec = spec
+        // The first-boot CD-ROM goes on a bus the machine has built in: IDE on i440FX (`pc`),
+        // SATA (AHCI) on q35 and the others.
+        if spec.firstBoot != nil, var drive = spec.storage.configDrive, drive.bus == nil {
+            drive.bus = Self.isI440FX(machine) ? "ide" : "sata"
+            spec.storage.configDrive = drive
+        }
         self.spec = spec
+        self.arch = arch
+        self.machine = machine
         uuid = spec.uuid?.lowercased() ?? UUID().uuidString.lowercased()
-        arch = spec.os.arch ?? host?.arch ?? "x86_64"
         let isX86 = arch == "x86_64" || arch == "i686"
-        machine = spec.os.machine ?? HostProfile.defaultMachine(arch: arch, host: host)
         virtType = spec.virtType ?? host?.defaultVirtType(arch: arch) ?? "kvm"
         firmware = spec.os.firmware ?? "bios"
         cpuMode = spec.cpu.mode ?? (spec.cpu.model != nil ? "custom" : "host-model")
@@ -316,6 +325,25 @@ public struct GuestDefinition: Sendable, Hashable {
             }
         }
 
+        // First-boot data.
+        if let firstBoot = spec.firstBoot {
+            let drive = spec.storage.configDrive
+            if drive == nil {
+                // Only the host knows the instances pool: the API resolves the disk first.
+                fail("/first_boot", "is a disk made by the service on the host: create or render it through the API")
+            } else if drive?.volumeSource?.volume != ManagedVolumes.firstBootVolumeName(spec) {
+                fail("/first_boot", "cannot be combined with storage.config_drive: the service makes the config drive")
+            }
+            let refusals = firstBoot.refusals(pointer: pointer + "/first_boot")
+            errors += refusals
+            if refusals.isEmpty {
+                let total = FirstBootFiles(firstBoot, name: spec.name, uuid: uuid, macs: macs).totalBytes
+                if total > FirstBootSpec.maximumTotalBytes {
+                    fail("/first_boot", "makes \(total) bytes of files; together they must stay under \(FirstBootSpec.maximumTotalBytes) (64 KiB)")
+                }
+            }
+        }
+
         // Interfaces.
         var seenMACs: [String: Int] = [:]
         for (index, interface) in spec.interfaces.enumerated() {
@@ -502,6 +530,12 @@ public struct GuestDefinition: Sendable, Hashable {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
         default: byte - UInt8(ascii: "A") + 10
         }
+    }
+
+    /// QEMU's i440FX machines: `pc` and `pc-i440fx-*` (whose IDE controller is built in).
+    static func isI440FX(_ machine: String?) -> Bool {
+        guard let machine else { return false }
+        return machine == "pc" || machine.hasPrefix("pc-i440fx") || machine.hasPrefix("pc-0.") || machine.hasPrefix("pc-1.")
     }
 
     static func isValidIPv4(_ text: String) -> Bool {

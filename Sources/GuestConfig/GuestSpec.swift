@@ -45,6 +45,8 @@ public struct GuestSpec: Sendable, Hashable {
     /// The QEMU guest agent's virtio-serial channel (`org.qemu.guest_agent.0`), on unless the
     /// spec says `"agent": false` (Nova's `hw_qemu_guest_agent`).
     public var agent: Bool = true
+    /// The first-boot disk the service makes (cloud-init NoCloud or a config drive); none when nil.
+    public var firstBoot: FirstBootSpec?
 
     public init(name: String, uuid: String? = nil, memoryMB: Int, vcpus: Int = 1, virtType: String? = nil,
                 metadata: [String: String] = [:], cpu: CPUSpec = CPUSpec(), os: OSSpec = OSSpec(),
@@ -132,6 +134,11 @@ public struct GuestSpec: Sendable, Hashable {
         features = reader.object("features").map(FeaturesSpec.init(reader:)) ?? FeaturesSpec()
         clock = reader.object("clock").map(ClockSpec.init(reader:)) ?? ClockSpec()
         agent = reader.bool("agent") ?? true
+        firstBoot = reader.object("first_boot").map { firstBoot in
+            let spec = FirstBootSpec(reader: firstBoot)
+            firstBoot.finish()
+            return spec
+        }
         guard let name, let memoryMB else { return nil }
         self.name = name
         self.memoryMB = memoryMB

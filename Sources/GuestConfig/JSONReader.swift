@@ -231,6 +231,57 @@ final class ObjectReader {
         return result
     }
 
+    /// A multi-line text (user data): like ``string(_:)``, but tab, line feed and carriage
+    /// return are allowed; other control characters are not.
+    func text(_ key: String) -> String? {
+        guard let value = value(key) else { return nil }
+        if case .malformedString = value {
+            errors.add(path(key), "must be valid UTF-8")
+            return nil
+        }
+        guard case .string(let string) = value else {
+            errors.add(path(key), "must be a string, got \(value.kind)")
+            return nil
+        }
+        if string.unicodeScalars.contains(where: { Self.isForbidden($0) && !["\t", "\n", "\r"].contains($0) }) {
+            errors.add(path(key), "must not contain control characters other than tab, line feed and carriage return, U+FFFE or U+FFFF")
+        }
+        return string
+    }
+
+    /// The strings of an array field; an element of another kind is reported at its pointer.
+    func strings(_ key: String) -> [(value: String, pointer: String)] {
+        array(key).compactMap { item in
+            switch item.value {
+            case .string(let string):
+                checkCharacters(string, at: item.pointer)
+                return (string, item.pointer)
+            case .malformedString:
+                errors.add(item.pointer, "must be valid UTF-8")
+            default:
+                errors.add(item.pointer, "must be a string, got \(item.value.kind)")
+            }
+            return nil
+        }
+    }
+
+    /// Each member of an object field whose keys are names the caller chooses (not field
+    /// names), in document order, read by `body` as an object.
+    func objectMembers<T>(_ key: String, _ body: (String, ObjectReader) -> T) -> [(key: String, value: T)] {
+        guard let members = object(key) else { return [] }
+        var result: [(key: String, value: T)] = []
+        for name in members.object.keys {
+            guard members.has(name) else {
+                errors.add(members.path(name), "must be an object, got null")
+                continue
+            }
+            guard let reader = members.object(name) else { continue }
+            result.append((name, body(name, reader)))
+            reader.finish()
+        }
+        return result
+    }
+
     /// Reports every key of the object that no reader asked for.
     func finish() {
         guard !finished else { return }

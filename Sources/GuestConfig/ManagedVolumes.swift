@@ -72,10 +72,26 @@ public enum ManagedVolumes {
         return volumes
     }
 
+    /// The first-boot disk's volume in the instances pool: `<name>-first-boot.iso`.
+    public static func firstBootVolumeName(_ spec: GuestSpec) -> String { spec.name + "-first-boot.iso" }
+
+    /// The first-boot volume of a resolved spec, when the spec asks for one.
+    public static func firstBootVolume(_ spec: GuestSpec) -> VolumeReference? {
+        guard spec.firstBoot != nil, let source = spec.storage.configDrive?.volumeSource,
+              source.volume == firstBootVolumeName(spec) else { return nil }
+        return source
+    }
+
     /// The spec with each managed role turned into a `volume` disk on its volume in `pool`
-    /// (qcow2, as the service makes them). ``plan(_:pool:)`` of the result is unchanged.
+    /// (qcow2, as the service makes them), and its first-boot data into a read-only CD-ROM on
+    /// the first-boot volume (raw ISO 9660). ``plan(_:pool:)`` of the result is unchanged.
     public static func resolve(_ spec: GuestSpec, pool: String) -> GuestSpec {
         var spec = spec
+        if spec.firstBoot != nil, spec.storage.configDrive == nil {
+            var drive = DiskSpec(type: "volume", format: "raw", device: "cdrom", readonly: true)
+            drive.volumeSource = VolumeReference(pool: pool, volume: firstBootVolumeName(spec))
+            spec.storage.configDrive = drive
+        }
         func resolved(_ disk: DiskSpec, _ name: String) -> DiskSpec {
             guard isManaged(disk), disk.volumeSource == nil, disk.type == nil || disk.type == "volume" else { return disk }
             var disk = disk
@@ -111,7 +127,7 @@ public enum ManagedVolumes {
     static func metadata(_ spec: GuestSpec) -> Element? {
         let made = StorageConfig.orderedDisks(spec).compactMap { disk in
             isManaged(disk.spec) ? disk.spec.volumeSource : nil
-        }
+        } + [firstBootVolume(spec)].compactMap { $0 }
         guard !made.isEmpty else { return nil }
         return Element("virthost-volumes:volumes", [("xmlns:virthost-volumes", namespace)]) {
             for volume in made {

@@ -35,6 +35,8 @@ public actor Host {
         /// Where guests created get their serial console's log (`NAME-serial0.log`), and the
         /// only place `GET /console/log` reads from; nil: no log (the service sets it).
         public var consoleLogDirectory: String?
+        /// How first-boot disks' ISO images are made: the tool, its time limit, where it works.
+        public var isoImage = ISOImage.Configuration()
 
         public init(uri: String, readOnly: Bool = false, instancesPath: String = "/var/lib/libvirt/images",
                     allowedDiskRoots: [String] = [], events: EventHub.Configuration = .init(),

@@ -36,8 +36,16 @@ struct GuestRoutes {
             let format = try request.documentFormat(preferred: .json)
             let (read, readErrors) = GuestSpec.read(json: request.body)
             guard let spec = read else { throw GuestSpecError(readErrors) }
+            let include = try request.choice("include", default: RenderInclusion.xml)
             let definition = try await define(spec, readErrors: readErrors, pointer: "")
-            return .document(xml: GuestXML.xml(definition), as: format)
+            guard include == .firstBoot else { return .document(xml: GuestXML.xml(definition), as: format) }
+            // The files the first-boot disk would hold, beside the XML: JSON only.
+            guard format == .json else {
+                throw Problem.badRequest("include=first_boot answers in JSON only", parameter: "include")
+            }
+            var response = Response.json(RenderedGuest(xml: GuestXML.xml(definition), definition: definition))
+            response.headers.add("Vary", "Accept")
+            return response
         }
 
         router.post("/v1/guests", options: .jsonBody(idempotent: true)) { [idempotency] request in
@@ -117,6 +125,48 @@ struct GuestRoutes {
     }
 
     enum VolumesOnDelete: String, CaseIterable { case kept, owned }
+    enum RenderInclusion: String, CaseIterable {
+        case xml
+        case firstBoot = "first_boot"
+    }
+
+    /// A render with `?include=first_boot`: the XML and what the first-boot disk would hold
+    /// (null when the spec asks for none).
+    struct RenderedGuest: Encodable {
+        struct FirstBoot: Encodable {
+            struct File: Encodable {
+                let path: String
+                let content: String
+            }
+
+            let format: String
+            let label: String
+            let volume: VolumeReferenceDocument
+            let files: [File]
+        }
+
+        struct VolumeReferenceDocument: Encodable {
+            let pool: String
+            let volume: String
+        }
+
+        let xml: String
+        @NullWhenAbsent var firstBoot: FirstBoot?
+
+        init(xml: String, definition: GuestDefinition) {
+            self.xml = xml
+            if let files = FirstBootDisk.files(of: definition), let volume = ManagedVolumes.firstBootVolume(definition.spec) {
+                firstBoot = FirstBoot(format: definition.spec.firstBoot?.format ?? "", label: files.label,
+                                      volume: .init(pool: volume.pool, volume: volume.volume),
+                                      files: files.files.map { .init(path: $0.path, content: String(decoding: $0.content, as: UTF8.self)) })
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case xml
+            case firstBoot = "first_boot"
+        }
+    }
     enum RebootMode: String, CaseIterable { case soft, hard, agent, acpi }
 
     /// `?mode=agent|acpi` of shutdown (not with `timeout_s` or `force`) and reboot; nil for

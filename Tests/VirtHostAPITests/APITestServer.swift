@@ -21,12 +21,14 @@ struct APITestServer {
          operations: Operations.Configuration = .init(),
          consoleTickets: ConsoleTickets = ConsoleTickets(), consoleLogDirectory: String? = nil,
          agent: GuestAgent.Configuration = .init(), log: LogCapture? = nil,
+         isoImage: ISOImage.Configuration = .init(),
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         var hostConfiguration = VirtHost.Host.Configuration(uri: uri, instancesPath: instancesPath,
                                                             allowedDiskRoots: allowedDiskRoots, events: events,
                                                             initialRetryDelay: initialRetryDelay)
         hostConfiguration.instancesPool = instancesPool
         hostConfiguration.consoleLogDirectory = consoleLogDirectory
+        hostConfiguration.isoImage = isoImage
         // Every line of the service, debug ones too, into `log` when the test reads them.
         func logger(_ label: String) -> Logger {
             guard let log else { return Logger(label: label) }

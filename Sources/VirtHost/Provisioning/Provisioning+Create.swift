@@ -7,7 +7,7 @@ extension Provisioning {
     ///
     /// The steps, under the lock of the spec's UUID and name: what the interfaces attach to
     /// must exist and the firewall must be able to protect them; the name and UUID must be
-    /// free; the volumes the service makes are made; the firewall filters are defined; the domain is defined; it is started. Of two
+    /// free; the volumes the service makes are made, the first-boot disk too; the firewall filters are defined; the domain is defined; it is started. Of two
     /// creates with one UUID, the second waits for the first, then finds its domain and gets
     /// ``HostError/domainExists(_:)`` having made nothing, so the first's filters stay.
     public func createGuest(_ definition: GuestDefinition, name: String, start: Bool, paused: Bool) async throws
@@ -30,6 +30,8 @@ extension Provisioning {
                 // The volumes the spec asks the service to make, before anything refers to them.
                 let volumes = GuestVolumes(host: host)
                 try await volumes.make(ManagedVolumes.plan(definition.spec, pool: volumes.instancesPool), undo: &undo)
+                // The first-boot disk, from the spec's first_boot.
+                try await FirstBootDisk(host: host).make(definition, undo: &undo)
                 for filter in filters {
                     // A filter that exists already (an orphan of an earlier domain with this
                     // UUID) is redefined but not ours to remove.

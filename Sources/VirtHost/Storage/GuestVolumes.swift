@@ -21,8 +21,9 @@ public struct GuestVolumes: Sendable {
         var errors: [FieldError] = []
         let resolved = ManagedVolumes.resolve(spec, pool: instancesPool)
         var formats: [String: String] = [:]
+        let firstBoot = ManagedVolumes.firstBootVolume(resolved)
         for (disk, at) in StorageConfig.orderedDisks(resolved) {
-            guard !ManagedVolumes.isManaged(disk), let source = disk.volumeSource,
+            guard !ManagedVolumes.isManaged(disk), let source = disk.volumeSource, source != firstBoot,
                   source.refusals(at: "").isEmpty else { continue }
             switch try await lookup(source, at: pointer + at + "/source") {
             case .success(let volume): formats[at] = volume.format == "qcow2" ? "qcow2" : "raw"
@@ -31,7 +32,7 @@ public struct GuestVolumes: Sendable {
         }
         let plan = ManagedVolumes.plan(resolved, pool: instancesPool)
         // Asked only when needed: a spec without such roles costs no extra libvirt call.
-        let pool = plan.isEmpty ? nil : try await host.storagePool(instancesPool)
+        let pool = plan.isEmpty && firstBoot == nil ? nil : try await host.storagePool(instancesPool)
         for volume in plan {
             let at = pointer + volume.pointer
             if let image = volume.image, image.refusals(at: "").isEmpty {
@@ -49,6 +50,11 @@ public struct GuestVolumes: Sendable {
                 errors.append(FieldError(pointer: at, detail: "the instances pool \(instancesPool) has a volume "
                                              + "\(volume.name) already (left by an earlier guest of this name?)"))
             }
+        }
+        if let firstBoot, case .done(let details)? = pool, details.state == "running",
+           case .done = try await host.storageVolume(pool: firstBoot.pool, volume: firstBoot.volume) {
+            errors.append(FieldError(pointer: pointer + "/first_boot", detail: "the instances pool \(instancesPool) has a "
+                                         + "volume \(firstBoot.volume) already (left by an earlier guest of this name?)"))
         }
         let withFormats = ManagedVolumes.mapDisks(resolved) { disk, at in
             guard disk.format == nil, let format = formats[at] else { return disk }
@@ -76,16 +82,8 @@ public struct GuestVolumes: Sendable {
     /// pool first when it is missing (a dir pool on the instances path), then each volume.
     func make(_ plan: [ManagedVolumes.Volume], undo: inout Undo) async throws {
         guard let first = plan.first else { return }
+        try await ensurePool(first.pool, undo: &undo)
         let storage = Storage(host: host)
-        if case .refused(.poolNotFound) = try await host.storagePool(first.pool) {
-            _ = try await storage.createPool(PoolCreation(name: first.pool, path: host.configuration.instancesPath))
-            host.logger.info("instances pool created", metadata: ["pool": "\(first.pool)",
-                                                                 "path": "\(host.configuration.instancesPath)"])
-            // Undefined again only while empty, which it is once the volumes' undos have run.
-            undo.register("instances pool \(first.pool)") { [host] in
-                (try? await host.removeStoragePool(first.pool).get()) != nil
-            }
-        }
         for volume in plan {
             let creation = VolumeCreation(name: volume.name, capacityBytes: volume.capacityBytes, format: "qcow2",
                                           backing: volume.image.map { .init(pool: $0.pool, volume: $0.volume) })
@@ -93,6 +91,19 @@ public struct GuestVolumes: Sendable {
             undo.register("volume \(volume.pool)/\(volume.name)") { [host] in
                 (try? await host.deleteStorageVolume(pool: volume.pool, volume: volume.name).get()) != nil
             }
+        }
+    }
+
+    /// Makes `pool` when it is missing (the instances pool, a dir pool on the instances path),
+    /// registering its undo.
+    func ensurePool(_ pool: String, undo: inout Undo) async throws {
+        guard case .refused(.poolNotFound) = try await host.storagePool(pool) else { return }
+        _ = try await Storage(host: host).createPool(PoolCreation(name: pool, path: host.configuration.instancesPath))
+        host.logger.info("instances pool created", metadata: ["pool": "\(pool)",
+                                                             "path": "\(host.configuration.instancesPath)"])
+        // Undefined again only while empty, which it is once the volumes' undos have run.
+        undo.register("instances pool \(pool)") { [host] in
+            (try? await host.removeStoragePool(pool).get()) != nil
         }
     }
 

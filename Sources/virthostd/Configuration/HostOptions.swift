@@ -37,6 +37,12 @@ struct HostOptions: ParsableArguments {
     @Option(help: "Directory of guests' serial-console logs: each guest created gets <log file='DIR/NAME-serial0.log' append='on'/> on its serial port, read by GET /v1/domains/{ref}/console/log. Env: VIRTHOST_CONSOLE_LOG_DIR.")
     var consoleLogDir: String = Environment.value("VIRTHOST_CONSOLE_LOG_DIR", default: "/var/log/libvirt/qemu")
 
+    @Option(help: "The program that writes first-boot disks' ISO 9660 images (genisoimage's options), run without a shell. Env: VIRTHOST_ISO_TOOL.")
+    var isoTool: String = Environment.value("VIRTHOST_ISO_TOOL", default: "genisoimage")
+
+    @Option(help: "Seconds the ISO tool may run before it is killed and the guest's creation fails. Env: VIRTHOST_ISO_TIMEOUT.")
+    var isoTimeout: Int = Environment.value("VIRTHOST_ISO_TIMEOUT", default: 30)
+
     func validate() throws {
         guard consoleLogDir.hasPrefix("/") else {
             throw ValidationError("--console-log-dir (VIRTHOST_CONSOLE_LOG_DIR) must be absolute, got \(consoleLogDir)")
@@ -54,6 +60,7 @@ struct HostOptions: ParsableArguments {
         try Require.atLeast(1, eventBuffer, "--event-buffer", "VIRTHOST_EVENT_BUFFER")
         try Require.atLeast(1, eventQueue, "--event-queue", "VIRTHOST_EVENT_QUEUE")
         try Require.atLeast(0, stopEventDelay, "--stop-event-delay", "VIRTHOST_STOP_EVENT_DELAY")
+        try Require.atLeast(1, isoTimeout, "--iso-timeout", "VIRTHOST_ISO_TIMEOUT")
     }
 
     var configuration: Host.Configuration {
@@ -64,6 +71,7 @@ struct HostOptions: ParsableArguments {
                            maximumRetryDelay: .milliseconds(reconnectMaxDelayMs))
         configuration.instancesPool = instancesPool
         configuration.consoleLogDirectory = consoleLogDir
+        configuration.isoImage = ISOImage.Configuration(tool: isoTool, timeout: .seconds(isoTimeout))
         return configuration
     }
 }
