@@ -144,6 +144,14 @@ import TestSupport
         #expect(scratch.contents.isEmpty)
     }
 
+    @Test func aTimeoutThatIsNotPositiveIsRefused() async throws {
+        let scratch = try Scratch()
+        await #expect(throws: ISOImageError.invalidConfiguration("the timeout must be positive")) {
+            try await ISOImage(configuration: .init(timeout: .zero, temporaryDirectory: scratch.path)).make(label: "cidata", files: [("meta-data", [1])])
+        }
+        #expect(scratch.contents.isEmpty)
+    }
+
     @Test func aToolRunningPastTheTimeoutIsKilledWithWhatItStarted() async throws {
         let scratch = try Scratch(), temporary = try Scratch()
         // The shell's own child holds standard error too: only killing the group ends it.
