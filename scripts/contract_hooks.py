@@ -55,7 +55,7 @@ CROSS_FIELD = re.compile(
 # user data (YAML whose top is a mapping, at most 65,535 bytes), network addresses (IPv4 and
 # IPv6, with prefix lengths), search domains, and the first-boot files' total size (64 KiB).
 CONTENT_FIELDS = re.compile(
-    r"^/spec/first_boot(/ssh_authorized_keys/\d+|/user_data"
+    r"^(/spec)?/first_boot(/ssh_authorized_keys/\d+|/user_data"
     r"|/network_config/ethernets/[^/]+/(addresses/\d+|gateway4|gateway6|nameservers/(addresses|search)/\d+"
     r"|routes/\d+/(to|via)))?$"
 )

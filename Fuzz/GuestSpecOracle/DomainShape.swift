@@ -65,7 +65,7 @@ struct DomainShape {
         // The volumes the service made: managed roles resolved to volume disks.
         let madeVolumes = StorageConfig.orderedDisks(spec).filter {
             ManagedVolumes.isManaged($0.spec) && $0.spec.volumeSource != nil
-        }.count
+        }.count + (ManagedVolumes.firstBootVolume(spec) == nil ? 0 : 1)
         let isX86 = definition.arch == "x86_64" || definition.arch == "i686"
         let counts: [(String, Int)] = [
             ("domain/name", 1), ("domain/uuid", 1),

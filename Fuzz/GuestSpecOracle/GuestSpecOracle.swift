@@ -95,6 +95,8 @@ public enum GuestSpecOracle {
                           pointer: String) throws(Violation) -> SpecOutcome {
         var spec = spec
         if spec.uuid == nil { spec.uuid = uuid }
+        // A first-boot disk is resolved onto its volume as the API does, so its rules run.
+        if spec.firstBoot != nil { spec = ManagedVolumes.resolve(spec, pool: "instances") }
         let definition: GuestDefinition
         do {
             definition = try GuestDefinition(spec, host: host, policy: policy, pointer: pointer, readErrors: readErrors)
@@ -219,6 +221,7 @@ public enum GuestSpecOracle {
         try matches(domain, GuestXML.config(definition), at: "domain")
         try checkShape(domain, of: definition)
         try conforms(xml, to: LibvirtSchema.domain)
+        try checkFirstBoot(definition)
 
         let filters = GuestXML.firewallFilters(definition)
         let expectedFilters = definition.firewallFilters.keys.sorted().compactMap { index -> (String, InterfaceSpec.Firewall)? in

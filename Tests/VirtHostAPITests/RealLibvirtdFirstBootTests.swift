@@ -37,8 +37,9 @@ extension RealLibvirtdTests {
         let userData = "#cloud-config\npackages: [nginx]\nruncmd:\n  - [sh, -c, 'echo héllo > /tmp/x']\n"
         let userDataJSON = String(decoding: try JSONSerialization.data(withJSONObject: userData, options: .fragmentsAllowed),
                                   as: UTF8.self)
+        let uuid = UUID().uuidString.lowercased()
         let spec = #"""
-            {"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["network"]},
+            {"name":"\#(name)","uuid":"\#(uuid)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["network"]},
              "cpu":\#(RealLibvirtd.startableCPU),"graphics":{"type":"none"},"interfaces":[{"type":"user","mac":"52:54:00:fb:00:01"}],
              "first_boot":{"hostname":"web-1","ssh_authorized_keys":["\#(Self.firstBootKey)"],"user_data":\#(userDataJSON),
                            "meta_data":{"role":"web"}}}
@@ -72,13 +73,12 @@ extension RealLibvirtdTests {
         }
         #expect(try isoFile(image, "/user-data") == Array(userData.utf8))
         let meta = try JSONSerialization.jsonObject(with: Data(try isoFile(image, "/meta-data"))) as? [String: Any]
-        let uuid = try run("virsh", ["-c", uri, "domuuid", name]).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(meta?["instance-id"] as? String == uuid)
         #expect(meta?["local-hostname"] as? String == "web-1")
         #expect(meta?["public-keys"] as? [String] == [Self.firstBootKey])
 
         // Attached read-only as a SATA CD-ROM (q35), from the volume.
-        #expect(try blockSource(name, "sda") == image)
+        #expect(try blockSource(name, "sda") == "\(name)-first-boot.iso")
         let dumped = try run("virsh", ["-c", uri, "dumpxml", name])
         #expect(dumped.contains("<disk type='volume' device='cdrom'>"), "\(dumped)")
         #expect(dumped.contains("<readonly/>"))
@@ -123,7 +123,7 @@ extension RealLibvirtdTests {
             let links = network?["links"] as? [[String: Any]]
             #expect(links?.first?["ethernet_mac_address"] as? String == "52:54:00:fb:00:02")
         }
-        #expect(try blockSource(name, "hda", inactive: true) == image)
+        #expect(try blockSource(name, "hda", inactive: true) == "\(name)-first-boot.iso")
     }
 
     /// The start fails (the PCI device does not exist) after the disk was made; and the ISO
