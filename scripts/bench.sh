@@ -6,6 +6,8 @@
 #   QEMU=0 scripts/bench.sh     skip the loads on the real libvirtd
 #   ONLY=qemu scripts/bench.sh  only the host-metrics loads on the real libvirtd
 #   ONLY=storage scripts/bench.sh  only volume uploads and downloads against virsh's, on the real libvirtd
+#   ONLY=console scripts/bench.sh  only the serial console's round trip against virsh console's, on the
+#                                  tiny guest (scripts/tiny-guest.sh) booted on the real libvirtd
 # The real-libvirtd loads run with BENCH_DOMAINS (24) domains defined for the run, each with a
 # qcow2 overlay and a sparse raw disk, two of them running; they are removed at the end.
 # virthostd is built as it ships (the Dockerfile's --static-swift-stdlib), in .build-static.
@@ -31,11 +33,44 @@ scripts/install-deps.sh --test >/dev/null
 virt_type=qemu
 [[ ${QEMU:-1} == 0 ]] || virt_type=$(scripts/start-libvirtd.sh | tail -1)
 only=${ONLY:-}
-[[ ($only != qemu && $only != storage) || ${QEMU:-1} != 0 ]] || { echo "ONLY=$only needs QEMU=1" >&2; exit 1; }
+[[ ($only != qemu && $only != storage && $only != console) || ${QEMU:-1} != 0 ]] || { echo "ONLY=$only needs QEMU=1" >&2; exit 1; }
 
 products=(virthostd RenderBenchmark JSONBenchmark)
-[[ $only != qemu && $only != storage ]] || products=(virthostd)
+[[ $only != qemu && $only != storage && $only != console ]] || products=(virthostd)
 for product in "${products[@]}"; do "${build[@]}" --product "$product" >/dev/null; done
+
+# ONLY=console: the tiny guest booted through the service; a command's round trip through its
+# serial console, typed through the service's WebSocket and through `virsh console`, in turns
+# (scripts/bench_serial.py), RUNS × 10 rounds each.
+if [[ $only == console ]]; then
+    guest_dir=$(scripts/tiny-guest.sh)
+    suffix=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    name=virthost-bench-console-$suffix
+    root=/var/lib/libvirt/images/$name
+    mkdir -p "$root"; cp "$guest_dir/vmlinuz" "$guest_dir/initrd.gz" "$root/"
+    [[ -x $work/console-venv/bin/python ]] || { python3 -m venv "$work/console-venv"
+        "$work/console-venv/bin/pip" install --quiet --disable-pip-version-check websockets; }
+    "$bin/virthostd" --listen 127.0.0.1:18120 --uri qemu:///system --instances-path "$root" \
+        --allowed-disk-root "$root" >/dev/null 2>&1 &
+    service=$!
+    trap 'kill $service 2>/dev/null; virsh -q -c qemu:///system destroy "$name" >/dev/null 2>&1
+          virsh -q -c qemu:///system undefine "$name" >/dev/null 2>&1; rm -rf "$root"' EXIT
+    for _ in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:18120/readyz && break; sleep 0.05; done
+    curl -sf -o /dev/null -X POST http://127.0.0.1:18120/v1/guests -H 'Content-Type: application/json' -d @- <<JSON
+{"spec":{"name":"$name","memory_mb":128,"virt_type":"qemu","cpu":{"mode":"custom","model":"qemu64"},
+ "os":{"machine":"pc","kernel":"$root/vmlinuz","initrd":"$root/initrd.gz","cmdline":"console=ttyS0 panic=-1 quiet"},
+ "graphics":{"type":"none"}},"start":true}
+JSON
+    # Booted when the guest's rc has written its marker to the console log.
+    for _ in $(seq 1 120); do
+        curl -s "http://127.0.0.1:18120/v1/domains/$name/console/log?tail_bytes=4096" | grep -q VIRTHOST-GUEST-READY && break
+        sleep 0.5
+    done
+    echo "| load | rounds | p50 ms | p90 ms | ratio |"
+    echo "|---|---|---|---|---|"
+    "$work/console-venv/bin/python" scripts/bench_serial.py 18120 "$name" qemu:///system $((runs * 10))
+    exit 0
+fi
 
 # ONLY=storage: volume content through the service against libvirt's own client, same files,
 # same run: a 1 GiB raw image with holes and a 1 GiB qcow2 image, uploaded (`virsh vol-upload

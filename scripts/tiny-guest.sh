@@ -62,7 +62,10 @@ grep -v "^$u:" /etc/shadow > /etc/shadow.new
 echo "$u:$p:19000:0:99999:7:::" >> /etc/shadow.new && mv /etc/shadow.new /etc/shadow
 EOF
 printf '#!/bin/sh\n[ "$1" = bound ] || exit 0\nip addr add $ip/${mask:-24} dev $interface\n[ -n "$router" ] && ip route add default via ${router%%%% *}\nexit 0\n' > "$R/etc/udhcpc.sh"
-printf 'PWRF/00000080 poweroff\n' > "$R/etc/acpid.conf"
+# busybox's acpid runs /etc/acpi/<ACTION>/<PARAMETER> for an event: the power button's is
+# PWRF/00000080 (its own map of KEY_POWER from /dev/input/event*, which button and evdev give).
+mkdir -p "$R/etc/acpi/PWRF"
+printf '#!/bin/sh\npoweroff\n' > "$R/etc/acpi/PWRF/00000080"
 cat > "$R/etc/rc" <<'EOF'
 #!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys
@@ -75,7 +78,7 @@ hostname tinyguest; ip link set lo up
 i=0; while [ $i -lt 50 ] && ! cat /sys/class/virtio-ports/*/name 2>/dev/null | grep -q guest_agent; do usleep 100000; i=$((i+1)); done
 for p in /sys/class/virtio-ports/*; do [ -e $p/name ] && ln -sf /dev/${p##*/} /dev/virtio-ports/$(cat $p/name); done
 qemu-ga -d -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -l /var/log/qemu-ga.log -f /run/qemu-ga.pid
-acpid -c /etc/acpid.conf 2>/dev/null
+acpid
 [ -e /sys/class/net/eth0 ] && { ip link set eth0 up; udhcpc -b -q -i eth0 -s /etc/udhcpc.sh >/dev/null 2>&1; }
 echo "VIRTHOST-GUEST-READY $(cut -d' ' -f1 /proc/uptime)s" > /dev/ttyS0
 EOF
@@ -84,7 +87,7 @@ cat > "$R/init" <<'EOF'
 /bin/busybox --install -s
 exec /sbin/init
 EOF
-chmod 755 "$R/init" "$R/etc/rc" "$R/sbin/shutdown" "$R/usr/sbin/chpasswd" "$R/etc/udhcpc.sh"
+chmod 755 "$R/init" "$R/etc/rc" "$R/etc/acpi/PWRF/00000080" "$R/sbin/shutdown" "$R/usr/sbin/chpasswd" "$R/etc/udhcpc.sh"
 # No cpio on the host: busybox's.
 mkdir -p "$work/out"
 cp "$X/boot/vmlinuz-$kver" "$work/out/vmlinuz"

@@ -127,15 +127,17 @@ public struct FirstBootFiles: Sendable, Hashable {
             }
             if ethernet.dhcp4 == true { network("ipv4_dhcp") }
             if ethernet.dhcp6 == true { network("ipv6_dhcp") }
-            for address in ethernet.addresses {
-                let parts = address.split(separator: "/")
+            // Addresses are checked CIDRs; anything else is skipped rather than trusted.
+            for address in ethernet.addresses where NetworkConfig.isCIDR(address) {
+                let parts = address.split(separator: "/", maxSplits: 1)
                 let ip = String(parts[0])
                 let length = Int(parts[1]) ?? 0
                 let isIPv4 = NetworkConfig.isIPv4(ip)
                 var routes: [JSONValue] = []
                 if isIPv4, let gateway = ethernet.gateway4 { routes.append(route(to: "default", via: gateway)) }
                 if !isIPv4, let gateway = ethernet.gateway6 { routes.append(route(to: "default", via: gateway)) }
-                for route in ethernet.routes where NetworkConfig.isIPv4(route.via) == isIPv4 {
+                for route in ethernet.routes where NetworkConfig.isIPv4(route.via) == isIPv4
+                    && (route.to == "default" || NetworkConfig.isCIDR(route.to)) {
                     routes.append(Self.route(to: route.to, via: route.via))
                 }
                 network(isIPv4 ? "ipv4" : "ipv6", [
@@ -152,10 +154,10 @@ public struct FirstBootFiles: Sendable, Hashable {
     private static func route(to: String, via: String) -> JSONValue {
         let isIPv4 = NetworkConfig.isIPv4(via)
         let (network, length): (String, Int)
-        if to == "default" {
+        let parts = to.split(separator: "/", maxSplits: 1)
+        if to == "default" || parts.count != 2 {
             (network, length) = (isIPv4 ? "0.0.0.0" : "::", 0)
         } else {
-            let parts = to.split(separator: "/")
             (network, length) = (String(parts[0]), Int(parts[1]) ?? 0)
         }
         let netmask = isIPv4 ? NetworkConfig.netmask(prefixLength: length) : NetworkConfig.ipv6Netmask(prefixLength: length)

@@ -334,9 +334,9 @@ public struct GuestDefinition: Sendable, Hashable {
             } else if drive?.volumeSource?.volume != ManagedVolumes.firstBootVolumeName(spec) {
                 fail("/first_boot", "cannot be combined with storage.config_drive: the service makes the config drive")
             }
-            let refusals = firstBoot.refusals(pointer: pointer + "/first_boot")
-            errors += refusals
-            if refusals.isEmpty {
+            errors += firstBoot.refusals(pointer: pointer + "/first_boot")
+            // The files are made only of data with no error at all (read errors included).
+            if !errors.contains(where: { $0.pointer.hasPrefix(pointer + "/first_boot") }) {
                 let total = FirstBootFiles(firstBoot, name: spec.name, uuid: uuid, macs: macs).totalBytes
                 if total > FirstBootSpec.maximumTotalBytes {
                     fail("/first_boot", "makes \(total) bytes of files; together they must stay under \(FirstBootSpec.maximumTotalBytes) (64 KiB)")

@@ -4,6 +4,7 @@ import VirtHost
 
 /// `/v1/domains/{ref}/snapshots...`: internal snapshots, listed as a tree, reverted, deleted.
 /// A snapshot with memory of a running guest is an operation (202); of a shut-off guest, 201.
+/// A revert to a snapshot with memory is an operation too (202); to one without, a 200.
 /// `/v1/domains/{ref}/save`: managed save (an operation) and its removal.
 struct SnapshotRoutes {
     let snapshots: Snapshots
@@ -39,11 +40,18 @@ struct SnapshotRoutes {
             }
             return .json(try await snapshots.snapshot(domain: reference, name: name))
         }
-        router.post("/v1/domains/{ref}/snapshots/{name}/revert", options: .jsonBody()) { [snapshots] request in
-            let options = try Self.checked { () throws(GuestSpecError) in try SnapshotRevert.read(json: request.body) }
-            return .json(try await snapshots.revert(domain: request.pathParameter("ref") ?? "",
-                                                     name: request.pathParameter("name") ?? "",
-                                                     start: options.start, paused: options.paused))
+        // A revert to a snapshot with memory is an operation (202); to one without, done at once (200).
+        router.post("/v1/domains/{ref}/snapshots/{name}/revert", options: .jsonBody(idempotent: true)) {
+            [snapshots, idempotency] request in
+            try await idempotency.run(request) {
+                let options = try Self.checked { () throws(GuestSpecError) in try SnapshotRevert.read(json: request.body) }
+                switch try await snapshots.revert(domain: request.pathParameter("ref") ?? "",
+                                                  name: request.pathParameter("name") ?? "",
+                                                  start: options.start, paused: options.paused) {
+                case .done(let snapshot): return .json(snapshot)
+                case .started(let operation): return OperationRoutes.accepted(operation)
+                }
+            }
         }
         router.delete("/v1/domains/{ref}/snapshots/{name}") { [snapshots] request in
             try await snapshots.delete(domain: request.pathParameter("ref") ?? "", name: request.pathParameter("name") ?? "",

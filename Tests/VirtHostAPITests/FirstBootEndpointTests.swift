@@ -86,3 +86,18 @@ import TestSupport
         #expect(try await httpRequest(port: api.port, "/v1/storage/pools").text == before)
     }
 }
+
+extension FirstBootEndpointTests {
+    /// A megabyte of user data is a field error at its pointer, not a 413 for the whole body.
+    @Test func aMegabyteOfUserDataIsAFieldError() async throws {
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
+        defer { Task { await api.stop() } }
+        let userData = String(repeating: "x", count: 1 << 20)
+        let response = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
+            {"spec":{"name":"big","memory_mb":64,"virt_type":"test","first_boot":{"user_data":"\#(userData)"}}}
+            """#.utf8))
+        #expect(response.status == 422, "\(response.text.prefix(300))")
+        let errors = try response.json()["errors"] as? [[String: Any]] ?? []
+        #expect(errors.compactMap { $0["pointer"] as? String } == ["/spec/first_boot/user_data"])
+    }
+}

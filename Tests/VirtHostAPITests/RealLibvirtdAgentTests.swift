@@ -140,6 +140,25 @@ struct RealLibvirtdAgentTests {
         #expect(infoJSON["hostname"] as? String == "tinyguest")
         #expect((infoJSON["os"] as? [String: Any])?["id"] as? String == "tinyguest", "\(info.text)")
 
+        // The balloon: memory_mb lowered live, the guest's virtio_balloon driver gives the RAM
+        // back, and QEMU's balloon-change events reach the stream until the target is met.
+        let balloonPort = api.port, balloonName = guest.name
+        let balloonStream = try await onOwnThread {
+            try SSEStreamClient(port: balloonPort, path: "/v1/events?domain=\(balloonName)&type=balloon-change",
+                                timeout: 30 * TestTiming.slowdown)
+        }
+        let lowered = try await DomainPatchEndpointTests.patch(api, guest.name, #"{"memory_mb":96}"#)
+        #expect(lowered.status == 200, "\(lowered.text)")
+        let balloonSizes = try await onOwnThread { () -> [Int] in
+            var sizes: [Int] = []
+            while sizes.last != 96 * 1024, let frame = try balloonStream.next() {
+                if frame.event == "balloon-change", let kib = try frame.json()["balloon_kib"] as? Int { sizes.append(kib) }
+            }
+            return sizes
+        }
+        #expect(balloonSizes.last == 96 * 1024, "balloon-change events seen: \(balloonSizes)")
+        #expect(try await DomainPatchEndpointTests.patch(api, guest.name, #"{"memory_mb":128}"#).status == 200)
+
         // The password, checked in the guest's /etc/shadow; in no log line or audit record.
         let password = "Pw-\(UUID().uuidString.prefix(12))"
         let set = try await post(api, "/v1/domains/\(guest.name)/password", #"{"user":"root","password":"\#(password)"}"#)
@@ -283,12 +302,23 @@ struct RealLibvirtdAgentTests {
         #expect(hostSeconds < 2 * TestTiming.slowdown, "GET /v1/host took \(hostSeconds) s while the agent call waited")
         print("agent gone: \(stopped.status) after \(Int(elapsed * 1000)) ms; GET /v1/host meanwhile \(Int(hostSeconds * 1000)) ms")
 
-        // Shutdown asked of the agent falls back to ACPI, saying so. (The tiny guest's busybox
-        // acpid does not power it off on the ACPI button: tried by hand with virsh too.)
+        // Shutdown asked of the agent falls back to ACPI, saying so, and the guest's acpid
+        // powers it off on the ACPI button.
         let shutdown = try await post(api, "/v1/domains/\(guest.name)/shutdown?mode=agent", "")
         #expect(shutdown.status == 200, "\(shutdown.text)")
         #expect(shutdown.headers["power-mode"] == "acpi", "\(shutdown.headers)")
         #expect(shutdown.headers["power-mode-fallback"]?.contains("not connected") == true, "\(shutdown.headers)")
+        let pressed = Date()
+        func domainState() throws -> String {
+            try run("virsh", ["-c", uri, "domstate", guest.name]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var state = try domainState()
+        while state != "shut off", Date().timeIntervalSince(pressed) < 30 * TestTiming.slowdown {
+            try await Task.sleep(for: .milliseconds(200))
+            state = try domainState()
+        }
+        #expect(state == "shut off", "the guest did not power off on the ACPI button")
+        print("ACPI power button: shut off after \(Int(Date().timeIntervalSince(pressed) * 1000)) ms")
 
         await api.stop()
         let audited = audit.records.map { "\($0.message) \($0.metadata)" }

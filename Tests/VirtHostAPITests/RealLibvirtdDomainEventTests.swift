@@ -3,7 +3,9 @@ import Testing
 import TestSupport
 
 /// The domain events beyond a guest's lifecycle, from the real libvirtd: metadata changed
-/// through the service, and a block job (a pull, started with virsh) run to its end. The guest
+/// through the service, a block job (a pull, started with virsh) run to its end, and a backup
+/// job's completion with its statistics (libvirt emits job-completed for backups and
+/// migrations; `virsh backup-begin` starts a push backup). The guest
 /// agent's comings and goings are seen in `RealLibvirtdAgentTests`, where a guest OS runs.
 extension RealLibvirtdTests {
     @Test func metadataChangesAndABlockJobShowOnTheStream() async throws {
@@ -20,7 +22,7 @@ extension RealLibvirtdTests {
         let api = try APITestServer(uri: uri, allowedDiskRoots: [root])
         defer { Task { await api.stop() } }
         let stream = try await onOwnThread {
-            try SSEStreamClient(port: api.port, path: "/v1/events?domain=\(name)&type=metadata-change,block-job", timeout: 60)
+            try SSEStreamClient(port: api.port, path: "/v1/events?domain=\(name)&type=metadata-change,block-job,job-completed", timeout: 60)
         }
         let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
             {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)","os":{"boot":["network"]},
@@ -56,5 +58,22 @@ extension RealLibvirtdTests {
         // The pull left the overlay standing alone.
         let info = try run("qemu-img", ["info", "-U", "--output=json", root + "/overlay.qcow2"])
         #expect(!info.contains("backing-filename"), "\(info)")
+
+        // A push backup of the running guest (into a file libvirt names next to the disk): its
+        // completion is a job-completed event carrying libvirt's final statistics.
+        _ = try run("virsh", ["-c", uri, "backup-begin", name])
+        let frame = try await onOwnThread { () -> SSEFrame? in
+            while let frame = try stream.next() {
+                if frame.event == "job-completed" { return frame }
+            }
+            return nil
+        }
+        let completed = try frame?.json()
+        let statistics = try #require(completed?["job"] as? [String: Any], "no job-completed event")
+        // VIR_DOMAIN_JOB_OPERATION_BACKUP is 9; the whole 16 MiB disk was processed.
+        #expect(statistics["operation"] as? Int == 9, "\(statistics)")
+        #expect(statistics["disk_total"] as? Int == 16 << 20, "\(statistics)")
+        #expect(statistics["disk_processed"] as? Int == statistics["disk_total"] as? Int, "\(statistics)")
+        #expect((completed?["domain"] as? [String: String])?["name"] == name)
     }
 }

@@ -149,11 +149,23 @@ extension RealLibvirtdTests {
         #expect(states.first == "running" && states.last == "succeeded", "\(states)")
         #expect(try await httpRequest(port: port, "/v1/operations?domain=\(guest.name)").text.contains(id))
 
-        // Revert to it, paused: the guest comes back with its RAM, paused.
-        let reverted = try await httpRequest(port: port, "POST", "\(snapshots)/live/revert",
-                                             body: Array(#"{"paused":true}"#.utf8), timeout: 60)
-        #expect(reverted.status == 200, "\(reverted.text)")
+        // Revert to it, paused, as an operation (it loads the RAM): the guest comes back with
+        // its RAM, paused; the same Idempotency-Key gets the same operation.
+        let revert = { () async throws -> HTTPTestResponse in
+            try await httpRequest(port: port, "POST", "\(snapshots)/live/revert", headers: [("Idempotency-Key", "revert-1")],
+                                  body: Array(#"{"paused":true}"#.utf8), timeout: 60)
+        }
+        let reverted = try await revert()
+        #expect(reverted.status == 202, "\(reverted.text)")
+        #expect(try reverted.json()["kind"] as? String == "snapshot-revert")
+        let revertID = try #require(try reverted.json()["id"] as? String)
+        let revertDone = try await finishedOperation(port, revertID)
+        #expect(revertDone["state"] as? String == "succeeded", "\(revertDone)")
+        #expect(((revertDone["result"] as? [String: Any])?["snapshot"] as? [String: Any])?["name"] as? String == "live")
         #expect(try run("virsh", ["-c", uri, "domstate", guest.name]).contains("paused"))
+        let replayed = try await revert()
+        #expect(try replayed.json()["id"] as? String == revertID, "\(replayed.text)")
+        #expect(replayed.headers["idempotent-replayed"] == "true")
         #expect(try await httpRequest(port: port, "DELETE", "\(snapshots)/live", timeout: 60).status == 204)
     }
 

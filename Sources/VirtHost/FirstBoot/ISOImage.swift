@@ -16,11 +16,15 @@ public struct ISOImage: Sendable {
         public var timeout: Duration
         /// Where the private directory is made.
         public var temporaryDirectory: String
+        /// The tool's `PATH` (where a tool given by name is looked up); virthostd passes its own.
+        public var searchPath: String
 
-        public init(tool: String = "genisoimage", timeout: Duration = .seconds(30), temporaryDirectory: String = "/tmp") {
+        public init(tool: String = "genisoimage", timeout: Duration = .seconds(30), temporaryDirectory: String = "/tmp",
+                    searchPath: String = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") {
             self.tool = tool
             self.timeout = timeout
             self.temporaryDirectory = temporaryDirectory
+            self.searchPath = searchPath
         }
     }
 
@@ -185,7 +189,7 @@ public struct ISOImage: Sendable {
         // HOME and the working directory are the private directory, so no .genisoimagerc but
         // /etc's is read.
         let environment = Environment.custom([
-            "PATH": getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin",
+            "PATH": configuration.searchPath,
             "HOME": directory,
             "LC_ALL": "C.UTF-8",
         ])

@@ -215,21 +215,48 @@ public struct Snapshots: Sendable {
         }.get()
     }
 
+    /// A revert done at once, or the operation doing it.
+    public enum Reverted: Sendable {
+        case done(SnapshotDetails)
+        case started(Operation)
+    }
+
     /// Reverts the domain to the snapshot: its disks and, for a snapshot with memory, its RAM
     /// and state. `start` runs it afterwards (`paused`: paused), whatever the snapshot's state.
-    public func revert(domain reference: String, name: String, start: Bool, paused: Bool) async throws -> SnapshotDetails {
+    /// A snapshot with memory loads the guest's RAM, which takes as long as its size: that
+    /// revert is an operation. libvirt cannot stop a revert once it has begun, so a cancel
+    /// asked before it begins ends the operation `cancelled` with nothing changed, and one asked
+    /// later is too late: the operation ends `succeeded`.
+    public func revert(domain reference: String, name: String, start: Bool, paused: Bool) async throws -> Reverted {
         let guest = try await host.guest(for: reference)
         let uuid = guest.uuid
-        var flags: DomainSnapshotRevertFlags = []
-        if paused { flags.insert(.paused) } else if start { flags.insert(.running) }
-        return try await host.withDedicatedConnection(threadName: "virthost-snapshot") { [flags] connection in
-            let domain = try connection.lookupDomain(uuid: uuid)
-            guard let snapshot = try domain.lookupSnapshot(name: name) else {
-                return Result<SnapshotDetails, SnapshotError>.failure(.notFound(domain: try domain.name(), snapshot: name))
+        let found = try await guest.withDomain { domain -> Result<(domainName: String, snapshot: SnapshotDetails), SnapshotError> in
+            let domainName = try domain.name()
+            guard try domain.lookupSnapshot(name: name) != nil else {
+                return .failure(.notFound(domain: domainName, snapshot: name))
             }
-            try snapshot.revert(flags)
-            return .success(try Self.find(name, in: domain))
+            return .success((domainName, try Self.find(name, in: domain)))
         }.get()
+        let flags: DomainSnapshotRevertFlags = paused ? [.paused] : start ? [.running] : []
+        let host = host
+        @Sendable func revert() async throws -> SnapshotDetails {
+            try await host.withDedicatedConnection(threadName: "virthost-snapshot") { connection in
+                let domain = try connection.lookupDomain(uuid: uuid)
+                guard let snapshot = try domain.lookupSnapshot(name: name) else {
+                    return Result<SnapshotDetails, SnapshotError>.failure(.notFound(domain: try domain.name(), snapshot: name))
+                }
+                try snapshot.revert(flags)
+                return .success(try Self.find(name, in: domain))
+            }.get()
+        }
+        guard found.snapshot.memory else { return .done(try await revert()) }
+        return .started(operations.start(
+            kind: "snapshot-revert", target: .domain(name: found.domainName, uuid: uuid),
+            progress: Operation.Progress(phase: "memory")
+        ) { context in
+            guard !context.isCancelRequested else { throw OperationError.cancelled }
+            return .snapshot(try await revert())
+        })
     }
 
     /// Deletes the snapshot (its children become its parent's), or with `children` its subtree.

@@ -71,7 +71,9 @@ struct HostOptions: ParsableArguments {
                            maximumRetryDelay: .milliseconds(reconnectMaxDelayMs))
         configuration.instancesPool = instancesPool
         configuration.consoleLogDirectory = consoleLogDir
-        configuration.isoImage = ISOImage.Configuration(tool: isoTool, timeout: .seconds(isoTimeout))
+        var isoImage = ISOImage.Configuration(tool: isoTool, timeout: .seconds(isoTimeout))
+        if let path = Environment.string("PATH") { isoImage.searchPath = path }
+        configuration.isoImage = isoImage
         return configuration
     }
 }
