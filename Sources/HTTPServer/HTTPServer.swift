@@ -537,8 +537,13 @@ public final class HTTPServer: Sendable {
         if let document = response.problemDocument {
             response.body = .bytes(document.problem.encoded(instance: document.instance, requestID: exchange.id))
         }
-        // HEAD gets GET's status and headers; a stream is not started for it.
-        if exchange.method == "HEAD", case .stream = response.body { response.body = .bytes([]) }
+        // HEAD gets GET's status and headers; a stream is not started for it, but the length it
+        // would have is announced (RFC 9110 §9.3.2).
+        var headLength: UInt64?
+        if exchange.method == "HEAD", case .stream(let stream) = response.body {
+            headLength = stream.contentLength
+            response.body = .bytes([])
+        }
         if let origin = exchange.state.withLock({ $0.corsOrigin }) {
             response.headers.set("Access-Control-Allow-Origin", origin)
             response.headers.set("Access-Control-Expose-Headers", BrowserSafety.corsExposedHeaders)
@@ -549,9 +554,14 @@ public final class HTTPServer: Sendable {
         var sink: StreamSink?
         switch response.body {
         case .bytes(let bytes):
-            handle = bytes.withUnsafeBytes { buffer in
-                MHD_create_response_from_buffer(buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress),
-                                                .RESPMEM_MUST_COPY)
+            if let headLength {
+                // Sized like the body GET would send; libmicrohttpd never reads it for HEAD.
+                handle = MHD_create_response_from_callback(headLength, 1024, HTTPServer.noBody, nil, nil)
+            } else {
+                handle = bytes.withUnsafeBytes { buffer in
+                    MHD_create_response_from_buffer(buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress),
+                                                    .RESPMEM_MUST_COPY)
+                }
             }
         case .stream(let stream):
             let created = StreamSink(connection: ConnectionHandle(pointer: connection),
@@ -735,6 +745,9 @@ public final class HTTPServer: Sendable {
         let sink = Unmanaged<StreamSink>.fromOpaque(context).takeUnretainedValue()
         return sink.read(into: buffer, max: max)
     }
+
+    /// The body of a HEAD answer: none (the end of the stream, should it ever be asked for).
+    private static let noBody: MHD_ContentReaderCallback = { _, _, _, _ in -1 }
 
     private static let freeStream: MHD_ContentReaderFreeCallback = { context in
         guard let context else { return }

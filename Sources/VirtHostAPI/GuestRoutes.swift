@@ -31,7 +31,7 @@ struct GuestRoutes {
 
     func register(in router: inout Router) {
         // Validates a spec against the host and renders its domain XML; touches no domain.
-        router.post("/v1/guests/render", options: .jsonBody(bodyLimit: Self.specBodyLimit)) { request in
+        router.post("/v1/guests/render", options: .jsonBody()) { request in
             // A bad format is refused before the spec is read.
             let format = try request.documentFormat(preferred: .json)
             let (read, readErrors) = GuestSpec.read(json: request.body)
@@ -48,7 +48,7 @@ struct GuestRoutes {
             return response
         }
 
-        router.post("/v1/guests", options: .jsonBody(idempotent: true, bodyLimit: Self.specBodyLimit)) { [idempotency] request in
+        router.post("/v1/guests", options: .jsonBody(idempotent: true)) { [idempotency] request in
             try await idempotency.run(request) { try await create(request) }
         }
         for action in Guest.Action.allCases {
@@ -123,10 +123,6 @@ struct GuestRoutes {
         response.annotations["domain"] = details.summary.name
         return response
     }
-
-    /// A guest spec's body limit: above the default 1 MiB, so that oversized first-boot data
-    /// (user data is at most 64 KiB) is a field error at its pointer, not a 413 for the whole.
-    static let specBodyLimit = 4 << 20
 
     enum VolumesOnDelete: String, CaseIterable { case kept, owned }
     enum RenderInclusion: String, CaseIterable {

@@ -105,6 +105,14 @@ import Testing
             }
             return .stream(contentType: "text/plain", chunks)
         }
+        router.get("/sized") { _ in
+            // A stream of announced length: 3 chunks of 4 bytes.
+            let chunks = AsyncStream<[UInt8]> { continuation in
+                for _ in 0..<3 { continuation.yield(Array("abcd".utf8)) }
+                continuation.finish()
+            }
+            return .stream(contentType: "application/octet-stream", contentLength: 12, chunks)
+        }
         router.get("/forever") { _ in
             // Ticks until the client leaves or the server stops the stream.
             let ticks = AsyncStream<[UInt8]> { continuation in
@@ -186,7 +194,7 @@ import Testing
     @Test func headAnswersEveryGetRouteWithoutABody() async throws {
         let server = try Self.startServer()
         let port = server.port
-        let (head, notFound, stream, after) = try await onOwnThread {
+        let (head, notFound, stream, sized, after) = try await onOwnThread {
             let connection = try HTTPTestConnection(port: port)
             try connection.sendRequest("HEAD", "/items/42")
             let head = try connection.readResponse()
@@ -194,9 +202,14 @@ import Testing
             let notFound = try connection.readResponse()
             try connection.sendRequest("HEAD", "/stream")
             let stream = try connection.readResponse()
+            try connection.sendRequest("HEAD", "/sized")
+            let sized = try connection.readResponse()
             try connection.sendRequest("GET", "/items/7")
-            return (head, notFound, stream, try connection.readResponse())
+            return (head, notFound, stream, sized, try connection.readResponse())
         }
+        #expect(sized.status == 200 && sized.body.isEmpty)
+        // A stream of known length: the length GET would send, not 0.
+        #expect(sized.headers["content-length"] == "12", "\(sized.headers)")
         let get = try await httpRequest(port: port, "/items/42")
         #expect(head.status == 200 && head.body.isEmpty)
         #expect(head.headers["content-type"] == get.headers["content-type"])

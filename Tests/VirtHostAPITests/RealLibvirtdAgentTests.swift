@@ -33,13 +33,22 @@ struct RealLibvirtdAgentTests {
                 try FileManager.default.copyItem(atPath: built + "/" + file, toPath: directory + "/" + file)
             }
             _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", directory + "/disk.qcow2", "64M"])
+            // A second disk whose image lives on a 2 MiB tmpfs: the guest writing 16 MiB to it
+            // fills the host's file system, QEMU pauses the guest (ENOSPC) and libvirt sends
+            // io-error; the tmpfs grown again lets it resume.
+            try FileManager.default.createDirectory(atPath: smallDirectory, withIntermediateDirectories: true)
+            _ = try run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", smallDirectory])
+            _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", smallDirectory + "/full.qcow2", "64M"])
         }
+
+        var smallDirectory: String { directory + "/small" }
 
         var spec: String {
             #"""
             {"spec":{"name":"\#(name)","memory_mb":128,"virt_type":"qemu","cpu":{"mode":"custom","model":"qemu64"},
              "os":{"machine":"pc","kernel":"\#(directory)/vmlinuz","initrd":"\#(directory)/initrd.gz","cmdline":"console=ttyS0 panic=-1 quiet"},
-             "disks":[{"source":"\#(directory)/disk.qcow2","format":"qcow2","target":"vda","bus":"virtio"}],
+             "disks":[{"source":"\#(directory)/disk.qcow2","format":"qcow2","target":"vda","bus":"virtio"},
+                      {"source":"\#(smallDirectory)/full.qcow2","format":"qcow2","target":"vdb","bus":"virtio"}],
              "interfaces":[{"type":"user"}],"graphics":{"type":"none"}},"start":true}
             """#
         }
@@ -47,6 +56,7 @@ struct RealLibvirtdAgentTests {
         func remove(uri: String) {
             _ = try? run("virsh", ["-c", uri, "destroy", name])
             _ = try? run("virsh", ["-c", uri, "undefine", name, "--snapshots-metadata"])
+            _ = try? run("umount", [smallDirectory])
             try? FileManager.default.removeItem(atPath: directory)
         }
     }
@@ -220,6 +230,30 @@ struct RealLibvirtdAgentTests {
         let times = (roundTrip["round_trip_ms"] as? [Double] ?? []).sorted()
         print("serial console round trip (echo $((6*7)) answered 42): median \(times.isEmpty ? 0 : Int(times[times.count / 2])) ms, "
               + "max \(Int(times.last ?? 0)) ms over \(times.count)")
+
+        // A full disk on the host: the guest writes 16 MiB to vdb, whose image is on a 2 MiB
+        // tmpfs. QEMU stops the guest on ENOSPC and the stream carries io-error (action pause,
+        // reason enospc); with room again the guest resumes and its write completes.
+        let ioStream = try await onOwnThread {
+            try SSEStreamClient(port: port, path: "/v1/events?domain=\(name)&type=io-error", timeout: 60 * TestTiming.slowdown)
+        }
+        let writer = try JSONSerialization.data(withJSONObject: [
+            "execute": "guest-exec",
+            "arguments": ["path": "/bin/sh", "arg": ["-c", "dd if=/dev/zero of=/dev/vdb bs=1M count=16; sync"]],
+        ])
+        _ = try run("virsh", ["-c", uri, "qemu-agent-command", guest.name, String(decoding: writer, as: UTF8.self)])
+        let ioFrame = try await onOwnThread { () -> SSEFrame? in
+            while let frame = try ioStream.next() { if frame.event == "io-error" { return frame } }
+            return nil
+        }
+        let ioError = try #require(try ioFrame?.json(), "no io-error event")
+        #expect(ioError["event"] as? String == "pause", "\(ioError)")
+        #expect(ioError["reason"] as? String == "enospc", "\(ioError)")
+        // The image written is on the tmpfs (the quiesced snapshot's overlay by now).
+        #expect((ioError["path"] as? String)?.hasPrefix(guest.smallDirectory + "/full.") == true, "\(ioError)")
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name, "--reason"]).contains("paused (I/O error)"))
+        _ = try run("mount", ["-o", "remount,size=64m", guest.smallDirectory])
+        #expect(try await post(api, "/v1/domains/\(guest.name)/resume", "").status == 200)
 
         // The clock, set from the RTC after a pause.
         #expect(try await post(api, "/v1/domains/\(guest.name)/pause", "").status == 200)

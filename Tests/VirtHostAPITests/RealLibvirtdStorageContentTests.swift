@@ -75,6 +75,10 @@ extension RealLibvirtdTests {
             #expect(get.headers["content-length"] == String(32 << 20))
             #expect(get.headers["accept-ranges"] == "bytes")
             #expect(same(raw, back), "the downloaded raw image differs from the uploaded one")
+            // HEAD announces the same length, and sends no body.
+            let head = try curl(["-I"], port: api.port, "\(content)/disk.raw/content", output: back + ".head")
+            #expect(head.status == 200)
+            #expect(head.headers["content-length"] == String(32 << 20), "\(head.headers)")
 
             // Chunked: sized to what arrived.
             put = try curl(["-T", raw, "-H", "Transfer-Encoding: chunked"], port: api.port,

@@ -18,8 +18,10 @@ struct HTTPOptions: ParsableArguments {
     @Option(help: "Seconds an idle connection is kept. Env: VIRTHOST_CONNECTION_TIMEOUT.")
     var connectionTimeout: Int = Environment.value("VIRTHOST_CONNECTION_TIMEOUT", default: 30)
 
+    /// 2 MiB: room for a guest spec carrying more first-boot data than it may, so that even 1 MiB
+    /// of user data is refused at its field rather than as a body too large.
     @Option(help: "Largest request body in bytes (larger gets 413). Env: VIRTHOST_MAX_BODY_SIZE.")
-    var maxBodySize: Int = Environment.value("VIRTHOST_MAX_BODY_SIZE", default: 1 << 20)
+    var maxBodySize: Int = Environment.value("VIRTHOST_MAX_BODY_SIZE", default: 2 << 20)
 
     @Option(help: "Memory per connection in bytes, which bounds the request line and headers (larger get 431). Env: VIRTHOST_MAX_HEADER_SIZE.")
     var maxHeaderSize: Int = Environment.value("VIRTHOST_MAX_HEADER_SIZE", default: 16 * 1024)
