@@ -122,6 +122,14 @@ final class ObjectReader {
     func has(_ key: String) -> Bool { value(key) != nil }
 
     func string(_ key: String) -> String? {
+        guard let string = anyString(key) else { return nil }
+        checkCharacters(string, at: path(key))
+        return string
+    }
+
+    /// A string field as it is, its characters not yet checked; a wrong type or invalid UTF-8
+    /// is reported.
+    private func anyString(_ key: String) -> String? {
         guard let value = value(key) else { return nil }
         if case .malformedString = value {
             errors.add(path(key), "must be valid UTF-8")
@@ -131,7 +139,6 @@ final class ObjectReader {
             errors.add(path(key), "must be a string, got \(value.kind)")
             return nil
         }
-        checkCharacters(string, at: path(key))
         return string
     }
 
@@ -234,15 +241,7 @@ final class ObjectReader {
     /// A multi-line text (user data): like ``string(_:)``, but tab, line feed and carriage
     /// return are allowed; other control characters are not.
     func text(_ key: String) -> String? {
-        guard let value = value(key) else { return nil }
-        if case .malformedString = value {
-            errors.add(path(key), "must be valid UTF-8")
-            return nil
-        }
-        guard case .string(let string) = value else {
-            errors.add(path(key), "must be a string, got \(value.kind)")
-            return nil
-        }
+        guard let string = anyString(key) else { return nil }
         if string.unicodeScalars.contains(where: { Self.isForbidden($0) && !["\t", "\n", "\r"].contains($0) }) {
             errors.add(path(key), "must not contain control characters other than tab, line feed and carriage return, U+FFFE or U+FFFF")
         }
