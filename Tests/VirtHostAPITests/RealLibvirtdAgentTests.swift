@@ -342,17 +342,31 @@ struct RealLibvirtdAgentTests {
         #expect(shutdown.status == 200, "\(shutdown.text)")
         #expect(shutdown.headers["power-mode"] == "acpi", "\(shutdown.headers)")
         #expect(shutdown.headers["power-mode-fallback"]?.contains("not connected") == true, "\(shutdown.headers)")
-        let pressed = Date()
-        func domainState() throws -> String {
-            try run("virsh", ["-c", uri, "domstate", guest.name]).trimmingCharacters(in: .whitespacesAndNewlines)
+        func shutOff(within seconds: Double) async throws -> Double? {
+            let asked = Date()
+            while Date().timeIntervalSince(asked) < seconds * TestTiming.slowdown {
+                let state = try run("virsh", ["-c", uri, "domstate", guest.name]).trimmingCharacters(in: .whitespacesAndNewlines)
+                if state == "shut off" { return Date().timeIntervalSince(asked) }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            return nil
         }
-        var state = try domainState()
-        while state != "shut off", Date().timeIntervalSince(pressed) < 30 * TestTiming.slowdown {
-            try await Task.sleep(for: .milliseconds(200))
-            state = try domainState()
-        }
-        #expect(state == "shut off", "the guest did not power off on the ACPI button")
-        print("ACPI power button: shut off after \(Int(Date().timeIntervalSince(pressed) * 1000)) ms")
+        let acpiSeconds = try await shutOff(within: 30)
+        #expect(acpiSeconds != nil, "the guest did not power off on the ACPI button")
+        print("ACPI power button: shut off after \(Int((acpiSeconds ?? 0) * 1000)) ms")
+
+        // Booted again, its agent connected: shutdown through the agent itself (qemu-ga's
+        // guest-shutdown), which powers the guest off.
+        #expect(try await post(api, "/v1/domains/\(guest.name)/start", "").status == 200)
+        let rebooted = try await poll(api, "/v1/domains/\(guest.name)/agent", seconds: 90) { $0["connected"] as? Bool == true }
+        try #require(rebooted != nil, "the guest agent never connected after the second boot")
+        let agentShutdown = try await post(api, "/v1/domains/\(guest.name)/shutdown?mode=agent", "")
+        #expect(agentShutdown.status == 200, "\(agentShutdown.text)")
+        #expect(agentShutdown.headers["power-mode"] == "agent", "\(agentShutdown.headers)")
+        #expect(agentShutdown.headers["power-mode-fallback"] == nil, "\(agentShutdown.headers)")
+        let agentSeconds = try await shutOff(within: 30)
+        #expect(agentSeconds != nil, "the guest did not power off through its agent")
+        print("agent shutdown: shut off after \(Int((agentSeconds ?? 0) * 1000)) ms")
 
         await api.stop()
         let audited = audit.records.map { "\($0.message) \($0.metadata)" }
