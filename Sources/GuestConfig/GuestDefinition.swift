@@ -327,11 +327,10 @@ public struct GuestDefinition: Sendable, Hashable {
 
         // First-boot data.
         if let firstBoot = spec.firstBoot {
-            let drive = spec.storage.configDrive
-            if drive == nil {
+            if spec.storage.configDrive == nil {
                 // Only the host knows the instances pool: the API resolves the disk first.
                 fail("/first_boot", "is a disk made by the service on the host: create or render it through the API")
-            } else if drive?.volumeSource?.volume != ManagedVolumes.firstBootVolumeName(spec) {
+            } else if ManagedVolumes.firstBootVolume(spec) == nil {
                 fail("/first_boot", "cannot be combined with storage.config_drive: the service makes the config drive")
             }
             errors += firstBoot.refusals(pointer: pointer + "/first_boot")
