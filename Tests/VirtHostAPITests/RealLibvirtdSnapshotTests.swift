@@ -11,7 +11,9 @@ extension RealLibvirtdTests {
         var disk: String { root + "/disk.qcow2" }
     }
 
-    func defineSnapshotGuest(rawDisk: Bool = false) throws -> SnapshotGuest {
+    /// `filledMiB` of random bytes are loaded into the guest's RAM at reset (QEMU's generic
+    /// `loader` device), so a snapshot with memory has that much to write and takes a moment.
+    func defineSnapshotGuest(rawDisk: Bool = false, filledMiB: Int = 0) throws -> SnapshotGuest {
         let root = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("virthost-snap-\(UUID().uuidString.prefix(8).lowercased())").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -31,9 +33,21 @@ extension RealLibvirtdTests {
                 <target dev='vdb' bus='virtio'/></disk>
                 """
         }
+        var filler = ""
+        if filledMiB > 0 {
+            let fill = root + "/fill.bin"
+            _ = try run("dd", ["if=/dev/urandom", "of=\(fill)", "bs=1M", "count=\(filledMiB)", "status=none"])
+            chmod(fill, 0o644)
+            filler = """
+                <qemu:commandline><qemu:arg value='-device'/>
+                <qemu:arg value='loader,file=\(fill),addr=0x2000000'/></qemu:commandline>
+                """
+        }
+        let memoryMiB = 64 + filledMiB + (filledMiB > 0 ? 32 : 0)
         let xml = """
-            <domain type='\(RealLibvirtd.virtType)'><name>\(guest.name)</name><memory unit='MiB'>64</memory>
-            <os><type>hvm</type><boot dev='hd'/></os><devices>\(disks)</devices></domain>
+            <domain type='\(RealLibvirtd.virtType)' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+            <name>\(guest.name)</name><memory unit='MiB'>\(memoryMiB)</memory>
+            <os><type>hvm</type><boot dev='hd'/></os><devices>\(disks)</devices>\(filler)</domain>
             """
         try xml.write(toFile: root + "/guest.xml", atomically: true, encoding: .utf8)
         _ = try run("virsh", ["-c", uri, "define", root + "/guest.xml"])
@@ -167,6 +181,43 @@ extension RealLibvirtdTests {
         #expect(try replayed.json()["id"] as? String == revertID, "\(replayed.text)")
         #expect(replayed.headers["idempotent-replayed"] == "true")
         #expect(try await httpRequest(port: port, "DELETE", "\(snapshots)/live", timeout: 60).status == 204)
+    }
+
+    /// libvirt cannot abort QEMU's internal snapshot (no job is reported while savevm runs), so
+    /// the cancel takes effect when it returns: the snapshot is deleted and the operation ends
+    /// `cancelled`. 192 MiB of random RAM makes the snapshot take long enough (≈0.4 s on KVM)
+    /// for the cancel to arrive while it runs.
+    @Test func aCancelledSnapshotWithMemoryEndsCancelledAndLeavesNoSnapshot() async throws {
+        let guest = try defineSnapshotGuest(filledMiB: 192)
+        defer { removeSnapshotGuest(guest) }
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
+        let api = try APITestServer(uri: uri)
+        defer { Task { await api.stop() } }
+        let port = api.port
+        let snapshots = "/v1/domains/\(guest.name)/snapshots"
+        let accepted = try await httpRequest(port: port, "POST", snapshots, body: Array(#"{"name":"halted"}"#.utf8), timeout: 30)
+        #expect(accepted.status == 202, "\(accepted.text)")
+        let id = try #require(try accepted.json()["id"] as? String)
+        let cancel = try await httpRequest(port: port, "POST", "/v1/operations/\(id)/cancel")
+        #expect(cancel.status == 202, "\(cancel.text)")
+        #expect(try cancel.json()["cancel_requested"] as? Bool == true)
+        let finished = try await finishedOperation(port, id)
+        #expect(finished["state"] as? String == "cancelled" && finished["result"] is NSNull, "\(finished)")
+        let again = try await httpRequest(port: port, "POST", "/v1/operations/\(id)/cancel")
+        #expect(again.status == 409 && again.text.contains("operation-finished"), "\(again.text)")
+
+        // Nothing of it stays: not in libvirt, not in the qcow2 file, and the guest still runs.
+        #expect(try await httpRequest(port: port, "\(snapshots)/halted").status == 404)
+        #expect(!(try run("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"])).contains("halted"))
+        let inFile = try run("qemu-img", ["snapshot", "-U", "-l", guest.disk])
+        #expect(!inFile.contains("halted"), "\(inFile)")
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name]).contains("running"))
+
+        // The same guest still takes the snapshot when nobody cancels it.
+        let kept = try await httpRequest(port: port, "POST", snapshots, body: Array(#"{"name":"kept"}"#.utf8), timeout: 30)
+        let keptDone = try await finishedOperation(port, try #require(try kept.json()["id"] as? String))
+        #expect(keptDone["state"] as? String == "succeeded", "\(keptDone)")
+        #expect(try run("qemu-img", ["snapshot", "-U", "-l", guest.disk]).contains("kept"))
     }
 
     @Test func aManagedSaveIsAnOperationAndTheNextStartRestoresTheGuest() async throws {
