@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Libvirt
 import TestSupport
 import VirtHost
 
@@ -62,6 +63,22 @@ import VirtHost
         let bad = try await httpRequest(port: api.port, "/v1/events?type=exploded")
         #expect(bad.status == 400)
         #expect(try bad.json()["parameter"] as? String == "type")
+        await api.stop()
+    }
+
+    /// QEMU reports a refused unplug only for guests that answer the request with an error,
+    /// which no guest here does; the event is built as the Libvirt binding's callback builds
+    /// it, published on the Host's hub, and read back by type with its alias.
+    @Test func aDeviceRemovalFailureArrivesByItsTypeWithTheAlias() async throws {
+        let api = try APITestServer(uri: try Fixtures.privateTestDriverURI(), events: .init(initialID: 0))
+        let stream = try await onOwnThread { try SSEStreamClient(port: api.port, path: "/v1/events?type=device-removal-failed") }
+        try await post(api, "/v1/domains/test/pause")
+        api.host.events.publish(HostEvent(DomainEvent(domainName: "test", domainUUID: "6695eb01-f6a4-8304-79aa-97f2502e193f",
+                                                      kind: .deviceRemovalFailed(alias: "dimm0"))))
+        let frames = try await onOwnThread { try stream.events(1) }
+        #expect(frames.first?.event == "device-removal-failed")
+        let data = try #require(try frames.first?.json())
+        #expect(data["device"] as? String == "dimm0" && (data["domain"] as? [String: String])?["name"] == "test", "\(data)")
         await api.stop()
     }
 
