@@ -8,6 +8,8 @@
 #   ONLY=storage scripts/bench.sh  only volume uploads and downloads against virsh's, on the real libvirtd
 #   ONLY=console scripts/bench.sh  only the serial console's round trip against virsh console's, on the
 #                                  tiny guest (scripts/tiny-guest.sh) booted on the real libvirtd
+#   ONLY=vnc scripts/bench.sh      only the VNC relay, against websockify's and QEMU's own port, on a
+#                                  guest whose display changes all the time, on the real libvirtd
 # The real-libvirtd loads run with BENCH_DOMAINS (24) domains defined for the run, each with a
 # qcow2 overlay and a sparse raw disk, two of them running; they are removed at the end.
 # virthostd is built as it ships (the Dockerfile's --static-swift-stdlib), in .build-static.
@@ -33,10 +35,10 @@ scripts/install-deps.sh --test >/dev/null
 virt_type=qemu
 [[ ${QEMU:-1} == 0 ]] || virt_type=$(scripts/start-libvirtd.sh | tail -1)
 only=${ONLY:-}
-[[ ($only != qemu && $only != storage && $only != console) || ${QEMU:-1} != 0 ]] || { echo "ONLY=$only needs QEMU=1" >&2; exit 1; }
+[[ ($only != qemu && $only != storage && $only != console && $only != vnc) || ${QEMU:-1} != 0 ]] || { echo "ONLY=$only needs QEMU=1" >&2; exit 1; }
 
 products=(virthostd RenderBenchmark JSONBenchmark)
-[[ $only != qemu && $only != storage && $only != console ]] || products=(virthostd)
+[[ $only != qemu && $only != storage && $only != console && $only != vnc ]] || products=(virthostd)
 for product in "${products[@]}"; do "${build[@]}" --product "$product" >/dev/null; done
 
 # ONLY=console: the tiny guest booted through the service; a command's round trip through its
@@ -69,6 +71,53 @@ JSON
     echo "| load | rounds | p50 ms | p90 ms | ratio |"
     echo "|---|---|---|---|---|"
     "$work/console-venv/bin/python" scripts/bench_serial.py 18120 "$name" qemu:///system $((runs * 10))
+    exit 0
+fi
+
+# ONLY=vnc: one guest's VNC display three ways, in turns (scripts/bench_vnc.py): straight to
+# QEMU's VNC port (the floor), through websockify (Debian's python3-websockify, the proxy noVNC,
+# Kimchi and WebVirtCompute use) and through the service; RUNS × 50 full updates each. The guest
+# boots an 82-byte boot sector that sets the Bochs VBE display to 1920×1080 at 32 bits through
+# its I/O ports (0x1CE/0x1CF) and then rewrites the first 64 KiB of it at every timer tick, so
+# QEMU keeps refreshing at its fastest (every 30 ms). In GNU as (.code16, linked at 0x7c00):
+#   cli; xor ax,ax; mov ss,ax; mov sp,0x7c00; mov dx,0x1ce
+#   for (index, value) in (4,0) (1,1920) (2,1080) (3,32) (4,1): out index at dx; out value at dx+1
+#   mov ax,0xa000; mov es,ax; xor bx,bx; sti
+#   again: xor di,di; mov cx,0x8000; mov ax,bx; cld; rep stosw; inc bx; hlt; jmp again
+if [[ $only == vnc ]]; then
+    dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep -q "install ok installed" \
+        || { $sudo apt-get install -y -qq --no-install-recommends python3-websockify >/dev/null; }
+    suffix=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    name=virthost-bench-vnc-$suffix
+    root=/var/lib/libvirt/images/$name
+    mkdir -p "$root"
+    boot=fa31c08ed0bc007cbace01b80400ef4231c0ef4ab80100ef42b88007ef4ab80200ef42b83804ef4ab80300ef42b82000ef4a
+    boot+=b80400ef42b80100efb800a08ec031dbfb31ffb9008089d8fcf3ab43f4ebf2
+    echo "$boot" | xxd -r -p > "$root/boot.raw"
+    truncate -s 510 "$root/boot.raw"; printf '\x55\xaa' >> "$root/boot.raw"; truncate -s 1M "$root/boot.raw"
+    "$bin/virthostd" --listen 127.0.0.1:18120 --uri qemu:///system --allowed-disk-root "$root" >/dev/null 2>&1 &
+    service=$! websockify=""
+    trap 'kill $service $websockify 2>/dev/null; virsh -q -c qemu:///system destroy "$name" >/dev/null 2>&1
+          virsh -q -c qemu:///system undefine "$name" >/dev/null 2>&1; rm -rf "$root"' EXIT
+    for _ in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:18120/readyz && break; sleep 0.05; done
+    # host-model less arch-capabilities: nested KVM cannot set that MSR (as in the tests).
+    cat > "$work/vnc-guest.json" <<JSON
+{"spec":{"name":"$name","memory_mb":64,"virt_type":"$virt_type","cpu":{"mode":"host-model","features":[{"name":"arch-capabilities","policy":"disable"}]},
+ "disks":[{"source":"$root/boot.raw","format":"raw"}]},
+ "start":true}
+JSON
+    status=$(curl -s -o "$work/vnc-create.json" -w '%{http_code}' -X POST http://127.0.0.1:18120/v1/guests \
+        -H 'Content-Type: application/json' -d @"$work/vnc-guest.json")
+    [[ $status == 201 ]] || { echo "creating the guest: $status $(cat "$work/vnc-create.json")" >&2; exit 1; }
+    display=$(virsh -q -c qemu:///system domdisplay "$name")
+    vnc_port=$((5900 + ${display##*:}))
+    websockify 127.0.0.1:18122 "127.0.0.1:$vnc_port" >/dev/null 2>&1 &
+    websockify=$!
+    for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/18122) 2>/dev/null && break; sleep 0.05; done
+    sleep 2  # the boot sector has set the mode
+    echo "| way | updates | p50 ms | p90 ms | MiB/s | latency vs direct | throughput vs websockify |"
+    echo "|---|---|---|---|---|---|---|"
+    python3 scripts/bench_vnc.py "$vnc_port" 18122 18120 "/v1/domains/$name/console/vnc" 50 "$runs"
     exit 0
 fi
 

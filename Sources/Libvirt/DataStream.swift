@@ -26,15 +26,18 @@ public final class DataStream {
 
     /// Up to `max` bytes (`virStreamRecv`).
     public func receive(max: Int = 64 * 1024) throws -> Received {
-        var buffer = [UInt8](repeating: 0, count: max)
-        let count = buffer.withUnsafeMutableBytes { raw in
-            virStreamRecv(handle, raw.baseAddress!.assumingMemoryBound(to: CChar.self), max)
+        var count: Int32 = 0
+        // Received straight into an array's storage, with nothing to zero first; a short read is
+        // copied into an array of its size, so a queue of small chunks holds no 64 KiB each.
+        let buffer = [UInt8](unsafeUninitializedCapacity: max) { raw, initialized in
+            count = virStreamRecv(handle, UnsafeMutableRawPointer(raw.baseAddress!).assumingMemoryBound(to: CChar.self), max)
+            initialized = Int(Swift.max(count, 0))
         }
         switch count {
         case -2: return .wouldBlock
         case 0: return .end
         case ..<0: throw LibvirtError.capture("virStreamRecv")
-        default: return .bytes(Array(buffer.prefix(Int(count))))
+        default: return .bytes(Int(count) == max ? buffer : Array(buffer[..<Int(count)]))
         }
     }
 

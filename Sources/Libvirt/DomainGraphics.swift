@@ -9,4 +9,11 @@ extension Domain {
         let flags = skipAuthentication ? UInt32(VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH.rawValue) : 0
         return try LibvirtError.status("virDomainOpenGraphicsFD") { virDomainOpenGraphicsFD(handle, index, flags) }
     }
+
+    /// Hands the caller's socket `descriptor` to the domain's graphics device number `index`
+    /// as a new client (`virDomainOpenGraphics`); the caller keeps and closes its descriptor.
+    public func openGraphics(index: UInt32, descriptor: Int32, skipAuthentication: Bool) throws {
+        let flags = skipAuthentication ? UInt32(VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH.rawValue) : 0
+        _ = try LibvirtError.status("virDomainOpenGraphics") { virDomainOpenGraphics(handle, index, descriptor, flags) }
+    }
 }

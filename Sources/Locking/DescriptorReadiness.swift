@@ -2,9 +2,9 @@
 import Glibc
 #endif
 
-/// Waits for descriptors to become readable without a thread per descriptor: one thread
-/// runs poll(2) over every waiter of the process and resumes each when its descriptor is
-/// readable (or at its end, or failed) or its timeout passed. Hundreds of idle sockets
+/// Waits for descriptors to become readable or writable without a thread per descriptor: one
+/// thread runs poll(2) over every waiter of the process and resumes each when its descriptor is
+/// ready (or at its end, or failed) or its timeout passed. Hundreds of idle sockets
 /// (WebSocket consoles) then cost no thread each. (poll rather than epoll: Swift's Glibc
 /// module has no epoll, and a few hundred descriptors a wake-up cost microseconds.)
 public final class DescriptorReadiness: Sendable {
@@ -13,6 +13,8 @@ public final class DescriptorReadiness: Sendable {
 
     private struct Waiter {
         let descriptor: Int32
+        /// POLLIN or POLLOUT.
+        let events: Int16
         let deadline: ContinuousClock.Instant?
         let continuation: CheckedContinuation<Bool, Never>
     }
@@ -41,10 +43,20 @@ public final class DescriptorReadiness: Sendable {
     /// True once `descriptor` is readable, at its end or failed; false when
     /// `timeoutMilliseconds` (negative: none) passed first.
     public func readable(_ descriptor: Int32, timeoutMilliseconds: Int32 = -1) async -> Bool {
+        await wait(descriptor, events: Int16(POLLIN), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Returns once `descriptor` has room to write, or failed (a write then tells which).
+    public func writable(_ descriptor: Int32) async {
+        _ = await wait(descriptor, events: Int16(POLLOUT), timeoutMilliseconds: -1)
+    }
+
+    private func wait(_ descriptor: Int32, events: Int16, timeoutMilliseconds: Int32) async -> Bool {
         await withCheckedContinuation { continuation in
             let deadline = timeoutMilliseconds < 0 ? nil : ContinuousClock.now + .milliseconds(Int(timeoutMilliseconds))
             state.withLock { state in
-                state.waiters[state.nextToken] = Waiter(descriptor: descriptor, deadline: deadline, continuation: continuation)
+                state.waiters[state.nextToken] = Waiter(descriptor: descriptor, events: events, deadline: deadline,
+                                                        continuation: continuation)
                 state.nextToken += 1
             }
             var one: UInt8 = 1
@@ -60,7 +72,7 @@ public final class DescriptorReadiness: Sendable {
                 var descriptors = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
                 for (token, waiter) in state.waiters {
                     tokens.append(token)
-                    descriptors.append(pollfd(fd: waiter.descriptor, events: Int16(POLLIN), revents: 0))
+                    descriptors.append(pollfd(fd: waiter.descriptor, events: waiter.events, revents: 0))
                 }
                 guard let earliest = state.waiters.values.compactMap(\.deadline).min() else { return (tokens, descriptors, -1) }
                 let left = earliest - ContinuousClock.now
@@ -74,7 +86,8 @@ public final class DescriptorReadiness: Sendable {
             var expired: [CheckedContinuation<Bool, Never>] = []
             state.withLock { state in
                 if count > 0 {
-                    // revents: POLLIN, POLLHUP, POLLERR or POLLNVAL (closed): a read then tells which.
+                    // revents: POLLIN or POLLOUT, POLLHUP, POLLERR or POLLNVAL (closed): the read or
+                    // write then tells which.
                     for (index, token) in tokens.enumerated() where polled[index + 1].revents != 0 {
                         if let waiter = state.waiters.removeValue(forKey: token) { ready.append(waiter.continuation) }
                     }
@@ -93,15 +106,28 @@ public final class DescriptorReadiness: Sendable {
 
     /// Up to `max` bytes from the non-blocking socket `descriptor`: empty at its end or on an
     /// error, nil when nothing came within `timeoutMilliseconds` (negative: none). The read
-    /// itself never blocks; the wait is ``readable(_:timeoutMilliseconds:)``.
+    /// itself never blocks; the wait is ``readable(_:timeoutMilliseconds:)``, and no buffer is
+    /// held while it waits (hundreds of idle sockets hold none).
     public func receive(_ descriptor: Int32, max: Int, timeoutMilliseconds: Int32 = -1) async -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: max)
         while true {
-            let count = recv(descriptor, &buffer, max, Int32(MSG_DONTWAIT))
-            if count >= 0 { return Array(buffer.prefix(count)) }
-            if errno == EINTR { continue }
-            guard errno == EAGAIN || errno == EWOULDBLOCK else { return [] }
+            if let bytes = Self.receiveNow(descriptor, max: max) { return bytes }
             guard await readable(descriptor, timeoutMilliseconds: timeoutMilliseconds) else { return nil }
         }
+    }
+
+    /// What one non-blocking read gives: the bytes, empty at the end or on an error, nil when
+    /// there is nothing yet.
+    private static func receiveNow(_ descriptor: Int32, max: Int) -> [UInt8]? {
+        var wouldBlock = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: max) { buffer, initialized in
+            while true {
+                let count = recv(descriptor, buffer.baseAddress, max, Int32(MSG_DONTWAIT))
+                if count < 0 && errno == EINTR { continue }
+                wouldBlock = count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+                initialized = Swift.max(count, 0)
+                return
+            }
+        }
+        return wouldBlock ? nil : bytes
     }
 }

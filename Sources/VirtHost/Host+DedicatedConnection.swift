@@ -9,7 +9,9 @@ extension Host {
     /// its other calls keep their latency however long `job` blocks.
     ///
     /// The connection is `job`'s alone (libvirt connections may be used from any thread, and
-    /// the binding reads each error inside its call), so it must not escape `job`.
+    /// the binding reads each error inside its call), so it must not escape `job`, unless `job`
+    /// hands it over as its last use to one new owner that alone uses it from then on (a
+    /// serial console's ``SerialConsolePump``); it closes when that owner drops it.
     public nonisolated func withDedicatedConnection<T: Sendable>(
         threadName: String = "virthost-job",
         _ job: @escaping @Sendable (Connection) throws -> T

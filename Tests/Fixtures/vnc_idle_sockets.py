@@ -1,7 +1,9 @@
 """Opens COUNT VNC WebSockets through the service, spread evenly over the URLs (QEMU serves at
 most 32 VNC clients a display, its `connections` default), each through the RFB handshake to
 ServerInit (shared), then leaves them idle and counts the service's threads (/proc/PID/task)
-before and while they are open. Handshakes run 16 at a time. Prints one JSON object.
+before and while they are open. Handshakes run 16 at a time. Then, with those still open, opens
+each guest's serial console too (one WebSocket a URL) and names the service's threads then
+(/proc/PID/task/*/comm: name -> count). Prints one JSON object.
 Usage: vnc_idle_sockets.py COUNT PID URL..."""
 import asyncio, json, os, sys
 
@@ -13,6 +15,18 @@ COUNT, PID, URLS = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 
 def threads():
     return len(os.listdir(f"/proc/{PID}/task"))
+
+
+def thread_names():
+    names = {}
+    for task in os.listdir(f"/proc/{PID}/task"):
+        try:
+            with open(f"/proc/{PID}/task/{task}/comm") as comm:
+                name = comm.read().strip()
+        except OSError:
+            continue  # the thread ended meanwhile
+        names[name] = names.get(name, 0) + 1
+    return names
 
 
 async def exact(ws, buffer, count):
@@ -52,7 +66,17 @@ async def main():
     await asyncio.sleep(2)
     seen["threads_open"] = threads()
     seen["open"] = sum(1 for ws in sockets if ws.close_code is None)
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    serials = []
+    for url in URLS:
+        try:
+            serials.append(await connect(url.replace("/console/vnc", "/console/serial"), ping_interval=None,
+                                         open_timeout=seconds(60)))
+        except Exception as error:  # reported, and counted as not open
+            seen["errors"].append(repr(error))
+    await asyncio.sleep(1)
+    seen["serial_open"] = sum(1 for ws in serials if ws.close_code is None)
+    seen["thread_names"] = thread_names()
+    await asyncio.gather(*(ws.close() for ws in sockets + serials), return_exceptions=True)
     print(json.dumps(seen))
 
 

@@ -194,5 +194,12 @@ extension RealLibvirtdTests {
         print("threads: \(before) before, \(open) with \(count) idle VNC WebSockets open on \(names.count) guests")
         // The bound: 64 threads more, whatever the count (a thread per socket would be 2 × count).
         #expect(open - before <= 64, "\(open - before) threads more with \(count) idle sockets")
+
+        // A serial console on every guest besides: their bytes all move on the one pump thread,
+        // and the threads that opened them are gone (the kernel keeps 15 bytes of a name).
+        let threadNames = try #require(seen["thread_names"] as? [String: Int], "\(seen)")
+        #expect(seen["serial_open"] as? Int == names.count, "\(seen["errors"] ?? "")")
+        print("threads with \(names.count) serial consoles open besides: \(threadNames.sorted { $0.key < $1.key })")
+        #expect(threadNames["virthost-serial"] == 1 && threadNames["virthost-consol"] == nil, "\(threadNames)")
     }
 }

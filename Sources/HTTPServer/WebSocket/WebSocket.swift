@@ -226,7 +226,7 @@ public final class WebSocket: Sendable {
             state.lastActivity = .now
             return state.closeSent
         }) else { return false }
-        return await connection.send(frame.encoded())
+        return await connection.send(frame.header(), frame.payload)
     }
 
     /// Sends the close frame with `code` and `reason` (cut to the 123 bytes a control frame
@@ -252,7 +252,7 @@ public final class WebSocket: Sendable {
     /// reads the close frame rather than a reset.
     func finish() async {
         await close()
-        connection.shutdownSending()
+        await connection.shutdownSending()
         guard !state.withLock({ $0.peerClose != nil }) else { return }
         let deadline = ContinuousClock.now + .seconds(2)
         while ContinuousClock.now < deadline {

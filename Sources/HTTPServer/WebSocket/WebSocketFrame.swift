@@ -11,7 +11,10 @@ struct WebSocketFrame: Sendable {
     var payload: [UInt8]
 
     /// The server's (unmasked) wire form.
-    func encoded() -> [UInt8] {
+    func encoded() -> [UInt8] { header() + payload }
+
+    /// The wire form's header (unmasked): what precedes the payload.
+    func header() -> [UInt8] {
         var bytes: [UInt8] = [(fin ? 0x80 : 0) | opcode.rawValue]
         let count = payload.count
         if count < 126 {
@@ -22,7 +25,7 @@ struct WebSocketFrame: Sendable {
             bytes.append(127)
             for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((UInt64(count) >> UInt64(shift)) & 0xFF)) }
         }
-        return bytes + payload
+        return bytes
     }
 
     enum Parse {

@@ -15,9 +15,9 @@ public enum ConsoleError: Error, Sendable {
 
 /// A guest's serial console (`virDomainOpenConsole`), given the Host.
 ///
-/// Each session has a dedicated connection and thread of its own: the console's stream I/O
-/// runs there, never on the Host's thread nor Swift's cooperative pool, however long the
-/// session lasts.
+/// Each session has a connection of its own, opened on a thread of its own; its stream's bytes
+/// then move on the one ``SerialConsolePump`` thread of the process, never on the Host's
+/// thread nor Swift's cooperative pool, however long the session lasts.
 public struct SerialConsole: Sendable {
     let host: Host
 
@@ -53,12 +53,14 @@ public struct SerialConsole: Sendable {
                             return
                         }
                         report(nil)
-                        session.pump(stream)
+                        // The opening thread's last use of the connection and the stream.
+                        SerialConsolePump.shared.add(SerialConsolePump.Line(session: session, stream: stream,
+                                                                             connection: connection))
                     }
                 } catch {
                     report(.host(error))
+                    session.finishOutput()
                 }
-                session.finishOutput()
             }
         }
         if let failure { throw failure }
@@ -101,47 +103,55 @@ public final class SerialConsoleSession: Sendable {
         (output, continuation) = AsyncStream.makeStream(of: [UInt8].self)
     }
 
-    /// Queues bytes for the guest.
-    public func write(_ bytes: [UInt8]) { state.withLock { $0.input += bytes } }
+    /// Queues bytes for the guest, and wakes the pump to send them at once.
+    public func write(_ bytes: [UInt8]) {
+        state.withLock { $0.input += bytes }
+        SerialConsolePump.shared.wake()
+    }
 
-    /// Ends the session; its thread and connection go.
-    public func close() { state.withLock { $0.closed = true } }
+    /// Ends the session; the pump drops its stream and connection.
+    public func close() {
+        state.withLock { $0.closed = true }
+        SerialConsolePump.shared.wake()
+    }
 
     func finishOutput() { continuation.finish() }
 
-    /// The session's loop, on its dedicated thread: the stream is non-blocking (its data comes
-    /// in through libvirt's event loop), so one thread serves both directions; when neither
-    /// has anything it sleeps 10 ms, which bounds the added latency.
-    func pump(_ stream: DataStream) {
-        defer { stream.abort() }
-        while true {
-            var idle = true
-            do {
-                switch try stream.receive() {
-                case .bytes(let bytes):
-                    continuation.yield(bytes)
-                    idle = false
-                case .end:
-                    return
-                case .wouldBlock:
-                    break
-                }
-                let (input, closed) = state.withLock { state in
-                    defer { state.input = [] }
-                    return (state.input, state.closed)
-                }
-                if closed { return }
-                var sent = 0
-                while sent < input.count {
-                    let count = try stream.send(input[sent...])
-                    if count == 0 { usleep(1_000) }
-                    sent += count
-                    idle = false
-                }
-            } catch {
-                return
+    enum Movement { case active, idle, ended }
+
+    /// One turn of the pump for this session: what the guest printed out, what was typed in.
+    func move(_ stream: DataStream) -> Movement {
+        var moved = false
+        do {
+            // 16 KiB a turn: a burst (a boot log) takes a few turns, each right after the last.
+            switch try stream.receive(max: 16 * 1024) {
+            case .bytes(let bytes):
+                continuation.yield(bytes)
+                moved = true
+            case .end:
+                return .ended
+            case .wouldBlock:
+                break
             }
-            if idle { usleep(10_000) }
+            let (input, closed) = state.withLock { state in
+                defer { state.input = [] }
+                return (state.input, state.closed)
+            }
+            if closed { return .ended }
+            var sent = 0
+            while sent < input.count {
+                let count = try stream.send(input[sent...])
+                // The stream is full: the rest waits for a later turn, and the other sessions do not.
+                guard count > 0 else { break }
+                sent += count
+                moved = true
+            }
+            if sent < input.count {
+                state.withLock { $0.input = Array(input[sent...]) + $0.input }
+            }
+        } catch {
+            return .ended
         }
+        return moved ? .active : .idle
     }
 }

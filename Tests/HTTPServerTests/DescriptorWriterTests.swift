@@ -1,0 +1,77 @@
+import Foundation
+import Locking
+import Testing
+
+/// The writer under the WebSocket and VNC relays, on socket pairs whose other end does not
+/// read: blocked writes wait on the one poll thread, not a thread each, and every byte arrives
+/// in order once the reader reads.
+@Suite struct DescriptorWriterTests {
+    static func threadCount() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
+    }
+
+    /// Reads everything from `descriptor` until its end.
+    static func readAll(_ descriptor: Int32) -> [UInt8] {
+        var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return all }
+            all += buffer.prefix(count)
+        }
+    }
+
+    @Test func blockedWritesHoldNoThreadAndEveryByteArrivesInOrder() async throws {
+        let pairs = 128
+        var ends: [(writer: Int32, reader: Int32)] = []
+        for _ in 0..<pairs {
+            var pair: [Int32] = [-1, -1]
+            #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+            _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
+            ends.append((pair[0], pair[1]))
+        }
+        // A header and a 2 MiB body, several times what a socket pair buffers.
+        let head: [UInt8] = [0xAB, 0xCD, 0xEF]
+        let body = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let before = try Self.threadCount()
+        let writers = ends.map { DescriptorWriter(descriptor: $0.writer) }
+        let sent = Task {
+            await withTaskGroup(of: Bool.self) { group in
+                for writer in writers {
+                    group.addTask { await writer.send(head, body) }
+                    group.addTask { await writer.send([1, 2, 3]) }
+                }
+                var all = true
+                for await result in group { all = all && result }
+                return all
+            }
+        }
+        // Every writer is now waiting for room.
+        try await Task.sleep(for: .milliseconds(500))
+        let during = try Self.threadCount()
+        print("threads: \(before) before, \(during) with \(pairs) blocked writers")
+        #expect(during - before < 40, "\(during - before) new threads for \(pairs) blocked writers")
+
+        // Each reader then gets both sends whole, one after the other, in some order.
+        let received = await withTaskGroup(of: [UInt8].self) { group in
+            for end in ends {
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        Thread.detachNewThread { continuation.resume(returning: Self.readAll(end.reader)) }
+                    }
+                }
+            }
+            // The writers' ends close once everything was sent, which ends the readers.
+            #expect(await sent.value)
+            for end in ends { close(end.writer) }
+            var all: [[UInt8]] = []
+            for await bytes in group { all.append(bytes) }
+            return all
+        }
+        for bytes in received {
+            #expect(bytes == head + body + [1, 2, 3] || bytes == [1, 2, 3] + head + body)
+        }
+        for end in ends { close(end.reader) }
+    }
+}
