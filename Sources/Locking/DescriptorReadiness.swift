@@ -23,20 +23,10 @@ public final class DescriptorReadiness: Sendable {
         var nextToken: UInt64 = 0
     }
     private let state = Mutex(State())
-    /// A pipe whose write end interrupts poll when the set of waiters changed.
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    /// Interrupts poll when the set of waiters changed.
+    private let wakePipe = WakePipe()
 
     private init() {
-        var ends: [Int32] = [0, 0]
-        // Without a pipe the service has no sockets either: there is nothing to fall back to.
-        precondition(pipe(&ends) == 0, "pipe failed: \(String(cString: strerror(errno)))")
-        for end in ends {
-            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-        }
-        wakeRead = ends[0]
-        wakeWrite = ends[1]
         DetachedThread.start(name: "virthost-ready") { [self] in self.run() }
     }
 
@@ -59,17 +49,15 @@ public final class DescriptorReadiness: Sendable {
                                                         continuation: continuation)
                 state.nextToken += 1
             }
-            var one: UInt8 = 1
-            _ = write(wakeWrite, &one, 1)
+            wakePipe.wake()
         }
     }
 
     private func run() {
-        var drain = [UInt8](repeating: 0, count: 256)
         while true {
             let (tokens, descriptors, timeout) = state.withLock { state -> ([UInt64], [pollfd], Int32) in
                 var tokens: [UInt64] = []
-                var descriptors = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                var descriptors = [pollfd(fd: wakePipe.readEnd, events: Int16(POLLIN), revents: 0)]
                 for (token, waiter) in state.waiters {
                     tokens.append(token)
                     descriptors.append(pollfd(fd: waiter.descriptor, events: waiter.events, revents: 0))
@@ -81,7 +69,7 @@ public final class DescriptorReadiness: Sendable {
             }
             var polled = descriptors
             let count = poll(&polled, nfds_t(polled.count), timeout)
-            if count > 0 && polled[0].revents != 0 { _ = read(wakeRead, &drain, drain.count) }
+            if count > 0 && polled[0].revents != 0 { wakePipe.drain() }
             var ready: [CheckedContinuation<Bool, Never>] = []
             var expired: [CheckedContinuation<Bool, Never>] = []
             state.withLock { state in

@@ -1,8 +1,5 @@
 import Libvirt
 import Locking
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The one thread that moves every open serial console's bytes, however many sessions are
 /// open: each session's non-blocking `virDomainOpenConsole` stream is fed by libvirt's event
@@ -36,18 +33,9 @@ final class SerialConsolePump: Sendable {
     }
 
     private let added = Mutex<[Line]>([])
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let wakePipe = WakePipe()
 
     private init() {
-        var ends: [Int32] = [0, 0]
-        // Without a pipe the service has no sockets either: there is nothing to fall back to.
-        precondition(pipe(&ends) == 0, "pipe failed: \(String(cString: strerror(errno)))")
-        for end in ends {
-            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-        }
-        (wakeRead, wakeWrite) = (ends[0], ends[1])
         DetachedThread.start(name: "virthost-serial") { [self] in self.run() }
     }
 
@@ -58,15 +46,11 @@ final class SerialConsolePump: Sendable {
     }
 
     /// Has the pump look at every session now (input arrived, or a session closed).
-    func wake() {
-        var one: UInt8 = 1
-        _ = write(wakeWrite, &one, 1)
-    }
+    func wake() { wakePipe.wake() }
 
     private func run() {
         var lines: [Line] = []
         var lastActivity = ContinuousClock.now - Self.busyPeriod
-        var drain = [UInt8](repeating: 0, count: 256)
         while true {
             lines += added.withLock { added in
                 defer { added = [] }
@@ -92,10 +76,7 @@ final class SerialConsolePump: Sendable {
                 continue
             }
             let wait = lines.isEmpty ? -1 : (now - lastActivity < Self.busyPeriod ? Self.busyWait : Self.idleWait)
-            var entry = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
-            if poll(&entry, 1, wait) > 0 {
-                while read(wakeRead, &drain, drain.count) > 0 {}
-            }
+            wakePipe.wait(timeoutMilliseconds: wait)
         }
     }
 }
