@@ -30,6 +30,10 @@ public final class DescriptorReadiness: Sendable {
         DetachedThread.start(name: "virthost-ready") { [self] in self.run() }
     }
 
+    /// How many waits are pending now (for tests: a blocked reader or writer waits here, on
+    /// this one thread, not on a thread of its own).
+    var pendingWaits: Int { state.withLock { $0.waiters.count } }
+
     /// True once `descriptor` is readable, at its end or failed; false when
     /// `timeoutMilliseconds` (negative: none) passed first.
     public func readable(_ descriptor: Int32, timeoutMilliseconds: Int32 = -1) async -> Bool {
