@@ -74,25 +74,22 @@ public final class DescriptorWriter: Sendable {
     }
 
     private func acquire() async {
-        let free = state.withLock { state -> Bool in
+        guard !takeTurn(orQueue: nil) else { return }
+        await withCheckedContinuation { continuation in
+            // The sender may have finished meanwhile: then the turn is this one's at once.
+            if takeTurn(orQueue: continuation) { continuation.resume() }
+        }
+    }
+
+    /// Takes the turn when it is free; else queues `continuation`, when given, for it.
+    private func takeTurn(orQueue continuation: CheckedContinuation<Void, Never>?) -> Bool {
+        state.withLock { state in
             guard state.sending else {
                 state.sending = true
                 return true
             }
+            if let continuation { state.queued.append(continuation) }
             return false
-        }
-        guard !free else { return }
-        await withCheckedContinuation { continuation in
-            // Checked again under the lock: the sender may have finished meanwhile.
-            let now = state.withLock { state -> Bool in
-                guard state.sending else {
-                    state.sending = true
-                    return true
-                }
-                state.queued.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
         }
     }
 

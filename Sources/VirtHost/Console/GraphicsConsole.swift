@@ -70,7 +70,8 @@ public struct GraphicsConsole: Sendable {
 
 /// An open VNC connection: the RFB bytes both ways, unchanged. Reads, and writes while QEMU
 /// reads slowly, wait on the process's one poll thread (``DescriptorReadiness``), so an open
-/// display holds no thread, and nothing waits on Swift's cooperative pool or the Host's thread. The descriptor is closed when the session goes.
+/// display holds no thread, and nothing waits on Swift's cooperative pool or the Host's
+/// thread. The descriptor is closed when the session goes.
 public final class GraphicsConsoleSession: Sendable {
     let descriptor: Int32
     /// Sends run one after another, so concurrent writers never interleave their bytes.
