@@ -10,6 +10,8 @@
 #                                  tiny guest (scripts/tiny-guest.sh) booted on the real libvirtd
 #   ONLY=vnc scripts/bench.sh      only the VNC relay, against websockify's and QEMU's own port, on a
 #                                  guest whose display changes all the time, on the real libvirtd
+#   ONLY=migration scripts/bench.sh  only live migration to a second libvirtd (scripts/second-host.sh),
+#                                  against `virsh migrate --live --p2p`
 # The real-libvirtd loads run with BENCH_DOMAINS (24) domains defined for the run, each with a
 # qcow2 overlay and a sparse raw disk, two of them running; they are removed at the end.
 # virthostd is built as it ships (the Dockerfile's --static-swift-stdlib), in .build-static.
@@ -35,10 +37,10 @@ scripts/install-deps.sh --test >/dev/null
 virt_type=qemu
 [[ ${QEMU:-1} == 0 ]] || virt_type=$(scripts/start-libvirtd.sh | tail -1)
 only=${ONLY:-}
-[[ ($only != qemu && $only != storage && $only != console && $only != vnc) || ${QEMU:-1} != 0 ]] || { echo "ONLY=$only needs QEMU=1" >&2; exit 1; }
+[[ ($only != qemu && $only != storage && $only != console && $only != vnc && $only != migration) || ${QEMU:-1} != 0 ]] || { echo "ONLY=$only needs QEMU=1" >&2; exit 1; }
 
 products=(virthostd RenderBenchmark JSONBenchmark)
-[[ $only != qemu && $only != storage && $only != console && $only != vnc ]] || products=(virthostd)
+[[ $only != qemu && $only != storage && $only != console && $only != vnc && $only != migration ]] || products=(virthostd)
 for product in "${products[@]}"; do "${build[@]}" --product "$product" >/dev/null; done
 
 # ONLY=console: the tiny guest booted through the service; a command's round trip through its
@@ -118,6 +120,38 @@ JSON
     echo "| way | updates | p50 ms | p90 ms | MiB/s | latency vs direct | throughput vs websockify |"
     echo "|---|---|---|---|---|---|---|"
     python3 scripts/bench_vnc.py "$vnc_port" 18122 18120 "/v1/domains/$name/console/vnc" 50 "$runs"
+    exit 0
+fi
+
+# ONLY=migration: one 256 MiB guest with no disk live-migrated to a second libvirtd
+# (scripts/second-host.sh) and back, RUNS × 5 times each way in turns: through the service, and
+# with `virsh migrate --live --p2p` and the same flags (scripts/bench_migration.py).
+if [[ $only == migration ]]; then
+    second_host=$(scripts/second-host.sh test-env)
+    eval "$second_host"
+    suffix=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    name=virthost-bench-migration-$suffix
+    "$bin/virthostd" --listen 127.0.0.1:18120 --uri qemu:///system >/dev/null 2>&1 &
+    service=$!
+    trap 'kill $service 2>/dev/null
+          for uri in qemu:///system "$VIRTHOST_TEST_SECOND_HOST_URI"; do
+              virsh -q -c "$uri" destroy "$name" >/dev/null 2>&1; virsh -q -c "$uri" undefine "$name" >/dev/null 2>&1
+          done' EXIT
+    for _ in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:18120/readyz && break; sleep 0.05; done
+    # host-passthrough less arch-capabilities: nested KVM cannot set that MSR (as in the tests).
+    cpu=""
+    [[ $virt_type != kvm ]] || cpu="<cpu mode='host-passthrough'><feature policy='disable' name='arch-capabilities'/></cpu>"
+    cat > "$work/migration-guest.xml" <<XML
+<domain type='$virt_type'><name>$name</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os>$cpu<on_crash>destroy</on_crash>
+<devices><serial type='pty'><target port='0'/></serial><memballoon model='none'/></devices></domain>
+XML
+    virsh -q -c qemu:///system define "$work/migration-guest.xml" >/dev/null
+    virsh -q -c qemu:///system start "$name" >/dev/null
+    echo "| way | migrations | p50 wall ms | max wall ms | p50 downtime ms | wall vs virsh | downtime vs virsh |"
+    echo "|---|---|---|---|---|---|---|"
+    python3 scripts/bench_migration.py 18120 "$name" "$VIRTHOST_TEST_SECOND_HOST_URI" "$VIRTHOST_TEST_SECOND_HOST_BACK_URI" \
+        "$VIRTHOST_TEST_SECOND_HOST_BACK_MIGRATE_URI" $((runs * 5))
     exit 0
 fi
 

@@ -70,7 +70,11 @@ run_schemathesis() {
 }
 
 # --- libvirt's test driver ---------------------------------------------------------------
-start_service test --instances-path /tmp --allowed-disk-root /tmp --allowed-disk-root /var/lib/libvirt/images
+# Migrations may only go to a port where nothing listens: a generated destination is refused
+# (403) or found unreachable at once (409), never a host the run would wait for.
+migration_destination=qemu+tcp://127.0.0.1:1/
+start_service test --instances-path /tmp --allowed-disk-root /tmp --allowed-disk-root /var/lib/libvirt/images \
+    --migration-destination "$migration_destination"
 # One domain per action, in the state it needs; `test` (the driver's own, running) for reads.
 for name in start delete; do
     create_guest "$url" "{\"spec\": {\"name\": \"contract-$name\", \"memory_mb\": 64}, \"start\": false}"
@@ -112,6 +116,12 @@ checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" |
 [[operations]]
 include-operation-id = "patchDomain"
 checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" | sed 's/"3xx"/"3xx", "400", "422"/')
+
+# The migration check of the driver's own domain, to the destination allowed: a plan (200)
+# whose destination cannot be reached.
+[[operations]]
+include-operation-id = "checkDomainMigration"
+parameters = { ref = "test", destination = "${migration_destination}system" }
 
 $(for pair in startDomain:start deleteDomain:delete shutdownDomain:shutdown rebootDomain:reboot \
               destroyDomain:destroy pauseDomain:pause resumeDomain:resume injectNMI:nmi; do
@@ -158,9 +168,30 @@ websockets+=('/v1/domains/{ref}/console/log')
 agent_calls=('/v1/domains/{ref}/addresses' '/v1/domains/{ref}/guest-info' '/v1/domains/{ref}/password'
              '/v1/domains/{ref}/fs-freeze' '/v1/domains/{ref}/fs-thaw' '/v1/domains/{ref}/fs-info'
              '/v1/domains/{ref}/time-sync')
+# A migration that starts, and the post-copy switch and tuning of one that runs, need a second
+# libvirt host: RealLibvirtdMigrationTests reaches each one's 2xx between two real daemons. Here
+# their refusals are checked in a run of their own whose operations need no 2xx: a destination
+# outside --migration-destination (403), the allowed one unreachable (409 migration-refused),
+# no migration running (409 not-migrating), and field errors (422). A migration request's
+# rules across fields (postcopy and auto_converge need live, undefine_source needs persistent)
+# are 422s OpenAPI cannot state.
+migrations=('/v1/domains/{ref}/migrate' '/v1/domains/{ref}/migration/postcopy' '/v1/domains/{ref}/migration/tuning')
 run_schemathesis test "$url" "$work/test.toml" \
     --exclude-path /v1/events --exclude-path /openapi.yaml \
-    $(printf -- "--exclude-path %s " "${unsupported[@]}" "${websockets[@]}" "${transfers[@]}" "${operations[@]}" "${agent_calls[@]}")
+    $(printf -- "--exclude-path %s " "${unsupported[@]}" "${websockets[@]}" "${transfers[@]}" "${operations[@]}" "${agent_calls[@]}" "${migrations[@]}")
+cat >"$work/migration.toml" <<EOF
+hooks = "$PWD/scripts/contract_hooks.py"
+
+[[operations]]
+include-operation-id = ["migrateDomain", "startDomainMigrationPostcopy", "tuneDomainMigration"]
+parameters = { ref = "test" }
+
+[[operations]]
+include-operation-id = "migrateDomain"
+checks.positive_data_acceptance.expected-statuses = $(echo "$default_statuses" | sed 's/"3xx"/"3xx", "422"/')
+EOF
+run_schemathesis migration "$url" "$work/migration.toml" $(printf -- "--include-path %s " "${migrations[@]}") \
+    --phases examples,coverage,fuzzing
 
 # --- the real libvirtd, for what the test driver does not do ------------------------------
 if [[ -n $qemu_uri ]]; then
@@ -247,7 +278,8 @@ else
         --exclude-checks positive_data_acceptance,not_a_server_error --phases examples,coverage,fuzzing
 fi
 
-# Every operation must have reached a 2xx, but those only the test driver's 501s answered.
-"$python" scripts/contract-coverage.py "$work"/test.ndjson \
+# Every operation must have reached a 2xx, but those only the test driver's 501s answered and
+# the migration's refusals.
+"$python" scripts/contract-coverage.py "$work"/test.ndjson --informational "$work/migration.ndjson" \
     $([[ -n $qemu_uri ]] && echo "$work/qemu.ndjson" || echo "--informational $work/unsupported.ndjson") || status=$?
 exit "$status"

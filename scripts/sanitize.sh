@@ -21,6 +21,12 @@ if [[ -z ${VIRTHOST_TEST_QEMU_URI:-} ]]; then
     VIRTHOST_TEST_VIRT_TYPE=$(scripts/start-libvirtd.sh)
     export VIRTHOST_TEST_VIRT_TYPE VIRTHOST_TEST_QEMU_URI=qemu:///system
 fi
+if [[ -z ${VIRTHOST_TEST_SECOND_HOST_URI:-} ]]; then
+    second_host=$(scripts/second-host.sh test-env)
+    eval "$second_host"
+    sudo_=""; [[ $(id -u) -eq 0 ]] || sudo_=sudo
+    $sudo_ sysctl -qw vm.unprivileged_userfaultfd=1
+fi
 venv=$PWD/.build/pyvenv
 export VIRTHOST_OPENAPI_VALIDATOR=${VIRTHOST_OPENAPI_VALIDATOR:-$venv/bin/openapi-spec-validator}
 export VIRTHOST_TEST_PYTHON=${VIRTHOST_TEST_PYTHON:-$venv/bin/python}

@@ -126,6 +126,22 @@ public final class Connection {
         return String(cString: xml)
     }
 
+    /// Free memory on the host, in bytes (`virNodeGetFreeMemory`).
+    public func freeMemory() throws -> UInt64 {
+        let free = virNodeGetFreeMemory(handle)
+        if free == 0 { throw LibvirtError.capture("virNodeGetFreeMemory") }
+        return free
+    }
+
+    /// How a guest CPU definition compares with what this host's hypervisor can give
+    /// (`virConnectCompareHypervisorCPU`); nil parts let libvirt choose.
+    public func compareHypervisorCPU(xml: String, emulator: String? = nil, arch: String? = nil, machine: String? = nil,
+                                     virtType: String? = nil) throws -> CPUComparison {
+        let result = virConnectCompareHypervisorCPU(handle, emulator, arch, machine, virtType, xml, 0)
+        if result == VIR_CPU_COMPARE_ERROR.rawValue { throw LibvirtError.capture("virConnectCompareHypervisorCPU") }
+        return CPUComparison(rawValue: result) ?? .incompatible
+    }
+
     /// Whether libvirt still considers the connection usable (`virConnectIsAlive`).
     public func isAlive() -> Bool { virConnectIsAlive(handle) == 1 }
 
@@ -231,4 +247,17 @@ public struct DomainListFilter: OptionSet, Sendable {
     public static let paused = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_PAUSED.rawValue)
     public static let shutoff = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_SHUTOFF.rawValue)
     public static let autostart = DomainListFilter(rawValue: VIR_CONNECT_LIST_DOMAINS_AUTOSTART.rawValue)
+}
+
+/// `virCPUCompareResult`.
+public enum CPUComparison: Int32, Sendable, CustomStringConvertible {
+    case incompatible = 0, identical = 1, superset = 2
+
+    public var description: String {
+        switch self {
+        case .incompatible: "incompatible"
+        case .identical: "identical"
+        case .superset: "superset"
+        }
+    }
 }

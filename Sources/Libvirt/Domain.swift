@@ -221,6 +221,8 @@ public struct DomainXMLFlags: OptionSet, Sendable {
 
     public static let secure = DomainXMLFlags(rawValue: VIR_DOMAIN_XML_SECURE.rawValue)
     public static let inactive = DomainXMLFlags(rawValue: VIR_DOMAIN_XML_INACTIVE.rawValue)
+    /// The XML a migration would send: without what the hypervisor added by itself.
+    public static let migratable = DomainXMLFlags(rawValue: VIR_DOMAIN_XML_MIGRATABLE.rawValue)
 }
 
 /// `virDomainState`, with libvirt's names.

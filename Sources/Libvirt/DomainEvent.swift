@@ -27,6 +27,8 @@ public struct DomainEvent: Sendable, Hashable {
         case ioError(path: String, alias: String, action: Int32, reason: String)
         /// A job (a migration, say) finished, with its final statistics.
         case jobCompleted([TypedParameter])
+        /// A migration began another pass over the guest's memory (the first is 1).
+        case migrationIteration(Int32)
     }
 
     public let domainName: String
@@ -144,8 +146,16 @@ extension Connection {
             TypedParameter.array(UnsafePointer(parameters), count: Int(count)))))
     }
 
+    private static let migrationIterationCallback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, Int32, UnsafeMutableRawPointer?
+    ) -> Void = { _, domain, iteration, opaque in
+        guard let domain, let opaque else { return }
+        let handler = Unmanaged<EventHandler>.fromOpaque(opaque).takeUnretainedValue()
+        handler.handle(DomainEvent(borrowing: domain, kind: .migrationIteration(iteration)))
+    }
+
     /// Registers for the domain events the service reports (lifecycle, reboot, device removal
-    /// and its failure, metadata, agent, balloon, block jobs, I/O errors, completed jobs) of
+    /// and its failure, metadata, agent, balloon, block jobs, I/O errors, completed jobs, migration passes) of
     /// every domain (`virConnectDomainEventRegisterAny`). The registrations end with the connection.
     /// Needs the libvirt event loop (``EventLoop``).
     public func onDomainEvents(_ deliver: @escaping @Sendable (DomainEvent) -> Void) throws {
@@ -171,6 +181,8 @@ extension Connection {
              unsafeBitCast(Self.ioErrorCallback, to: virConnectDomainEventGenericCallback.self)),
             (Int32(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED.rawValue),
              unsafeBitCast(Self.jobCompletedCallback, to: virConnectDomainEventGenericCallback.self)),
+            (Int32(VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION.rawValue),
+             unsafeBitCast(Self.migrationIterationCallback, to: virConnectDomainEventGenericCallback.self)),
         ]
         for (eventID, callback) in registrations {
             let opaque = Unmanaged.passRetained(EventHandler(deliver)).toOpaque()

@@ -19,6 +19,8 @@ public struct API: Sendable {
     public let consoleTickets: ConsoleTickets
     /// How long a console's WebSocket may be quiet both ways before it is closed; nil: no limit.
     public let consoleIdleTimeout: Duration?
+    /// Which destinations migrations may go to, and how long their check waits.
+    public var migration: Migrations.Configuration = .init()
     /// The guest agent's response timeout and freeze limit.
     public var agent: GuestAgent.Configuration = .init()
     let logger: Logger
@@ -71,6 +73,8 @@ public struct API: Sendable {
         operationRoutes.register(in: &router)
         SnapshotRoutes(snapshots: Snapshots(operations: operations),
                        idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
+        MigrationRoutes(migrations: Migrations(operations: operations, configuration: migration),
+                        idempotency: IdempotentRequest(store: idempotency, logger: logger)).register(in: &router)
         ConsoleRoutes(host: host, tickets: consoleTickets, audit: audit, idleTimeout: consoleIdleTimeout).register(in: &router)
         AgentRoutes(agent: guestAgent).register(in: &router)
         MetricsRoutes(host: host, metrics: metrics).register(in: &router)

@@ -176,9 +176,10 @@ struct EventDocument: Encodable {
     let path: String?
     let balloonKiB: UInt64?
     let job: JobStatistics?
+    let iteration: Int?
 
     enum CodingKeys: String, CodingKey {
-        case id, time, domain, event, detail, state, synthetic, device, reason, namespace, path, job
+        case id, time, domain, event, detail, state, synthetic, device, reason, namespace, path, job, iteration
         case balloonKiB = "balloon_kib"
     }
 
@@ -242,6 +243,7 @@ struct EventDocument: Encodable {
         path = event.path
         balloonKiB = event.balloonKiB
         job = event.job.map(JobStatistics.init(parameters:))
+        iteration = event.iteration
     }
 }
 

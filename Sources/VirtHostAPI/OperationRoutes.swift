@@ -89,10 +89,11 @@ struct OperationDocument: Encodable {
 
     enum TargetKeys: String, CodingKey { case domain, uuid, pool, volume }
     enum ProgressKeys: String, CodingKey {
-        case percent, phase
+        case percent, phase, memory, disk, iteration
         case processedBytes = "processed_bytes", totalBytes = "total_bytes", remainingBytes = "remaining_bytes"
     }
-    enum ResultKeys: String, CodingKey { case volume, snapshot }
+    enum ResultKeys: String, CodingKey { case volume, snapshot, migration }
+    enum TransferKeys: String, CodingKey { case total, processed, remaining }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -115,6 +116,15 @@ struct OperationDocument: Encodable {
             try Self.encodeOrNull(progress.totalBytes, &nested, .totalBytes)
             try Self.encodeOrNull(progress.remainingBytes, &nested, .remainingBytes)
             try Self.encodeOrNull(progress.phase, &nested, .phase)
+            // A migration's figures; other operations have none, and say nothing of them.
+            for (transfer, key) in [(progress.memory, ProgressKeys.memory), (progress.disk, .disk)] {
+                guard let transfer else { continue }
+                var figures = nested.nestedContainer(keyedBy: TransferKeys.self, forKey: key)
+                try figures.encode(transfer.total, forKey: .total)
+                try figures.encode(transfer.processed, forKey: .processed)
+                try figures.encode(transfer.remaining, forKey: .remaining)
+            }
+            try nested.encodeIfPresent(progress.iteration, forKey: .iteration)
         } else {
             try container.encodeNil(forKey: .progress)
         }
@@ -138,6 +148,9 @@ struct OperationDocument: Encodable {
         case .snapshot(let snapshot)?:
             var nested = container.nestedContainer(keyedBy: ResultKeys.self, forKey: .result)
             try nested.encode(snapshot, forKey: .snapshot)
+        case .migration(let migration)?:
+            var nested = container.nestedContainer(keyedBy: ResultKeys.self, forKey: .result)
+            try nested.encode(migration, forKey: .migration)
         case nil:
             try container.encodeNil(forKey: .result)
         }

@@ -70,6 +70,7 @@ struct VirtHostD: AsyncParsableCommand {
                       consoleIdleTimeout: self.api.consoleIdleTimeout == 0 ? nil : .seconds(self.api.consoleIdleTimeout),
                       logger: Logger(label: "virthost.api"))
         api.agent = self.api.agentConfiguration
+        api.migration = self.api.migrationConfiguration
         let operations = api.operations
         let authenticator = Authenticator(tokens: tokens)
         var serverConfiguration = try http.configuration()

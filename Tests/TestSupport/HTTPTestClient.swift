@@ -187,16 +187,17 @@ public struct HTTPTestResponse: Sendable {
 }
 
 /// One GET on a new connection.
-public func httpRequest(port: UInt16, _ path: String, headers: [(String, String)] = [],
+public func httpRequest(port: UInt16, host: String = "127.0.0.1", _ path: String, headers: [(String, String)] = [],
                         timeout: Double = 10) async throws -> HTTPTestResponse {
-    try await httpRequest(port: port, "GET", path, headers: headers, timeout: timeout)
+    try await httpRequest(port: port, host: host, "GET", path, headers: headers, timeout: timeout)
 }
 
 /// One request on a new connection.
-public func httpRequest(port: UInt16, _ method: String, _ path: String, headers: [(String, String)] = [],
-                        body: [UInt8] = [], timeout: Double = 10) async throws -> HTTPTestResponse {
+public func httpRequest(port: UInt16, host: String = "127.0.0.1", _ method: String, _ path: String,
+                        headers: [(String, String)] = [], body: [UInt8] = [], timeout: Double = 10) async throws
+    -> HTTPTestResponse {
     try await onOwnThread {
-        let connection = try HTTPTestConnection(port: port, timeout: timeout)
+        let connection = try HTTPTestConnection(port: port, host: host, timeout: timeout)
         try connection.sendRequest(method, path, headers: headers, body: body)
         return try connection.readResponse()
     }

@@ -28,15 +28,18 @@ public final class ServiceProcess: Sendable {
     /// nil while it runs; then its exit code, or the number of the signal that ended it.
     public var exitStatus: Int32? { process.exitStatus }
 
-    /// Starts `virthostd` with `arguments` and waits for its `listening on` line.
-    public init(arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(20)) throws {
+    /// Starts `virthostd` with `arguments` and waits for its `listening on` line. With a
+    /// `wrapper` (`nsenter -t PID -m -n --`), that command runs it.
+    public init(arguments: [String], environment: [String: String] = [:], wrapper: [String] = [],
+                timeout: Duration = .seconds(20)) throws {
         let executable = Self.executable
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw Failure(description: "\(executable.path) is missing: run `swift build` before the tests")
         }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VIRTHOST_") }
         env.merge(environment) { $1 }
-        let process = try ChildProcess(executable.path, arguments, environment: env, stderr: .pipe)
+        let command = wrapper + [executable.path] + arguments
+        let process = try ChildProcess(command[0], Array(command.dropFirst()), environment: env, stderr: .pipe)
         self.process = process
 
         let output = output

@@ -21,7 +21,7 @@ struct APITestServer {
          operations: Operations.Configuration = .init(),
          consoleTickets: ConsoleTickets = ConsoleTickets(), consoleLogDirectory: String? = nil,
          agent: GuestAgent.Configuration = .init(), log: LogCapture? = nil,
-         isoImage: ISOImage.Configuration = .init(),
+         isoImage: ISOImage.Configuration = .init(), migration: Migrations.Configuration = .init(),
          configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
         var hostConfiguration = VirtHost.Host.Configuration(uri: uri, instancesPath: instancesPath,
                                                             allowedDiskRoots: allowedDiskRoots, events: events,
@@ -40,6 +40,7 @@ struct APITestServer {
         var api = API(host: host, eventHeartbeat: heartbeat, idempotency: IdempotencyStore(configuration: idempotency),
                       audit: audit, operations: operations, consoleTickets: consoleTickets, logger: logger("test.api"))
         api.agent = agent
+        api.migration = migration
         self.api = api
         var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0, streamHighWater: streamHighWater)
         configuration.onCompletion = api.onCompletion

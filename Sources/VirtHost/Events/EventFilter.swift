@@ -1,7 +1,7 @@
 /// Which events a subscriber wants: by domain (name or UUID) and by type (a lifecycle event
 /// name such as `started`, or a kind: `lifecycle`, `reboot`, `device-removed`,
 /// `device-removal-failed`, `metadata-change`, `agent-lifecycle`, `balloon-change`,
-/// `block-job`, `io-error`, `job-completed`, `operation`). Connection
+/// `block-job`, `io-error`, `job-completed`, `migration-iteration`, `operation`). Connection
 /// events concern every subscriber and always pass.
 public struct EventFilter: Sendable, Hashable {
     public var domains: Set<String>

@@ -13,6 +13,7 @@ public struct HostEvent: Sendable, Hashable {
         case blockJob = "block-job"
         case ioError = "io-error"
         case jobCompleted = "job-completed"
+        case migrationIteration = "migration-iteration"
         case connection
         /// A long-running operation started, progressed or ended (`Operations`).
         case operation
@@ -50,6 +51,8 @@ public struct HostEvent: Sendable, Hashable {
     /// job-completed: the job's final statistics, as libvirt names them (`operation`,
     /// `time_elapsed`, `data_total`...).
     public var job: [TypedParameter]?
+    /// migration-iteration: the pass over the guest's memory that began (the first is 1).
+    public var iteration: Int?
     /// operation: the operation's document as of this event.
     public var operation: Operation?
 
@@ -107,6 +110,10 @@ public struct HostEvent: Sendable, Hashable {
         case .jobCompleted(let statistics):
             self.init(kind: .jobCompleted, time: event.time, domainName: event.domainName, domainUUID: event.domainUUID)
             job = statistics
+        case .migrationIteration(let iteration):
+            self.init(kind: .migrationIteration, time: event.time, domainName: event.domainName,
+                      domainUUID: event.domainUUID)
+            self.iteration = Int(iteration)
         }
     }
 

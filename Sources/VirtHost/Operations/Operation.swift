@@ -17,10 +17,21 @@ public struct Operation: Sendable, Hashable {
 
     /// How far it got. Every figure is optional: a job may know its phase and nothing else.
     public struct Progress: Sendable, Hashable {
+        /// Bytes of one kind a job moves (a migration's memory, its disks).
+        public struct Transfer: Sendable, Hashable {
+            public var total: UInt64
+            public var processed: UInt64
+            public var remaining: UInt64
+        }
+
         public var processedBytes: UInt64?
         public var totalBytes: UInt64?
         public var remainingBytes: UInt64?
         public var phase: String?
+        /// A migration's memory and disks, and its pass over memory (the first is 1).
+        public var memory: Transfer?
+        public var disk: Transfer?
+        public var iteration: UInt64?
 
         public init(processedBytes: UInt64? = nil, totalBytes: UInt64? = nil, remainingBytes: UInt64? = nil,
                     phase: String? = nil) {
@@ -60,6 +71,7 @@ public struct Operation: Sendable, Hashable {
     public enum Result: Sendable, Hashable {
         case volume(StorageVolumeDetails)
         case snapshot(SnapshotDetails)
+        case migration(MigrationOutcome)
     }
 
     public var id: String

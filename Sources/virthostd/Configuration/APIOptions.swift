@@ -1,7 +1,7 @@
 import ArgumentParser
 import VirtHost
 
-/// The API's event streams, idempotency window, operations, consoles and guest agent calls.
+/// The API's event streams, idempotency window, operations, consoles, guest agent calls and migrations.
 struct APIOptions: ParsableArguments {
     @Option(help: "Seconds between heartbeat comments on a quiet event stream. Env: VIRTHOST_SSE_HEARTBEAT.")
     var sseHeartbeat: Int = Environment.value("VIRTHOST_SSE_HEARTBEAT", default: 15)
@@ -23,6 +23,17 @@ struct APIOptions: ParsableArguments {
     @Option(help: "Seconds after which a guest file-system freeze nobody thawed is thawed. Env: VIRTHOST_FS_FREEZE_MAX_SECONDS.")
     var fsFreezeMaxSeconds: Int = Environment.value("VIRTHOST_FS_FREEZE_MAX_SECONDS", default: 60)
 
+    @Option(name: .customLong("migration-destination"), parsing: .singleValue,
+            help: "A libvirt URI prefix migrations may go to (repeatable; none given: any). Env: VIRTHOST_MIGRATION_DESTINATIONS, space-separated.")
+    var migrationDestinations: [String] = Environment.list("VIRTHOST_MIGRATION_DESTINATIONS", separator: " ")
+
+    @Option(help: "Seconds a migration check waits for the destination's libvirt. Env: VIRTHOST_MIGRATION_CHECK_TIMEOUT.")
+    var migrationCheckTimeout: Int = Environment.value("VIRTHOST_MIGRATION_CHECK_TIMEOUT", default: 20)
+
+    var migrationConfiguration: Migrations.Configuration {
+        Migrations.Configuration(allowedDestinations: migrationDestinations, checkTimeout: .seconds(migrationCheckTimeout))
+    }
+
     var agentConfiguration: GuestAgent.Configuration {
         GuestAgent.Configuration(responseTimeout: .seconds(agentTimeout), freezeMaximum: .seconds(fsFreezeMaxSeconds))
     }
@@ -34,6 +45,10 @@ struct APIOptions: ParsableArguments {
         try Require.atLeast(1, idempotencyTtl, "--idempotency-ttl", "VIRTHOST_IDEMPOTENCY_TTL")
         try Require.atLeast(1, operationRetention, "--operation-retention", "VIRTHOST_OPERATION_RETENTION")
         try Require.atLeast(1, consoleTicketTtl, "--console-ticket-ttl", "VIRTHOST_CONSOLE_TICKET_TTL")
+        try Require.atLeast(1, migrationCheckTimeout, "--migration-check-timeout", "VIRTHOST_MIGRATION_CHECK_TIMEOUT")
+        for prefix in migrationDestinations where prefix.isEmpty || prefix.contains(where: \.isWhitespace) {
+            throw ValidationError("--migration-destination must be a URI prefix without spaces, got \"\(prefix)\"")
+        }
         try Require.atLeast(0, consoleIdleTimeout, "--console-idle-timeout", "VIRTHOST_CONSOLE_IDLE_TIMEOUT")
     }
 }
