@@ -26,17 +26,25 @@ if ! answers; then
         $sudo systemctl start virtlogd libvirtd >/dev/null 2>&1 || true
     fi
 fi
+# Whether this host's daemon runs, by its pid file (/run/NAME.pid): a second libvirtd and
+# virtlogd (scripts/second-host.sh's host B) may run beside it with pid files of their own, so a
+# search by name would find theirs.
+running() {
+    local pid
+    pid=$(cat "/run/$1.pid" 2>/dev/null) && [[ -n $pid ]] && $sudo kill -0 "$pid" 2>/dev/null
+}
+
 if ! answers; then
     getent group kvm >/dev/null || $sudo groupadd -r kvm
     getent group libvirt-qemu >/dev/null || $sudo groupadd -r libvirt-qemu
     getent passwd libvirt-qemu >/dev/null || $sudo useradd -r -g libvirt-qemu -G kvm libvirt-qemu
     $sudo mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
     [[ -e /dev/kvm ]] && $sudo chgrp kvm /dev/kvm && $sudo chmod 660 /dev/kvm
-    pgrep -x virtlogd >/dev/null || daemon virtlogd -d
+    running virtlogd || daemon virtlogd -d
     # Right after a libvirtd was killed, a new one can exit at once (its old pid file and
     # sockets are still being released): try a few times.
     for _attempt in 1 2 3 4 5; do
-        pgrep -x libvirtd >/dev/null || daemon libvirtd -d || true
+        running libvirtd || daemon libvirtd -d || true
         for _ in $(seq 1 50); do answers && break 2; sleep 0.1; done
     done
 fi

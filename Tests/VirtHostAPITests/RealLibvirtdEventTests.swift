@@ -50,8 +50,7 @@ extension RealLibvirtdTests {
         let qemuPID = try #require(Int32(try String(contentsOfFile: "/run/libvirt/qemu/\(name).pid", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
 
-        _ = try? run("pkill", ["-KILL", "-x", "libvirtd"])
-        try await waitUntil(timeout: .seconds(20)) { (try? run("pgrep", ["-x", "libvirtd"])) == nil }
+        try await killLibvirtd()
         kill(qemuPID, SIGKILL)
         try await waitUntil(timeout: .seconds(20)) { kill(qemuPID, 0) != 0 }
         _ = try run(Self.startScript, [])
@@ -84,6 +83,15 @@ extension RealLibvirtdTests {
             }
             return frames
         }
+    }
+
+    /// SIGKILLs this host's libvirtd and waits until it is gone. By its pid file: the migration
+    /// tests' second libvirtd (scripts/second-host.sh) runs beside it and must live on.
+    func killLibvirtd() async throws {
+        let text = try String(contentsOfFile: "/run/libvirtd.pid", encoding: .utf8)
+        let pid = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), "/run/libvirtd.pid: \(text)")
+        kill(pid, SIGKILL)
+        try await waitUntil(timeout: .seconds(20), "libvirtd to die") { kill(pid, 0) != 0 }
     }
 
     func waitUntil(timeout: Duration, _ what: String = "a condition",

@@ -117,8 +117,7 @@ extension RealLibvirtdTests {
             }
         }
         for cycle in 1...cycles {
-            _ = try? run("pkill", ["-KILL", "-x", "libvirtd"])
-            try await waitUntil(timeout: .seconds(20), "libvirtd to die") { (try? run("pgrep", ["-x", "libvirtd"])) == nil }
+            try await killLibvirtd()
             try await waitForReadyz("503", within: .seconds(5), "while libvirtd is down", cycle: cycle)
             try await Task.sleep(for: .milliseconds(300))
             _ = try await onOwnThread { try run(Self.startScript, []) }

@@ -30,10 +30,14 @@ enum SecondHost {
     static let enabled = RealLibvirtd.uri != nil && uri != nil
 }
 
+extension RealLibvirtdTests {
 /// Live migration between two real libvirt daemons, through the service on each: a guest
 /// moved there and back with its events, shared and copied disks, the check's findings, a
 /// cancel and the tuning of a slowed-down migration, post-copy, and bad destinations. After
 /// each, `virsh` on both hosts says where the guest is.
+///
+/// Nested in `RealLibvirtdTests`, whose `.serialized` reaches it: it never runs beside the tests
+/// that kill libvirtd.
 @Suite(.enabled(if: SecondHost.enabled, "VIRTHOST_TEST_SECOND_HOST_URI names a second libvirtd (scripts/second-host.sh up)"),
        .serialized)
 struct RealLibvirtdMigrationTests {
@@ -112,10 +116,11 @@ struct RealLibvirtdMigrationTests {
         return (response.status, try response.json())
     }
 
-    func finished(_ port: UInt16, _ id: String, timeout: Double = 180) async throws -> [String: Any] {
+    func finished(_ port: UInt16, host: String = "127.0.0.1", _ id: String, timeout: Double = 180) async throws
+        -> [String: Any] {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let operation = try await httpRequest(port: port, "/v1/operations/\(id)").json()
+            let operation = try await httpRequest(port: port, host: host, "/v1/operations/\(id)").json()
             if operation["state"] as? String != "running" { return operation }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -221,13 +226,7 @@ struct RealLibvirtdMigrationTests {
         let back = try await httpRequest(port: beside.port, host: SecondHost.address, "POST", "/v1/domains/\(name)/migrate",
                                          body: Array(body.utf8), timeout: 60)
         #expect(back.status == 202, "\(back.text)")
-        let backID = try #require(try back.json()["id"] as? String)
-        var home: [String: Any] = [:]
-        for _ in 0..<1800 {
-            home = try await httpRequest(port: beside.port, host: SecondHost.address, "/v1/operations/\(backID)").json()
-            if home["state"] as? String != "running" { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let home = try await finished(beside.port, host: SecondHost.address, try #require(try back.json()["id"] as? String))
         #expect(home["state"] as? String == "succeeded", "\(home)")
         #expect(state(name, on: a) == "running" && state(name, on: b) == nil)
     }
@@ -441,6 +440,8 @@ struct RealLibvirtdMigrationTests {
         let operations = try await httpRequest(port: port, "/v1/operations?domain=\(name)").json()["operations"] as? [Any]
         #expect(operations?.isEmpty == true, "a refused migration left an operation: \(String(describing: operations))")
     }
+}
+
 }
 
 /// A TCP port that accepts connections (the kernel completes them) and never says a word: a

@@ -90,7 +90,7 @@ enum MigrationCheck {
         return MigrationPlan(problems: problems, cpu: cpu, memory: .init(neededMB: neededMB, destinationFreeMB: freeMB),
                              disks: disks, interfaces: interfaces, nameConflict: nameConflict,
                              migratableXML: source.migratableXML, domainName: source.name, domainUUID: source.uuid,
-                             provenSharedOnly: unsafeShared)
+                             hasProvenSharedDisks: unsafeShared)
     }
 
     /// The plan when the destination cannot be reached: only what the source alone can say.
@@ -111,7 +111,7 @@ enum MigrationCheck {
         return MigrationPlan(problems: problems, cpu: .init(compatible: false, detail: notChecked),
                              memory: .init(neededMB: (source.memoryKiB + 1023) / 1024, destinationFreeMB: nil),
                              disks: disks, interfaces: interfaces, nameConflict: false, migratableXML: source.migratableXML,
-                             domainName: source.name, domainUUID: source.uuid, provenSharedOnly: false)
+                             domainName: source.name, domainUUID: source.uuid, hasProvenSharedDisks: false)
     }
 
     // MARK: CPU
@@ -200,7 +200,7 @@ enum MigrationCheck {
                 }
                 return result(true, .refuse, "the destination sees the same file, but with cache=\(cache) its writes "
                               + "could be lost in the source's page cache: use cache=none for a shared disk")
-            case .different(let reason), .unknown(let reason):
+            case .different(let reason), .absent(let reason), .unknown(let reason):
                 if disk.readOnly, case .different = identity {
                     return result(false, .none, "read-only; the destination has its own copy at \(path)")
                 }

@@ -73,10 +73,10 @@ public struct MigrationPlan: Sendable, Hashable, Encodable {
     /// The domain the plan is for.
     public var domainName: String
     public var domainUUID: String
-    /// Disks shared with the destination whose sharing libvirt cannot see for itself (a
-    /// directory both hosts mount, as opposed to a cluster file system it knows): the
-    /// migration says `VIR_MIGRATE_UNSAFE` for them, since this check proved them the same file.
-    var provenSharedOnly: Bool
+    /// Some disk stays because this check proved the destination sees the same file, which
+    /// libvirt cannot see for itself on a directory both hosts mount (it knows cluster file
+    /// systems, not that): the migration says `VIR_MIGRATE_UNSAFE`, which the check made safe.
+    var hasProvenSharedDisks: Bool
 
     enum CodingKeys: String, CodingKey {
         case possible, problems, cpu, memory, disks, interfaces

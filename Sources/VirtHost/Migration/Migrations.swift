@@ -130,7 +130,7 @@ public final class Migrations: Sendable {
         if request.persistent { flags.insert(.persistDestination) }
         if request.undefineSource { flags.insert(.undefineSource) }
         if !plan.copiedDisks.isEmpty { flags.insert(.nonSharedDisk) }
-        if plan.provenSharedOnly { flags.insert(.unsafe) }
+        if plan.hasProvenSharedDisks { flags.insert(.unsafe) }
         if request.autoConverge { flags.insert(.autoConverge) }
         if request.postcopy { flags.insert(.postCopy) }
         if request.compressed { flags.insert(.compressed) }

@@ -17,7 +17,10 @@ struct VolumeIdentity: Hashable {
 
     enum Comparison {
         case same
+        /// The destination has another file at the path.
         case different(String)
+        /// The destination has no file at the path (in any pool).
+        case absent(String)
         case unknown(String)
     }
 
@@ -27,7 +30,7 @@ struct VolumeIdentity: Hashable {
                 return .unknown("no storage pool on this host holds \(path), so whether the destination shares it is unknown")
             }
             guard let there = read(path, destination) else {
-                return .different("the destination has no file at \(path) in any storage pool")
+                return .absent("the destination has no file at \(path) in any storage pool")
             }
             let after = read(path, source)
             if before == after {
