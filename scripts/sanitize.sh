@@ -24,8 +24,6 @@ fi
 if [[ -z ${VIRTHOST_TEST_SECOND_HOST_URI:-} ]]; then
     second_host=$(scripts/second-host.sh test-env)
     eval "$second_host"
-    sudo_=""; [[ $(id -u) -eq 0 ]] || sudo_=sudo
-    $sudo_ sysctl -qw vm.unprivileged_userfaultfd=1
 fi
 venv=$PWD/.build/pyvenv
 export VIRTHOST_OPENAPI_VALIDATOR=${VIRTHOST_OPENAPI_VALIDATOR:-$venv/bin/openapi-spec-validator}

@@ -13,7 +13,8 @@
 #                                    local_dir_b=<state>/local              B's /srv/vh-local, as seen on A
 #                                    state_dir=<state>                      B's pid files (libvirtd.pid) and state
 #   scripts/second-host.sh status  print the same lines if B answers, else exit 1
-#   scripts/second-host.sh test-env  `up`, then its lines as `export VIRTHOST_TEST_SECOND_HOST_…` for the tests
+#   scripts/second-host.sh test-env  `up`, then its lines as `export VIRTHOST_TEST_SECOND_HOST_…` for the
+#                                  tests; sets vm.unprivileged_userfaultfd=1 for post-copy
 #   scripts/second-host.sh down    tear B down (only what this script made)
 #
 # Storage pools (dir): on B "vh-local" (/srv/vh-local) and "vh-shared" (/srv/vh-shared); on A the
@@ -248,9 +249,12 @@ CONF
 }
 
 # The lines of `up` as the environment the tests read (VIRTHOST_TEST_SECOND_HOST_URI, …_DIR, …),
-# quoted for the shell: `eval "$(scripts/second-host.sh test-env)"`.
+# quoted for the shell: `eval "$(scripts/second-host.sh test-env)"`. The post-copy test needs
+# userfaultfd for QEMU, which runs unprivileged (as libvirt-qemu): without this sysctl libvirt
+# answers "Postcopy is not supported".
 test_env() {
     local line key
+    sysctl -qw vm.unprivileged_userfaultfd=1
     up | while IFS= read -r line; do
         key=${line%%=*}
         [[ $key == state_dir ]] && key=dir

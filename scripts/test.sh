@@ -34,11 +34,9 @@ export VIRTHOST_OPENAPI_VALIDATOR=$PWD/$venv/bin/openapi-spec-validator
 export VIRTHOST_TEST_PYTHON=$PWD/$venv/bin/python
 
 # A second libvirtd ("host B", in network and mount namespaces of its own) for the migration
-# tests. Post-copy needs userfaultfd for QEMU, which runs unprivileged (as libvirt-qemu).
+# tests, and the variables that name it.
 second_host=$(scripts/second-host.sh test-env)
 eval "$second_host"
-sudo_=""; [[ $(id -u) -eq 0 ]] || sudo_=sudo
-$sudo_ sysctl -qw vm.unprivileged_userfaultfd=1
 
 # The tiny Linux guest (kernel, initramfs with the QEMU guest agent) the agent suites boot,
 # built from Debian packages and cached under .build/tiny-guest.

@@ -8,10 +8,6 @@ public final class Interface {
     init(taking handle: virInterfacePtr) { self.handle = handle }
 
     deinit { virInterfaceFree(handle) }
-
-    public func isActive() throws -> Bool {
-        try LibvirtError.status("virInterfaceIsActive") { virInterfaceIsActive(handle) } == 1
-    }
 }
 
 extension Connection {

@@ -63,19 +63,9 @@ extension Host {
     /// pool's directory by other means is found too: that pool is refreshed and asked again.
     func volumeReference(path: String) throws(HostError) -> VolumeReference? {
         try withConnection { connection in
-            if let volume = try connection.lookupStorageVolume(path: path) {
-                return VolumeReference(pool: try volume.pool().name(), volume: try volume.name())
+            try PoolDirectory.volume(at: path, on: connection).map { volume in
+                VolumeReference(pool: try volume.pool().name(), volume: try volume.name())
             }
-            guard let slash = path.lastIndex(of: "/") else { return nil }
-            let directory = slash == path.startIndex ? "/" : String(path[..<slash])
-            let name = String(path[path.index(after: slash)...])
-            for pool in try connection.listAllStoragePools() where try pool.isActive() {
-                let target = try XMLTree(try pool.xml(), root: "pool").root.at("target", "path")?.text
-                guard target == directory else { continue }
-                try pool.refresh()
-                if try pool.lookupVolume(name: name) != nil { return VolumeReference(pool: try pool.name(), volume: name) }
-            }
-            return nil
         }
     }
 }

@@ -17,6 +17,12 @@ enum MigrationCheck {
         /// What the source's hypervisor gives a guest here (its domain capabilities' host-model
         /// CPU, as a custom CPU): a `host-passthrough` guest needs at least that on the destination.
         var hypervisorCPU: String?
+
+        var neededMB: UInt64 { (memoryKiB + 1023) / 1024 }
+        /// The problem when the guest does not run, or nil.
+        var notRunning: MigrationPlan.Problem? {
+            running ? nil : .init(code: "not-running", detail: "domain \(name) is not running: only a running guest migrates live")
+        }
     }
 
     static func source(_ connection: Connection, uuid: String) throws -> Source {
@@ -50,10 +56,7 @@ enum MigrationCheck {
     /// The plan: every check made, every problem found, against an open destination.
     static func plan(_ source: Source, sourceConnection: Connection, destination: Connection,
                      copyStorage: MigrationRequest.CopyStorage) -> MigrationPlan {
-        var problems: [MigrationPlan.Problem] = []
-        if !source.running {
-            problems.append(.init(code: "not-running", detail: "domain \(source.name) is not running: only a running guest migrates live"))
-        }
+        var problems = [source.notRunning].compactMap { $0 }
         let destinationCapabilities = try? XMLTree(try destination.capabilities(), root: "capabilities").root
         if let here = source.hostUUID, let there = destinationCapabilities?.at("host", "uuid")?.text, here == there {
             problems.append(.init(code: "same-host", detail: "the destination is this host (host UUID \(here))"))
@@ -66,7 +69,7 @@ enum MigrationCheck {
         } else if byUUID != nil {
             problems.append(.init(code: "name-conflict", detail: "the destination has a domain with UUID \(source.uuid)"))
         }
-        let neededMB = (source.memoryKiB + 1023) / 1024
+        let neededMB = source.neededMB
         let freeMB = (try? destination.freeMemory()).map { $0 / 1_048_576 }
         if let freeMB, freeMB < neededMB {
             problems.append(.init(code: "insufficient-memory",
@@ -86,20 +89,20 @@ enum MigrationCheck {
                                   detail: "interface \(interface.mac) needs \(interface.type) \(interface.source ?? "?"), "
                                       + "which the destination does not have"))
         }
-        let unsafeShared = disks.contains { $0.shared && $0.action == .none && !$0.detail.hasPrefix(libvirtKnowsShared) }
+        // Network disks libvirt knows to be shared; the others staying were proven so here.
+        let provenShared = zip(fileDisks(source.domain), disks).contains { file, disk in
+            file.type != "network" && disk.shared && disk.action == .none
+        }
         return MigrationPlan(problems: problems, cpu: cpu, memory: .init(neededMB: neededMB, destinationFreeMB: freeMB),
                              disks: disks, interfaces: interfaces, nameConflict: nameConflict,
                              migratableXML: source.migratableXML, domainName: source.name, domainUUID: source.uuid,
-                             hasProvenSharedDisks: unsafeShared)
+                             hasProvenSharedDisks: provenShared)
     }
 
     /// The plan when the destination cannot be reached: only what the source alone can say.
     static func unreachable(_ source: Source, destination: String, reason: String) -> MigrationPlan {
-        var problems = [MigrationPlan.Problem(code: "destination-unreachable",
-                                              detail: "cannot connect to \(destination): \(reason)")]
-        if !source.running {
-            problems.insert(.init(code: "not-running", detail: "domain \(source.name) is not running: only a running guest migrates live"), at: 0)
-        }
+        let problems = [source.notRunning].compactMap { $0 }
+            + [MigrationPlan.Problem(code: "destination-unreachable", detail: "cannot connect to \(destination): \(reason)")]
         let notChecked = "not checked: the destination did not answer"
         let disks = fileDisks(source.domain).map { disk in
             MigrationPlan.Disk(target: disk.target, source: disk.path, shared: false, action: .refuse, detail: notChecked)
@@ -109,7 +112,7 @@ enum MigrationCheck {
                                     presentOnDestination: false)
         }
         return MigrationPlan(problems: problems, cpu: .init(compatible: false, detail: notChecked),
-                             memory: .init(neededMB: (source.memoryKiB + 1023) / 1024, destinationFreeMB: nil),
+                             memory: .init(neededMB: source.neededMB, destinationFreeMB: nil),
                              disks: disks, interfaces: interfaces, nameConflict: false, migratableXML: source.migratableXML,
                              domainName: source.name, domainUUID: source.uuid, hasProvenSharedDisks: false)
     }
@@ -153,9 +156,6 @@ enum MigrationCheck {
 
     // MARK: Disks
 
-    /// A detail's opening for storage libvirt itself knows to be shared (a network disk).
-    static let libvirtKnowsShared = "network storage"
-
     struct FileDisk {
         var target: String
         var path: String
@@ -188,7 +188,7 @@ enum MigrationCheck {
                 MigrationPlan.Disk(target: disk.target, source: disk.path, shared: shared, action: action, detail: detail)
             }
             if disk.type == "network" {
-                return result(true, .none, "\(libvirtKnowsShared): both hosts reach it over the network")
+                return result(true, .none, "network storage: both hosts reach it over the network")
             }
             let path = disk.type == "volume" ? ((try? sourceVolumePath(disk, sourceConnection)) ?? disk.path) : disk.path
             let identity = VolumeIdentity.compare(path: path, source: sourceConnection, destination: destination)
@@ -226,19 +226,13 @@ enum MigrationCheck {
     /// Where the copy would go: a volume at the path that is big enough, or an active pool
     /// on the destination whose directory holds the path (libvirt makes the volume there).
     static func copyTarget(path: String, source: Connection, destination: Connection) -> String? {
-        let capacity = (try? source.lookupStorageVolume(path: path)?.info().capacity) ?? nil
-        if let volume = try? destination.lookupStorageVolume(path: path), let info = try? volume.info() {
+        let capacity = (try? PoolDirectory.volume(at: path, on: source)?.info().capacity) ?? nil
+        if let volume = try? PoolDirectory.volume(at: path, on: destination), let info = try? volume.info() {
             if let capacity, info.capacity < capacity { return nil }
             return "copied into the destination's volume at \(path)"
         }
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        for pool in (try? destination.listAllStoragePools()) ?? [] {
-            guard (try? pool.isActive()) == true, let xml = try? pool.xml(),
-                  let target = try? XMLTree(xml, root: "pool").root.at("target", "path")?.text,
-                  target == directory || target + "/" == directory else { continue }
-            return "the destination makes it in storage pool \((try? pool.name()) ?? "?")"
-        }
-        return nil
+        guard let pool = (try? PoolDirectory.pool(holding: path, on: destination)) ?? nil else { return nil }
+        return "the destination makes it in storage pool \((try? pool.name()) ?? "?")"
     }
 
     // MARK: Interfaces

@@ -40,17 +40,10 @@ struct VolumeIdentity: Hashable {
         return .unknown("\(path) kept changing while it was compared")
     }
 
-    /// The identity of the volume at `path`, after a refresh of the pools whose directory
-    /// holds it (a refresh only reads: it finds files made outside libvirt).
+    /// The identity of the volume at `path` (found as ``PoolDirectory`` finds it, files made
+    /// outside libvirt included).
     static func read(_ path: String, _ connection: Connection) -> VolumeIdentity? {
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        for pool in (try? connection.listAllStoragePools()) ?? [] {
-            guard (try? pool.isActive()) == true, let xml = try? pool.xml(),
-                  let target = try? XMLTree(xml, root: "pool").root.at("target", "path")?.text,
-                  target == directory else { continue }
-            try? pool.refresh()
-        }
-        guard let volume = try? connection.lookupStorageVolume(path: path), let xml = try? volume.xml(),
+        guard let volume = try? PoolDirectory.volume(at: path, on: connection), let xml = try? volume.xml(),
               let root = try? XMLTree(xml, root: "volume").root,
               let key = root.childText("key"), let capacity = root.childText("capacity").flatMap(UInt64.init),
               let changed = root.at("target", "timestamps", "ctime")?.text,
