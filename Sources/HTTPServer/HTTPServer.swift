@@ -38,6 +38,9 @@ public final class HTTPServer: Sendable {
         public var maxHeaderSize: Int?
         /// Bytes a streamed body may be ahead of its client before the producer waits.
         public var streamHighWater: Int
+        /// Bytes of a streamed request body that may wait for its handler before the connection
+        /// is suspended; the handler gets the body in pieces of a quarter of this.
+        public var bodyHighWater: Int
         /// How long shutdown waits for in-flight requests before answering them 503.
         public var shutdownGracePeriod: Duration
         /// Told of every completed request (for metrics); runs on libmicrohttpd's thread, so
@@ -55,7 +58,8 @@ public final class HTTPServer: Sendable {
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 1,
                     connectionLimit: Int = 4096, perIPConnectionLimit: Int = 0, connectionTimeout: Int = 30,
                     maxBodySize: Int = 1 << 20, connectionMemoryLimit: Int = 16 * 1024,
-                    streamHighWater: Int = 256 * 1024, shutdownGracePeriod: Duration = .seconds(10)) {
+                    streamHighWater: Int = 256 * 1024, bodyHighWater: Int = 4 << 20,
+                    shutdownGracePeriod: Duration = .seconds(10)) {
             self.host = host
             self.port = port
             self.threads = threads
@@ -65,6 +69,7 @@ public final class HTTPServer: Sendable {
             self.maxBodySize = maxBodySize
             self.connectionMemoryLimit = connectionMemoryLimit
             self.streamHighWater = streamHighWater
+            self.bodyHighWater = bodyHighWater
             self.shutdownGracePeriod = shutdownGracePeriod
         }
     }
@@ -458,7 +463,7 @@ public final class HTTPServer: Sendable {
     private func startStreaming(_ exchange: Exchange, route: Router.Route) {
         let limit = exchange.state.withLock { $0.bodyLimit }
         let channel = BodyChannel(connection: exchange.connection, limit: limit,
-                                  highWater: configuration.streamHighWater) { [self] change in
+                                  highWater: configuration.bodyHighWater) { [self] change in
             state.withLock { $0.suspended += change }
             changes.signal()
         }
@@ -565,7 +570,7 @@ public final class HTTPServer: Sendable {
             }
         case .stream(let stream):
             let created = StreamSink(connection: ConnectionHandle(pointer: connection),
-                                     highWater: configuration.streamHighWater) { [self] change in
+                                     highWater: stream.highWater ?? configuration.streamHighWater) { [self] change in
                 state.withLock { $0.suspended += change }
             changes.signal()
             }

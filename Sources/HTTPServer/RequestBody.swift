@@ -1,11 +1,17 @@
 import DequeModule
+import Dispatch
 import Locking
 
 /// A request body as it arrives, for routes declared with ``RouteOptions/streamsBody``: an
-/// async sequence of chunks. When the consumer falls more than the server's high-water mark
-/// behind, the connection is suspended (libmicrohttpd stops reading the socket, so TCP tells
-/// the client to wait) until the consumer has caught up; memory stays bounded whatever the
-/// body's size. A body beyond the route's limit ends the sequence with a 413 problem.
+/// async sequence of pieces, or, for a consumer on a thread of its own, ``nextBlocking()``.
+///
+/// libmicrohttpd hands a body over in pieces of its connection buffer (a few KiB); they are
+/// gathered into pieces of a quarter of the server's ``HTTPServer/Configuration/bodyHighWater``
+/// and the consumer is woken once per such piece (or at the end), not per read: at a GiB per
+/// second, waking it per read was most of an upload's CPU. When the consumer falls more than
+/// the high-water mark behind, the connection is suspended (libmicrohttpd stops reading the
+/// socket, so TCP tells the client to wait) until it has caught up; memory stays bounded
+/// whatever the body's size. A body beyond the route's limit ends the sequence with a 413 problem.
 public struct RequestBodyStream: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     let channel: BodyChannel
@@ -16,6 +22,14 @@ public struct RequestBodyStream: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(channel: channel) }
+
+    /// The next piece, blocking the calling thread until it is there; nil at the end. For a
+    /// consumer on a thread of its own (never on Swift's cooperative pool, which it would hold).
+    public func nextBlocking() throws -> [UInt8]? { try channel.nextBlocking() }
+
+    /// Gives a piece's storage back once the consumer is done with it, to be filled again
+    /// (optional: it spares an allocation, and the page faults of a fresh one, per piece).
+    public func recycle(_ piece: consuming [UInt8]) { channel.recycle(consume piece) }
 
     /// The whole body, up to `limit` bytes (for routes that stream but want it all after all).
     public func collect(upTo limit: Int) async throws -> [UInt8] {
@@ -31,8 +45,13 @@ public struct RequestBodyStream: AsyncSequence, Sendable {
 /// Between libmicrohttpd's thread, which pushes what it reads, and the handler, which pulls.
 final class BodyChannel: Sendable {
     private struct State {
-        /// A deque, so taking the oldest chunk releases it at once and costs no shifting.
-        var chunks = Deque<[UInt8]>()
+        /// Full pieces, oldest first; a deque, so taking one releases it at once.
+        var ready = Deque<[UInt8]>()
+        /// The piece libmicrohttpd's reads are gathered in.
+        var filling: [UInt8] = []
+        /// Storage of pieces the consumer gave back.
+        var spares: [[UInt8]] = []
+        /// Bytes in `ready` and `filling`.
         var buffered = 0
         var received = 0
         var finished = false
@@ -41,18 +60,23 @@ final class BodyChannel: Sendable {
         var abandoned = false
         var connectionSuspended = false
         var waiter: CheckedContinuation<Void, Never>?
+        var threadWaiting = false
     }
 
     private let state = Mutex(State())
+    private let threadWake = DispatchSemaphore(value: 0)
     private let connection: ConnectionHandle
     private let limit: Int
     private let highWater: Int
+    private let pieceSize: Int
     private let onSuspendChange: @Sendable (Int) -> Void
 
     init(connection: ConnectionHandle, limit: Int, highWater: Int, onSuspendChange: @escaping @Sendable (Int) -> Void) {
         self.connection = connection
         self.limit = limit
         self.highWater = highWater
+        // A quarter: the consumer can take a piece while three more arrive before a suspend.
+        pieceSize = max(highWater / 4, 4096)
         self.onSuspendChange = onSuspendChange
     }
 
@@ -64,43 +88,59 @@ final class BodyChannel: Sendable {
     /// On libmicrohttpd's thread: takes what it read; suspends the connection when the
     /// consumer is too far behind (inside the lock, so a resume can only follow it).
     func push(_ bytes: UnsafeBufferPointer<UInt8>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        change { state in
             state.received += bytes.count
-            if state.abandoned || state.failure != nil { return nil }
+            if state.abandoned || state.failure != nil { return false }
             if state.received > limit {
                 state.failure = Self.tooLarge(limit)
-                state.chunks.removeAll()
+                state.ready.removeAll()
+                state.filling = []
                 state.buffered = 0
-            } else {
-                state.chunks.append(Array(bytes))
-                state.buffered += bytes.count
-                if state.buffered > highWater, !state.connectionSuspended {
-                    state.connectionSuspended = true
-                    onSuspendChange(1)
-                    connection.suspend()
+                return true
+            }
+            var offset = 0
+            while offset < bytes.count {
+                if state.filling.capacity < pieceSize {
+                    state.filling = state.spares.popLast() ?? []
+                    state.filling.reserveCapacity(pieceSize)
+                }
+                let take = min(pieceSize - state.filling.count, bytes.count - offset)
+                state.filling.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[offset ..< offset + take]))
+                offset += take
+                if state.filling.count == pieceSize {
+                    state.ready.append(state.filling)
+                    state.filling = []
                 }
             }
-            defer { state.waiter = nil }
-            return state.waiter
+            state.buffered += bytes.count
+            if state.buffered > highWater, !state.connectionSuspended {
+                state.connectionSuspended = true
+                onSuspendChange(1)
+                connection.suspend()
+            }
+            return !state.ready.isEmpty
         }
-        waiter?.resume()
     }
 
     /// On libmicrohttpd's thread: the body is complete.
     func finish() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        change { state in
             state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter
+            if !state.filling.isEmpty {
+                state.ready.append(state.filling)
+                state.filling = []
+            }
+            return true
         }
-        waiter?.resume()
     }
 
     /// The handler is done (it returned or threw): drop what is buffered and let the rest in.
     func abandon() {
         let resume = state.withLock { state -> Bool in
             state.abandoned = true
-            state.chunks.removeAll()
+            state.ready.removeAll()
+            state.filling = []
+            state.spares = []
             state.buffered = 0
             defer { state.connectionSuspended = false }
             return state.connectionSuspended
@@ -111,42 +151,58 @@ final class BodyChannel: Sendable {
     /// The connection ended before the body did (libmicrohttpd completed it): the consumer
     /// gets an error, and nothing is resumed any more, since the connection is gone.
     func connectionEnded() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        change { state in
             if !state.finished, state.failure == nil {
                 state.failure = Problem.badRequest("the connection closed before the request body was complete")
             }
             state.finished = true
             state.connectionSuspended = false
-            defer { state.waiter = nil }
-            return state.waiter
+            return true
         }
-        waiter?.resume()
+    }
+
+    /// Keeps `piece`'s storage to be filled again. It must be the only reference (passed on
+    /// with `consume`): emptying a shared array allocates a fresh one, whose pages would then
+    /// fault in as libmicrohttpd's thread fills it.
+    func recycle(_ piece: consuming [UInt8]) {
+        guard piece.capacity >= pieceSize else { return }
+        var storage = consume piece
+        storage.removeAll(keepingCapacity: true)
+        state.withLock { state in
+            guard !state.abandoned, state.spares.count < 2 else { return }
+            state.spares.append(storage)
+            // Let go inside the lock, so the spare is unique before libmicrohttpd's thread fills it.
+            storage = []
+        }
+    }
+
+    private enum Step { case piece([UInt8], resume: Bool), end, fail(Problem), wait }
+
+    /// The next step for the consumer; `wait` when nothing is there yet.
+    private func take(_ state: inout State) -> Step {
+        if let failure = state.failure { return .fail(failure) }
+        if let piece = state.ready.popFirst() {
+            state.buffered -= piece.count
+            // Resumed once the consumer has drained half, so it is not woken per piece.
+            let resume = state.connectionSuspended && state.buffered <= highWater / 2
+            if resume { state.connectionSuspended = false }
+            return .piece(piece, resume: resume)
+        }
+        return state.finished ? .end : .wait
     }
 
     func next() async throws -> [UInt8]? {
         while true {
-            enum Step { case chunk([UInt8], resume: Bool), end, fail(Problem), wait }
-            let step = state.withLock { state -> Step in
-                if let failure = state.failure { return .fail(failure) }
-                if let chunk = state.chunks.popFirst() {
-                    state.buffered -= chunk.count
-                    // Resumed once the consumer has drained half, so it is not woken per chunk.
-                    let resume = state.connectionSuspended && state.buffered <= highWater / 2
-                    if resume { state.connectionSuspended = false }
-                    return .chunk(chunk, resume: resume)
-                }
-                return state.finished ? .end : .wait
-            }
-            switch step {
-            case .chunk(let chunk, let resume):
+            switch state.withLock({ take(&$0) }) {
+            case .piece(let piece, let resume):
                 if resume { resumeConnection() }
-                return chunk
+                return piece
             case .end: return nil
             case .fail(let problem): throw problem
             case .wait:
                 await withCheckedContinuation { continuation in
                     let ready = state.withLock { state -> Bool in
-                        if state.failure != nil || state.finished || !state.chunks.isEmpty { return true }
+                        if state.failure != nil || state.finished || !state.ready.isEmpty { return true }
                         state.waiter = continuation
                         return false
                     }
@@ -154,6 +210,36 @@ final class BodyChannel: Sendable {
                 }
             }
         }
+    }
+
+    func nextBlocking() throws -> [UInt8]? {
+        while true {
+            let step = state.withLock { state -> Step in
+                let step = take(&state)
+                if case .wait = step { state.threadWaiting = true }
+                return step
+            }
+            switch step {
+            case .piece(let piece, let resume):
+                if resume { resumeConnection() }
+                return piece
+            case .end: return nil
+            case .fail(let problem): throw problem
+            case .wait: threadWake.wait()
+            }
+        }
+    }
+
+    /// Changes the state; when `update` says the consumer has something to take, wakes it
+    /// (the task or the thread, whichever waits).
+    private func change(_ update: (inout State) -> Bool) {
+        let (waiter, wakeThread) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
+            guard update(&state) else { return (nil, false) }
+            defer { state.waiter = nil; state.threadWaiting = false }
+            return (state.waiter, state.threadWaiting)
+        }
+        waiter?.resume()
+        if wakeThread { threadWake.signal() }
     }
 
     private func resumeConnection() {

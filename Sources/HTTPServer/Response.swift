@@ -81,6 +81,21 @@ public struct Response: Sendable {
         stream.contentLength = contentLength
         return Response(status: status, headers: headers, body: .stream(stream))
     }
+
+    /// A streamed response whose body `produce` writes into the sink (from a thread of its
+    /// own, if it likes, with ``StreamSink/writeBlocking(_:)``), at most `highWater` bytes
+    /// ahead of the client (nil: the server's ``HTTPServer/Configuration/streamHighWater``).
+    /// With `contentLength`, a producer that returns short ends the connection, as above.
+    public static func stream(contentType: String, status: Int = 200, headers extra: [(String, String)] = [],
+                              contentLength: UInt64? = nil, highWater: Int? = nil,
+                              produce: @escaping @Sendable (StreamSink) async -> Void) -> Response {
+        var headers = HTTPHeaders([("Content-Type", contentType)])
+        for (name, value) in extra { headers.add(name, value) }
+        var stream = ResponseStream(produce: produce)
+        stream.contentLength = contentLength
+        stream.highWater = highWater
+        return Response(status: status, headers: headers, body: .stream(stream))
+    }
 }
 
 /// A response body produced while it is sent. The server pulls the sequence only as fast as
@@ -90,6 +105,10 @@ public struct ResponseStream: Sendable {
     let produce: @Sendable (StreamSink) async -> Void
     /// The body's length when known in advance (sent as `Content-Length`); nil for chunked.
     public var contentLength: UInt64?
+    /// Bytes the producer may be ahead of the client; nil: the server's own setting.
+    public var highWater: Int?
+
+    public init(produce: @escaping @Sendable (StreamSink) async -> Void) { self.produce = produce }
 
     public init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == [UInt8] {
         produce = { sink in

@@ -1,25 +1,33 @@
 import CMicroHTTPD
+import DequeModule
+import Dispatch
 import Locking
 
 /// Where a streamed body's producer writes and libmicrohttpd's content reader reads.
 ///
 /// When the reader finds nothing to send it suspends the connection, so no thread waits and
 /// nothing polls; a write resumes it. A producer more than `highWater` bytes ahead of the
-/// client waits until the client has read, so a slow client holds memory bounded.
+/// client waits until the client has read (a task on a continuation, a thread of its own in
+/// ``writeBlocking(_:)``), so a slow client holds memory bounded. Written pieces are queued as
+/// they are, not copied together: the only copy is into libmicrohttpd's buffer.
 public final class StreamSink: Sendable {
     private struct State {
-        var pending: [UInt8] = []
+        var pieces = Deque<[UInt8]>()
+        /// Bytes of the first piece already read.
         var readOffset = 0
+        /// Bytes queued and not read yet.
+        var available = 0
         var finished = false
         /// The client is gone or the server stopped the stream: writes are refused.
         var closed = false
         var readerSuspended = false
         var writerWaiting: CheckedContinuation<Bool, Never>?
+        var threadWaiting = false
         var producer: Task<Void, Never>?
-        var available: Int { pending.count - readOffset }
     }
 
     private let state = Mutex(State())
+    private let threadWake = DispatchSemaphore(value: 0)
     private let connection: ConnectionHandle
     private let highWater: Int
     private let onSuspendChange: @Sendable (Int) -> Void
@@ -41,16 +49,7 @@ public final class StreamSink: Sendable {
     /// Queues `bytes` for the client. Returns false once the stream is closed; the producer
     /// should then stop.
     public func write(_ bytes: [UInt8]) async -> Bool {
-        guard !bytes.isEmpty else { return !state.withLock { $0.closed } }
-        let (accepted, resume, mustWait) = state.withLock { state -> (Bool, Bool, Bool) in
-            guard !state.closed, !state.finished else { return (false, false, false) }
-            state.pending.append(contentsOf: bytes)
-            let resume = state.readerSuspended
-            state.readerSuspended = false
-            return (true, resume, state.available > highWater)
-        }
-        guard accepted else { return false }
-        if resume { resumeReader() }
+        guard let mustWait = enqueue(bytes) else { return false }
         guard mustWait else { return true }
         return await withCheckedContinuation { continuation in
             let answer = state.withLock { state -> Bool? in
@@ -61,6 +60,39 @@ public final class StreamSink: Sendable {
             }
             if let answer { continuation.resume(returning: answer) }
         }
+    }
+
+    /// ``write(_:)`` for a producer on a thread of its own (never on Swift's cooperative pool,
+    /// which it would hold): blocks while the client is more than the high-water mark behind.
+    public func writeBlocking(_ bytes: [UInt8]) -> Bool {
+        guard let mustWait = enqueue(bytes) else { return false }
+        guard mustWait else { return true }
+        while true {
+            let answer = state.withLock { state -> Bool? in
+                if state.closed { return false }
+                if state.available <= highWater { return true }
+                state.threadWaiting = true
+                return nil
+            }
+            if let answer { return answer }
+            threadWake.wait()
+        }
+    }
+
+    /// Queues `bytes`: nil when the stream is closed, else whether the writer must wait.
+    private func enqueue(_ bytes: [UInt8]) -> Bool? {
+        guard !bytes.isEmpty else { return state.withLock { $0.closed } ? nil : false }
+        let (accepted, resume, mustWait) = state.withLock { state -> (Bool, Bool, Bool) in
+            guard !state.closed, !state.finished else { return (false, false, false) }
+            state.pieces.append(bytes)
+            state.available += bytes.count
+            let resume = state.readerSuspended
+            state.readerSuspended = false
+            return (true, resume, state.available > highWater)
+        }
+        guard accepted else { return nil }
+        if resume { resumeReader() }
+        return mustWait
     }
 
     /// Ends the body after what is queued.
@@ -75,14 +107,19 @@ public final class StreamSink: Sendable {
 
     /// Stops the producer and refuses further writes (client gone, or shutdown).
     func close() {
-        let (task, waiter) = state.withLock { state -> (Task<Void, Never>?, CheckedContinuation<Bool, Never>?) in
+        let (task, waiter, thread) = state.withLock {
+            state -> (Task<Void, Never>?, CheckedContinuation<Bool, Never>?, Bool) in
             state.closed = true
             state.finished = true
-            defer { state.writerWaiting = nil; state.producer = nil }
-            return (state.producer, state.writerWaiting)
+            state.pieces.removeAll()
+            state.available = 0
+            state.readOffset = 0
+            defer { state.writerWaiting = nil; state.producer = nil; state.threadWaiting = false }
+            return (state.producer, state.writerWaiting, state.threadWaiting)
         }
         task?.cancel()
         waiter?.resume(returning: false)
+        if thread { threadWake.signal() }
     }
 
     private func resumeReader() {
@@ -92,35 +129,35 @@ public final class StreamSink: Sendable {
 
     /// libmicrohttpd's content reader, on its thread.
     func read(into buffer: UnsafeMutablePointer<CChar>, max: Int) -> Int {
-        let (count, waiter) = state.withLock { state -> (Int, CheckedContinuation<Bool, Never>?) in
-            let available = state.available
-            if available == 0 {
-                if state.finished { return (Int(MHD_CONTENT_READER_END_OF_STREAM), nil) }
+        let (count, waiter, thread) = state.withLock { state -> (Int, CheckedContinuation<Bool, Never>?, Bool) in
+            if state.available == 0 {
+                if state.finished { return (Int(MHD_CONTENT_READER_END_OF_STREAM), nil, false) }
                 state.readerSuspended = true
                 onSuspendChange(1)
                 connection.suspend()
-                return (0, nil)
+                return (0, nil, false)
             }
-            let count = min(available, max)
-            state.pending.withUnsafeBufferPointer { source in
-                UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress! + state.readOffset, byteCount: count)
+            var copied = 0
+            while copied < max, let first = state.pieces.first {
+                let count = min(first.count - state.readOffset, max - copied)
+                first.withUnsafeBytes { source in
+                    UnsafeMutableRawPointer(buffer + copied)
+                        .copyMemory(from: source.baseAddress! + state.readOffset, byteCount: count)
+                }
+                copied += count
+                state.readOffset += count
+                if state.readOffset == first.count {
+                    state.pieces.removeFirst()
+                    state.readOffset = 0
+                }
             }
-            state.readOffset += count
-            if state.readOffset == state.pending.count {
-                state.pending.removeAll(keepingCapacity: true)
-                state.readOffset = 0
-            } else if state.readOffset > 64 * 1024 {
-                state.pending.removeFirst(state.readOffset)
-                state.readOffset = 0
-            }
-            var waiter: CheckedContinuation<Bool, Never>?
-            if state.available <= highWater {
-                waiter = state.writerWaiting
-                state.writerWaiting = nil
-            }
-            return (count, waiter)
+            state.available -= copied
+            guard state.available <= highWater else { return (copied, nil, false) }
+            defer { state.writerWaiting = nil; state.threadWaiting = false }
+            return (copied, state.writerWaiting, state.threadWaiting)
         }
         waiter?.resume(returning: true)
+        if thread { threadWake.signal() }
         return count
     }
 }

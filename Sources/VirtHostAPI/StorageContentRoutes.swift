@@ -20,7 +20,7 @@ struct StorageContentRoutes {
             guard let body = request.bodyStream else { throw Problem.internalError("the route streams no body") }
             let length = try Self.contentLength(request)
             let placed = try await transfer.upload(pool: pool, volume: volume, format: format, overwrite: overwrite,
-                                                   length: length, body: body)
+                                                   length: length, body: RequestBodyUpload(body: body))
             var response = Response.json(placed, status: 201)
             response.headers.add("Location", "/v1/storage/pools/\(pool)/volumes/\(volume)")
             return response
@@ -51,9 +51,12 @@ struct StorageContentRoutes {
                 for (name, value) in headers { empty.headers.add(name, value) }
                 return empty
             }
+            let download = transfer.download(pool: pool, volume: volume, offset: offset, length: length)
+            // A failure is logged by the download; the client sees the body cut short.
             return .stream(contentType: "application/octet-stream", status: status, headers: headers,
-                           contentLength: length,
-                           transfer.download(pool: pool, volume: volume, offset: offset, length: length))
+                           contentLength: length, highWater: VolumeDownload.highWater) { sink in
+                try? await download.run(into: ResponseDownloadSink(sink: sink))
+            }
         }
     }
 
@@ -63,6 +66,22 @@ struct StorageContentRoutes {
         guard let length = UInt64(text) else { throw Problem.badRequest("Content-Length must be a number, got \(text)") }
         return length
     }
+}
+
+/// A request's streamed body as an upload's source: read by the upload's own thread.
+struct RequestBodyUpload: UploadSource {
+    let body: RequestBodyStream
+
+    func nextBlocking() throws -> [UInt8]? { try body.nextBlocking() }
+
+    func recycle(_ piece: consuming [UInt8]) { body.recycle(consume piece) }
+}
+
+/// A response being sent as a download's sink: written by the download's own thread.
+struct ResponseDownloadSink: DownloadSink {
+    let sink: StreamSink
+
+    func writeBlocking(_ piece: [UInt8]) -> Bool { sink.writeBlocking(piece) }
 }
 
 /// A `Range: bytes=…` request header against a body of `size` bytes (RFC 9110 §14.1.2). One

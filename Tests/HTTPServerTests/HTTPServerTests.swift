@@ -71,6 +71,29 @@ import Testing
             peak = max(peak, residentBytes())
             return .json(["bytes": count, "checksum": Int(bitPattern: UInt(checksum)), "rss_growth": peak - baseline])
         }
+        // Reads a streamed body on a thread of its own (as an upload to libvirt does), giving each
+        // piece back; answers with the size, a checksum, how many pieces came and the largest.
+        router.post("/upload/thread", options: RouteOptions(access: .write, bodyLimit: 128 << 20, streamsBody: true)) {
+            request in
+            let stream = try #require(request.bodyStream)
+            let result = try await withCheckedThrowingContinuation { continuation in
+                DetachedThread.start(name: "test-body") {
+                    continuation.resume(with: Result { () throws -> [String: Int] in
+                        var (count, pieces, largest, checksum) = (0, 0, 0, UInt64(0))
+                        while let piece = try stream.nextBlocking() {
+                            count += piece.count
+                            pieces += 1
+                            largest = max(largest, piece.count)
+                            for byte in piece { checksum = checksum &* 31 &+ UInt64(byte) }
+                            stream.recycle(consume piece)
+                        }
+                        return ["bytes": count, "pieces": pieces, "largest": largest,
+                                "checksum": Int(bitPattern: UInt(checksum))]
+                    })
+                }
+            }
+            return .json(result)
+        }
         // Answers without reading the body it streams.
         router.post("/upload/ignored", options: RouteOptions(access: .write, bodyLimit: 1 << 20, streamsBody: true)) { _ in
             Response(status: 202)
@@ -336,6 +359,37 @@ import Testing
         #expect(result["bytes"] as? Int == size)
         #expect(result["checksum"] as? Int == Int(bitPattern: UInt(expected)))
         return try #require(result["rss_growth"] as? Int)
+    }
+
+    /// A thread of its own reads a streamed body with `nextBlocking`: every byte arrives in
+    /// order, gathered into pieces of a quarter of the body high-water mark (not the few KiB of
+    /// each socket read), and a body sent chunked in odd sizes ends with its last partial piece.
+    @Test func aThreadReadsAStreamedBodyInWholePieces() async throws {
+        let server = try Self.startServer { $0.bodyHighWater = 4 << 20 }
+        defer { Task { await server.shutdown() } }
+        let port = server.port
+        let chunk = (0..<4099).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        let chunks = 2048  // 8 MiB and a little: 8 whole pieces of 1 MiB and a partial one
+        var expected: UInt64 = 0
+        for _ in 0..<chunks { for byte in chunk { expected = expected &* 31 &+ UInt64(byte) } }
+        let response = try await onOwnThread {
+            let connection = try HTTPTestConnection(port: port, timeout: 60)
+            try connection.send("POST /upload/thread HTTP/1.1\r\nHost: \(connection.authority)\r\n"
+                                + "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in 0..<chunks {
+                try connection.send(Array(String(chunk.count, radix: 16).utf8) + Array("\r\n".utf8) + chunk
+                                    + Array("\r\n".utf8))
+            }
+            try connection.send("0\r\n\r\n")
+            return try connection.readResponse()
+        }
+        #expect(response.status == 200)
+        let result = try response.json()
+        let size = chunk.count * chunks
+        #expect(result["bytes"] as? Int == size)
+        #expect(result["checksum"] as? Int == Int(bitPattern: UInt(expected)))
+        #expect(result["largest"] as? Int == 1 << 20)
+        #expect(result["pieces"] as? Int == (size + (1 << 20) - 1) >> 20)
     }
 
     /// A streamed body beyond the route's limit ends in 413; one whose handler does not read

@@ -26,13 +26,9 @@ public struct FirstBootDisk: Sendable {
         let image = try await ISOImage(configuration: host.configuration.isoImage)
             .make(label: files.label, files: files.files.map { ($0.path, $0.content) })
         try await GuestVolumes(host: host).ensurePool(volume.pool, undo: &undo)
-        let content = AsyncStream<[UInt8]> { continuation in
-            continuation.yield(image)
-            continuation.finish()
-        }
         // The upload stages the bytes under a name of its own and removes them if it fails.
         _ = try await VolumeTransfer(host: host).upload(pool: volume.pool, volume: volume.volume, format: .iso,
-                                                       overwrite: false, length: UInt64(image.count), body: content)
+                                                       overwrite: false, length: UInt64(image.count), body: UploadBytes(image))
         undo.register("first-boot volume \(volume.pool)/\(volume.volume)") { [host] in
             (try? await host.deleteStorageVolume(pool: volume.pool, volume: volume.volume).get()) != nil
         }

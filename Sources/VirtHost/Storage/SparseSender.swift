@@ -1,9 +1,9 @@
 import Libvirt
 
 /// Writes a byte stream into a sparse libvirt stream: each aligned block of zeros becomes part
-/// of a hole (`virStreamSendHole`), everything else is sent as data in runs of up to
-/// ``maximumRun`` bytes. So a raw image's holes stay holes in the volume, and a run of zeros
-/// costs no bandwidth.
+/// of a hole (`virStreamSendHole`), and each run of other blocks is sent as data straight from
+/// the piece it arrived in (one `virStreamSend` per run, no copy). So a raw image's holes stay
+/// holes in the volume, and a run of zeros costs no bandwidth.
 struct SparseSender {
     struct Totals: Sendable {
         var total: UInt64 = 0
@@ -12,43 +12,42 @@ struct SparseSender {
 
     /// Zeros shorter than this, or not aligned to it, are sent as data (the file system's block).
     static let block = 4096
-    static let maximumRun = 1 << 20
+    /// The longest run sent in one message (libvirt's client splits none of its own).
+    static let maximumRun = 256 * 1024
 
     let stream: DataStream
     private(set) var totals = Totals()
-    /// Bytes of a block not complete yet.
+    /// The start of a block that the last piece ended in (blocks stay aligned to the stream).
     private var partial: [UInt8] = []
-    private var data: [UInt8] = []
+    /// Zeros seen and not sent yet: a hole grows across pieces until data follows.
     private var hole: Int64 = 0
 
     init(stream: DataStream) {
         self.stream = stream
-        data.reserveCapacity(Self.maximumRun)
         partial.reserveCapacity(Self.block)
     }
 
-    mutating func write(_ chunk: [UInt8]) throws {
-        totals.total += UInt64(chunk.count)
-        var start = 0
-        if !partial.isEmpty {
-            let take = min(Self.block - partial.count, chunk.count)
-            partial += chunk[..<take]
-            start = take
-            guard partial.count == Self.block else { return }
-            try partial.withUnsafeBytes { try add($0) }
-            partial.removeAll(keepingCapacity: true)
-        }
-        try chunk.withUnsafeBytes { raw in
-            var offset = start
-            while raw.count - offset >= Self.block {
-                try add(UnsafeRawBufferPointer(rebasing: raw[offset ..< offset + Self.block]))
-                offset += Self.block
+    /// Sends `piece`'s data runs before it returns (the piece may be reused then); a hole and
+    /// the piece's last partial block wait for what follows.
+    mutating func write(_ piece: [UInt8]) throws {
+        totals.total += UInt64(piece.count)
+        try piece.withUnsafeBytes { raw in
+            var offset = 0
+            if !partial.isEmpty {
+                offset = min(Self.block - partial.count, raw.count)
+                partial.append(contentsOf: raw[..<offset])
+                guard partial.count == Self.block else { return }
+                let block = partial
+                try block.withUnsafeBytes { try sendRun(of: $0) }
+                partial.removeAll(keepingCapacity: true)
             }
-            partial += raw[offset...]
+            let whole = offset + (raw.count - offset) / Self.block * Self.block
+            try sendRun(of: UnsafeRawBufferPointer(rebasing: raw[offset ..< whole]))
+            partial.append(contentsOf: raw[whole...])
         }
     }
 
-    /// Sends what is still held: the last partial block, the last run of data or hole.
+    /// Sends what is still held: the last partial block, then the last hole.
     mutating func flush() throws {
         if !partial.isEmpty {
             if partial.withUnsafeBytes(Self.isZero) {
@@ -56,30 +55,37 @@ struct SparseSender {
                 totals.holes += UInt64(partial.count)
             } else {
                 try sendHole()
-                data += partial
+                try partial.withUnsafeBytes { try stream.sendAll($0) }
             }
             partial.removeAll()
         }
-        try sendData()
         try sendHole()
     }
 
-    private mutating func add(_ block: UnsafeRawBufferPointer) throws {
-        if Self.isZero(block) {
-            try sendData()
-            hole += Int64(block.count)
-            totals.holes += UInt64(block.count)
-        } else {
-            try sendHole()
-            data.append(contentsOf: block)
-            if data.count >= Self.maximumRun { try sendData() }
+    /// Whole blocks: zero ones join the hole, runs of the others are sent as they are.
+    private mutating func sendRun(of blocks: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        var dataStart: Int?
+        while offset < blocks.count {
+            let block = UnsafeRawBufferPointer(rebasing: blocks[offset ..< offset + Self.block])
+            if Self.isZero(block) {
+                if let start = dataStart {
+                    try stream.sendAll(UnsafeRawBufferPointer(rebasing: blocks[start ..< offset]))
+                    dataStart = nil
+                }
+                hole += Int64(Self.block)
+                totals.holes += UInt64(Self.block)
+            } else if dataStart == nil {
+                try sendHole()
+                dataStart = offset
+            }
+            offset += Self.block
+            if let start = dataStart, offset - start >= Self.maximumRun {
+                try stream.sendAll(UnsafeRawBufferPointer(rebasing: blocks[start ..< offset]))
+                dataStart = nil
+            }
         }
-    }
-
-    private mutating func sendData() throws {
-        guard !data.isEmpty else { return }
-        try data.withUnsafeBytes { try stream.sendAll($0) }
-        data.removeAll(keepingCapacity: true)
+        if let start = dataStart { try stream.sendAll(UnsafeRawBufferPointer(rebasing: blocks[start...])) }
     }
 
     private mutating func sendHole() throws {

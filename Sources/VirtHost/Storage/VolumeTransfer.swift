@@ -6,10 +6,11 @@ import Logging
 /// A volume's content in and out (`virStorageVolUpload` / `virStorageVolDownload`), streamed.
 ///
 /// The bytes move on a connection of their own (``Host/withDedicatedConnection(threadName:_:)``),
-/// on a thread that blocks in the libvirt stream; a bounded ``TransferQueue`` joins it to the
-/// HTTP body, so a slow client slows libvirt and a slow libvirt slows the client, and memory
-/// stays a few MiB whatever the size. The Host's own thread only does the short turns before
-/// and after.
+/// on a thread that blocks in the libvirt stream. An upload's thread reads the body itself
+/// (an ``UploadSource``, which blocks it while the body is behind); a download's thread writes
+/// into the response (a ``DownloadSink``, which blocks it while the client is behind). Either way a slow client slows libvirt
+/// and a slow libvirt slows the client, and memory stays a few MiB whatever the size. The
+/// Host's own thread only does the short turns before and after.
 ///
 /// An upload goes to a staging volume first and is renamed into place only when complete and
 /// checked: a failed or cut-off upload leaves nothing under the name a caller asked for, and an
@@ -34,10 +35,6 @@ public struct VolumeTransfer: Sendable {
         }
     }
 
-    /// How much of the body may wait between the HTTP side and libvirt.
-    static let queueCapacity = 8 << 20
-    /// The size of the pieces an upload's body is handed to libvirt's thread in.
-    static let batch = 512 * 1024
     /// Progress is logged each time this much more has moved.
     static let progressStep: UInt64 = 256 << 20
 
@@ -48,9 +45,8 @@ public struct VolumeTransfer: Sendable {
     /// whatever arrived; an existing one is replaced only with `overwrite` and while nothing
     /// uses it. Runs of zeros go as holes, so sparse images stay sparse. Whatever fails, the
     /// staging volume is removed and the named volume is as it was.
-    public func upload<Body: AsyncSequence & Sendable>(
-        pool: String, volume: String, format: Format, overwrite: Bool, length: UInt64?, body: Body
-    ) async throws -> StorageVolumeDetails where Body.Element == [UInt8] {
+    public func upload(pool: String, volume: String, format: Format, overwrite: Bool, length: UInt64?,
+                       body: some UploadSource) async throws -> StorageVolumeDetails {
         let staging = ".upload-" + String(UInt64.random(in: .min ... .max), radix: 16)
         let xml = Element("volume") {
             Element("name", text: staging)
@@ -91,69 +87,55 @@ public struct VolumeTransfer: Sendable {
     }
 
     /// Feeds `body` to a libvirt stream on a dedicated connection; returns the bytes moved.
-    private func send<Body: AsyncSequence & Sendable>(_ body: Body, to pool: String, staging: String, label: String)
-        async throws -> SparseSender.Totals where Body.Element == [UInt8] {
-        let queue = TransferQueue(capacity: Self.queueCapacity)
+    private func send(_ body: some UploadSource, to pool: String, staging: String, label: String)
+        async throws -> SparseSender.Totals {
         let logger = host.logger
-        let job = Task { [host] in
-            try await host.withDedicatedConnection(threadName: "virthost-upload") { connection in
-                try Self.drain(queue, into: connection, pool: pool, staging: staging, label: label, logger: logger)
-            }
+        let drained = try await host.withDedicatedConnection(threadName: "virthost-upload") { connection in
+            try Self.drain(body, into: connection, pool: pool, staging: staging, label: label, logger: logger)
         }
-        var bodyFailure: (any Error)?
-        do {
-            // The server hands the body over in pieces of its connection buffer (16 KiB):
-            // gathered into batches, the thread is woken once per batch, not per piece.
-            var batch: [UInt8] = []
-            batch.reserveCapacity(Self.batch)
-            var open = true
-            for try await chunk in body where !chunk.isEmpty {
-                batch += chunk
-                guard batch.count >= Self.batch else { continue }
-                open = await queue.put(batch)
-                guard open else { break }
-                batch = []
-                batch.reserveCapacity(Self.batch)
-            }
-            if open, !batch.isEmpty { _ = await queue.put(batch) }
-            queue.finish()
-        } catch {
-            bodyFailure = error
-            queue.finish(failure: error)
+        switch drained {
+        case .done(let totals): return totals
+        case .bodyFailed(let error): throw error
         }
-        let outcome = await job.result
-        // The client's failure (gone, body too large) explains the libvirt side's abort.
-        if let bodyFailure { throw bodyFailure }
-        return try outcome.get()
     }
 
-    /// On the dedicated thread: the queue's chunks into the staging volume, zeros as holes.
-    private static func drain(_ queue: TransferQueue, into connection: Connection, pool: String, staging: String,
-                              label: String, logger: Logger) throws -> SparseSender.Totals {
-        let stream: DataStream
-        do {
-            guard let found = try connection.lookupStoragePool(name: pool)?.lookupVolume(name: staging) else {
-                throw StorageError.volumeNotFound(pool: pool, volume: staging)
-            }
-            stream = try DataStream(connection: connection, nonBlocking: false)
-            try found.upload(into: stream, sparse: true)
-        } catch {
-            queue.close()
-            throw error
+    /// How a drain ended: the body's own failure (the client gone, the body too large) is the
+    /// caller's to report as it is, not as libvirt's.
+    private enum Drained: Sendable {
+        case done(SparseSender.Totals)
+        case bodyFailed(any Error)
+    }
+
+    /// On the dedicated thread: the body's pieces, as they arrive, into the staging volume,
+    /// zeros as holes. When the body fails, libvirt's stream is aborted.
+    private static func drain(_ body: some UploadSource, into connection: Connection, pool: String, staging: String,
+                              label: String, logger: Logger) throws -> Drained {
+        guard let found = try connection.lookupStoragePool(name: pool)?.lookupVolume(name: staging) else {
+            throw StorageError.volumeNotFound(pool: pool, volume: staging)
         }
+        let stream = try DataStream(connection: connection, nonBlocking: false)
+        try found.upload(into: stream, sparse: true)
         var sender = SparseSender(stream: stream)
         var progress = Progress(label: label, direction: "upload", logger: logger)
         do {
-            while let chunk = try queue.takeBlocking() {
-                try sender.write(chunk)
+            while true {
+                let next: [UInt8]?
+                do {
+                    next = try body.nextBlocking()
+                } catch {
+                    stream.abort()
+                    return .bodyFailed(error)
+                }
+                guard let piece = next else { break }
+                try sender.write(piece)
+                body.recycle(consume piece)
                 progress.advance(to: sender.totals.total)
             }
             try sender.flush()
             try stream.finish()
-            return sender.totals
+            return .done(sender.totals)
         } catch {
             stream.abort()
-            queue.close()
             throw error
         }
     }
@@ -166,8 +148,7 @@ public struct VolumeTransfer: Sendable {
     }
 
     /// `length` bytes of the volume from `offset` (within ``size(pool:volume:)``), read only
-    /// while the sequence is iterated: libvirt is not asked until the first chunk is wanted,
-    /// and stops when the iteration does.
+    /// when ``VolumeDownload/run(into:)`` is called, and only as fast as the sink takes them.
     public func download(pool: String, volume: String, offset: UInt64, length: UInt64) -> VolumeDownload {
         VolumeDownload(host: host, pool: pool, volume: volume, offset: offset, length: length)
     }
@@ -177,54 +158,37 @@ public struct VolumeTransfer: Sendable {
     }
 }
 
-/// A download's chunks; see ``VolumeTransfer/download(pool:volume:offset:length:)``.
-public struct VolumeDownload: AsyncSequence, Sendable {
-    public typealias Element = [UInt8]
+/// Where a download's thread puts the volume's bytes (the response being sent).
+public protocol DownloadSink: Sendable {
+    /// Queues `piece` for the client, blocking while the client is far behind; false once the
+    /// client is gone (the download then stops).
+    func writeBlocking(_ piece: [UInt8]) -> Bool
+}
+
+/// A range of a volume's bytes; see ``VolumeTransfer/download(pool:volume:offset:length:)``.
+public struct VolumeDownload: Sendable {
     let host: Host
     let pool: String
     let volume: String
     let offset: UInt64
     let length: UInt64
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let run: DownloadRun
-        public mutating func next() async throws -> [UInt8]? { try await run.next() }
-    }
+    /// Bytes a download may be ahead of its client: what libvirt's thread can read on while the
+    /// response goes out.
+    public static let highWater = 4 << 20
+    /// The size of libvirt's reads, the largest piece its messages carry (256 KiB).
+    static let piece = 256 * 1024
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(run: DownloadRun(self)) }
-}
-
-/// One iteration of a ``VolumeDownload``: starts the libvirt side on the first `next()`, and
-/// stops it when the iteration is dropped (the client went away).
-final class DownloadRun: Sendable {
-    private let download: VolumeDownload
-    private let queue = TransferQueue(capacity: VolumeTransfer.queueCapacity)
-    private let started = Mutex(false)
-
-    init(_ download: VolumeDownload) { self.download = download }
-
-    deinit { queue.close() }
-
-    func next() async throws -> [UInt8]? {
-        if !started.withLock({ state in defer { state = true }; return state }) { start() }
-        return try await queue.take()
-    }
-
-    private func start() {
-        let (queue, download) = (queue, download)
-        let logger = download.host.logger
-        Task {
-            do {
-                try await download.host.withDedicatedConnection(threadName: "virthost-download") { connection in
-                    try Self.fill(queue, from: connection, download, logger: logger)
-                }
-                queue.finish()
-            } catch {
-                logger.warning("volume download failed", metadata: [
-                    "volume": "\(download.pool)/\(download.volume)", "error": "\(error)",
-                ])
-                queue.finish(failure: error)
+    /// Reads the range into `sink` on a dedicated connection's thread, until all of it went or
+    /// the client left. Throws what failed on libvirt's side (the response is then cut short).
+    public func run(into sink: some DownloadSink) async throws {
+        do {
+            try await host.withDedicatedConnection(threadName: "virthost-download") { connection in
+                try fill(sink, from: connection)
             }
+        } catch {
+            host.logger.warning("volume download failed", metadata: ["volume": "\(pool)/\(volume)", "error": "\(error)"])
+            throw error
         }
     }
 
@@ -232,32 +196,29 @@ final class DownloadRun: Sendable {
     /// libvirt's event loop) and queues it without limit, whether or not anyone receives it: a
     /// download of the whole volume into a stalled reader would end up in this process's
     /// memory. So the volume is asked for in segments, one at a time, the next only when the
-    /// last was received: at most one segment waits in libvirt, besides the queue.
+    /// last was received: at most one segment waits in libvirt, besides the sink.
     static let segment: UInt64 = 16 << 20
 
-    /// On the dedicated thread: the volume's bytes, segment by segment, into the queue until
-    /// `length` arrived or the reader left.
-    private static func fill(_ queue: TransferQueue, from connection: Connection, _ download: VolumeDownload,
-                             logger: Logger) throws {
-        guard let found = try connection.lookupStoragePool(name: download.pool)?.lookupVolume(name: download.volume) else {
-            throw StorageError.volumeNotFound(pool: download.pool, volume: download.volume)
+    /// On the dedicated thread: the volume's bytes, segment by segment, received straight into
+    /// the pieces the sink queues, until `length` arrived or the client left.
+    private func fill(_ sink: some DownloadSink, from connection: Connection) throws {
+        guard let found = try connection.lookupStoragePool(name: pool)?.lookupVolume(name: volume) else {
+            throw StorageError.volumeNotFound(pool: pool, volume: volume)
         }
-        var progress = Progress(label: "\(download.pool)/\(download.volume)", direction: "download", logger: logger)
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var progress = Progress(label: "\(pool)/\(volume)", direction: "download", logger: host.logger)
         var received: UInt64 = 0
-        while received < download.length {
-            let wanted = min(segment, download.length - received)
+        while received < length {
+            let wanted = min(Self.segment, length - received)
             let stream = try DataStream(connection: connection, nonBlocking: false)
-            try found.download(into: stream, offset: download.offset + received, length: wanted)
+            try found.download(into: stream, offset: offset + received, length: wanted)
             var got: UInt64 = 0
             do {
                 while got < wanted {
-                    let count = try buffer.withUnsafeMutableBytes { try stream.receive(into: $0) }
-                    if count == 0 { break }
-                    got += UInt64(count)
-                    guard queue.putBlocking(Array(buffer[..<count])) else {
+                    guard case .bytes(let piece) = try stream.receive(max: Self.piece) else { break }
+                    got += UInt64(piece.count)
+                    guard sink.writeBlocking(piece) else {
                         stream.abort()
-                        logger.info("volume download stopped by the client", metadata: [
+                        host.logger.info("volume download stopped by the client", metadata: [
                             "volume": "\(progress.label)", "bytes": "\(received + got)",
                         ])
                         return
@@ -265,7 +226,7 @@ final class DownloadRun: Sendable {
                     progress.advance(to: received + got)
                 }
                 guard got == wanted else {
-                    throw VolumeTransferError.shortVolume(expected: download.length, received: received + got)
+                    throw VolumeTransferError.shortVolume(expected: length, received: received + got)
                 }
                 try stream.finish()
             } catch {
