@@ -111,9 +111,6 @@ public final class StreamSink: Sendable {
             state -> (Task<Void, Never>?, CheckedContinuation<Bool, Never>?, Bool) in
             state.closed = true
             state.finished = true
-            state.pieces.removeAll()
-            state.available = 0
-            state.readOffset = 0
             defer { state.writerWaiting = nil; state.producer = nil; state.threadWaiting = false }
             return (state.producer, state.writerWaiting, state.threadWaiting)
         }

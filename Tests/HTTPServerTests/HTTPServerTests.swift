@@ -369,10 +369,12 @@ import Testing
         defer { Task { await server.shutdown() } }
         let port = server.port
         let chunk = (0..<4099).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
-        let chunks = 2048  // 8 MiB and a little: 8 whole pieces of 1 MiB and a partial one
-        var expected: UInt64 = 0
-        for _ in 0..<chunks { for byte in chunk { expected = expected &* 31 &+ UInt64(byte) } }
-        let response = try await onOwnThread {
+        let chunks = 1100  // 4.3 MiB: 4 whole pieces of 1 MiB and a partial one
+        // The checksum is summed on the client's thread: a loop over MiBs on the cooperative
+        // pool (in a debug build) would hold one of its two threads from every other test.
+        let (response, expected) = try await onOwnThread { () -> (HTTPTestResponse, UInt64) in
+            var expected: UInt64 = 0
+            for _ in 0..<chunks { for byte in chunk { expected = expected &* 31 &+ UInt64(byte) } }
             let connection = try HTTPTestConnection(port: port, timeout: 60)
             try connection.send("POST /upload/thread HTTP/1.1\r\nHost: \(connection.authority)\r\n"
                                 + "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -381,7 +383,7 @@ import Testing
                                     + Array("\r\n".utf8))
             }
             try connection.send("0\r\n\r\n")
-            return try connection.readResponse()
+            return (try connection.readResponse(), expected)
         }
         #expect(response.status == 200)
         let result = try response.json()

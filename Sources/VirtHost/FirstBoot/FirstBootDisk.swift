@@ -28,7 +28,8 @@ public struct FirstBootDisk: Sendable {
         try await GuestVolumes(host: host).ensurePool(volume.pool, undo: &undo)
         // The upload stages the bytes under a name of its own and removes them if it fails.
         _ = try await VolumeTransfer(host: host).upload(pool: volume.pool, volume: volume.volume, format: .iso,
-                                                       overwrite: false, length: UInt64(image.count), body: UploadBytes(image))
+                                                       overwrite: false, length: UInt64(image.count),
+                                                       body: UploadBytes(image))
         undo.register("first-boot volume \(volume.pool)/\(volume.volume)") { [host] in
             (try? await host.deleteStorageVolume(pool: volume.pool, volume: volume.volume).get()) != nil
         }

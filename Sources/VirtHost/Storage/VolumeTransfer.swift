@@ -6,11 +6,11 @@ import Logging
 /// A volume's content in and out (`virStorageVolUpload` / `virStorageVolDownload`), streamed.
 ///
 /// The bytes move on a connection of their own (``Host/withDedicatedConnection(threadName:_:)``),
-/// on a thread that blocks in the libvirt stream. An upload's thread reads the body itself
-/// (an ``UploadSource``, which blocks it while the body is behind); a download's thread writes
-/// into the response (a ``DownloadSink``, which blocks it while the client is behind). Either way a slow client slows libvirt
-/// and a slow libvirt slows the client, and memory stays a few MiB whatever the size. The
-/// Host's own thread only does the short turns before and after.
+/// on a thread that blocks in the libvirt stream. An upload's thread reads the body itself (an
+/// ``UploadSource``, which blocks it while the body is behind); a download's thread writes into
+/// the response (a ``DownloadSink``, which blocks it while the client is behind). Either way a
+/// slow client slows libvirt and a slow libvirt slows the client, and memory stays a few MiB
+/// whatever the size. The Host's own thread only does the short turns before and after.
 ///
 /// An upload goes to a staging volume first and is renamed into place only when complete and
 /// checked: a failed or cut-off upload leaves nothing under the name a caller asked for, and an
