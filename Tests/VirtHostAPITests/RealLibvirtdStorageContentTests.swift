@@ -36,8 +36,8 @@ extension RealLibvirtdTests {
     }
 }
 
-/// `curl`, waited for on the calling thread; on the cooperative pool only when it is short (a
-/// long one there holds one of its few threads, and every test in the process waits).
+/// `curl`, waited for on the calling thread: call it from a thread of its own (``onOwnThread``),
+/// never from the cooperative pool, whose few threads every test in the process shares.
 func curlRequest(_ arguments: [String], port: UInt16, _ path: String, output: String) throws
     -> (status: Int, headers: [String: String]) {
     let headerFile = output + ".headers"
