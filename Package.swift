@@ -112,7 +112,7 @@ let package = Package(
 
         // Test helpers shared by the test targets (a raw-socket HTTP client, a tree of disk paths).
         .target(name: "TestSupport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
-        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Locking"]),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Locking", "TestSupport"]),
         .testTarget(name: "GuestConfigTests", dependencies: ["GuestConfig", "GuestSpecOracle", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "VirtHostTests", dependencies: ["VirtHost", "Libvirt", "GuestConfig", "Locking", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Locking", "TestSupport"]),

@@ -1,8 +1,9 @@
 import GuestConfig
 import Testing
+import TestSupport
 
 /// The guest agent's `guest-info` answer read: version, and the enabled commands only.
-@Suite struct AgentInfoTests {
+@Suite(.paced) struct AgentInfoTests {
     @Test func versionAndEnabledCommandsAreRead() throws {
         let answer = #"""
             {"return":{"version":"7.2.11","supported_commands":[

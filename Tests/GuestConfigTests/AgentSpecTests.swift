@@ -1,9 +1,10 @@
 import Foundation
 @testable import GuestConfig
 import Testing
+import TestSupport
 
 /// The guest-agent channel, user-mode interfaces and the kernel command line's limits.
-@Suite struct AgentSpecTests {
+@Suite(.paced) struct AgentSpecTests {
     func xml(_ json: String) throws -> String {
         // Without the indentation between elements, so fragments compare on one line.
         GuestXML.xml(try GuestDefinition(try GuestSpec.parse(json: Data(json.utf8))))

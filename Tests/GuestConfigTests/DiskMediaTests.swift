@@ -1,9 +1,10 @@
 @testable import GuestConfig
 import Testing
+import TestSupport
 
 /// A CD-ROM's medium: the request read and checked, the drive's element changed in its source
 /// only, and an empty drive rendered with no source at all.
-@Suite struct DiskMediaTests {
+@Suite(.paced) struct DiskMediaTests {
     /// A drive as libvirt's live XML has it: alias, address and a backing chain included.
     static let drive = Element("disk", [("type", "file"), ("device", "cdrom")]) {
         Element("driver", [("name", "qemu"), ("type", "raw")])

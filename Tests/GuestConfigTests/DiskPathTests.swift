@@ -6,7 +6,7 @@ import TestSupport
 /// Disk paths against the allowed roots on a real directory tree: every way out (`..`,
 /// links, dangling links, prefixes, odd spellings and encodings) is refused, and every way of
 /// staying inside is accepted.
-@Suite struct DiskPathTests {
+@Suite(.paced) struct DiskPathTests {
     static func policy(_ fixture: DiskPathFixture) -> ValidationPolicy {
         ValidationPolicy(allowedDiskRoots: [fixture.root, fixture.nfcRoot])
     }

@@ -1,9 +1,10 @@
 import Foundation
 @testable import GuestConfig
 import Testing
+import TestSupport
 
 /// Each rule of the spec, broken once: the error names the right field.
-@Suite struct FieldErrorTests {
+@Suite(.paced) struct FieldErrorTests {
     static let policy = ValidationPolicy(allowedDiskRoots: ["/images"], resolve: { $0 })
 
     /// Field errors of a spec given as JSON text (wrapped in a valid base).

@@ -5,7 +5,7 @@ import TestSupport
 
 /// First-boot data: the spec read and checked (hostile values refused with pointers), the
 /// disk's files in both formats, and the CD-ROM it becomes.
-@Suite struct FirstBootTests {
+@Suite(.paced) struct FirstBootTests {
     static let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN/t+RriMyqtSGozh/KnEnyqH4Jl/WTOuRVdESj6UnLC ops@example"
     static let uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 
@@ -204,7 +204,7 @@ import TestSupport
 
     /// cloud-init's own schema check (Debian's cloud-init, which the test command installs)
     /// accepts what the service accepts and refuses a syntax error at the line the service names.
-    @Test func cloudInitsSchemaCheckAgrees() throws {
+    @Test func cloudInitsSchemaCheckAgrees() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloud-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -214,11 +214,11 @@ import TestSupport
             try Data(text.utf8).write(to: directory.appendingPathComponent(name))
         }
         #expect(CloudConfigYAML.problem(in: valid) == nil)
-        _ = try run("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("valid").path])
-        _ = try run("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("empty").path])
+        _ = try await runWithoutBlocking("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("valid").path])
+        _ = try await runWithoutBlocking("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("empty").path])
         let problem = try #require(CloudConfigYAML.problem(in: broken))
         do {
-            _ = try run("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("broken").path])
+            _ = try await runWithoutBlocking("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("broken").path])
             Issue.record("cloud-init accepted a syntax error")
         } catch {
             // cloud-init names the place as `format-l<line>.c<column>`.

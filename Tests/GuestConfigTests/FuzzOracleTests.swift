@@ -2,11 +2,12 @@ import Foundation
 import GuestConfig
 import GuestSpecOracle
 import Testing
+import TestSupport
 
 /// The fuzzer's oracle (`Fuzz/GuestSpecOracle`) in the normal suite: every committed seed and
 /// golden spec meets it, with the outcome its name promises; and the oracle catches each kind
 /// of fault it exists to catch, so a fuzzing run that finds nothing means something.
-@Suite struct FuzzOracleTests {
+@Suite(.paced) struct FuzzOracleTests {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let seeds = repository.appendingPathComponent("Fuzz/seeds")

@@ -1,12 +1,13 @@
 import Foundation
 import GuestConfig
 import Testing
+import TestSupport
 
 /// Representative specs and the domain XML each must render to, byte for byte
 /// (`Golden/<name>.json` → `Golden/<name>.xml`). `VIRTHOST_UPDATE_GOLDEN=1` rewrites the XML
 /// files from the current output, for review in the diff; the run then fails so a rewrite
 /// can never pass unnoticed.
-@Suite struct GoldenTests {
+@Suite(.paced) struct GoldenTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
 
     static var names: [String] {

@@ -2,9 +2,10 @@ import Foundation
 @testable import GuestConfig
 import GuestSpecOracle
 import Testing
+import TestSupport
 
 /// The builders one by one, defaults, and what no input may do to the XML.
-@Suite struct GuestConfigUnitTests {
+@Suite(.paced) struct GuestConfigUnitTests {
     func definition(_ json: String) throws -> GuestDefinition {
         try GuestDefinition(try GuestSpec.parse(json: Data(json.utf8)))
     }
@@ -271,7 +272,7 @@ import Testing
 }
 
 /// The firewall's per-interface filter.
-@Suite struct FirewallConfigTests {
+@Suite(.paced) struct FirewallConfigTests {
     @Test func theFilterBuildsOnCleanTrafficWithTheAllowedAddresses() {
         let name = FirewallConfig.filterName(uuid: "6695EB01-F6A4-8304-79AA-97F2502E193F", mac: "52:54:00:AB:CD:EF")
         #expect(name == "virthost-6695eb01-f6a4-8304-79aa-97f2502e193f-525400abcdef")

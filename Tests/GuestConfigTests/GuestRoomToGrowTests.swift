@@ -1,9 +1,10 @@
 import Foundation
 @testable import GuestConfig
 import Testing
+import TestSupport
 
 /// `max_vcpus` and `max_memory_mb`: a guest defined with room to grow.
-@Suite struct GuestRoomToGrowTests {
+@Suite(.paced) struct GuestRoomToGrowTests {
     func definition(_ json: String) throws -> GuestDefinition {
         try GuestDefinition(try GuestSpec.parse(json: Data(json.utf8)))
     }

@@ -1,9 +1,10 @@
 import GuestConfig
 import Testing
+import TestSupport
 
 /// The defaults that depend on the host: a spec that names no virt type or machine gets what
 /// the host can run.
-@Suite struct HostDefaultsTests {
+@Suite(.paced) struct HostDefaultsTests {
     static func host(_ domainTypes: [String], machines: [String] = ["pc", "q35", "pc-q35-7.2"],
                      arch: String = "x86_64") -> HostProfile {
         HostProfile(arch: arch, architectures: [arch: .init(machines: machines, domainTypes: domainTypes)])

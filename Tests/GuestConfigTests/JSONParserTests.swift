@@ -1,8 +1,9 @@
 @testable import GuestConfig
 import Testing
+import TestSupport
 
 /// The spec reader's JSON parser: strict RFC 8259.
-@Suite struct JSONParserTests {
+@Suite(.paced) struct JSONParserTests {
     func parses(_ text: String) -> Bool { (try? JSONParser.parse(Array(text.utf8))) != nil }
 
     @Test func acceptsJSON() throws {

@@ -2,11 +2,12 @@ import Foundation
 @testable import GuestConfig
 import GuestSpecOracle
 import Testing
+import TestSupport
 
 /// What libvirt's schema (`domain.rng`) and its define-time checks require, each refused as a
 /// field error at its pointer before anything is rendered; and numbers read exactly. Each
 /// case was a spec the service accepted and libvirt refused (issue 22).
-@Suite struct LibvirtRulesTests {
+@Suite(.paced) struct LibvirtRulesTests {
     static func errors(_ json: String) -> [FieldError] { FieldErrorTests.errors(json) }
 
     static let base = #""name":"a","memory_mb":64"#

@@ -1,10 +1,11 @@
 @testable import GuestConfig
 import GuestSpecOracle
 import Testing
+import TestSupport
 
 /// `volume` disks and the storage roles the service makes: read, resolved, rendered and
 /// refused with field pointers, with no host involved.
-@Suite struct VolumeDiskTests {
+@Suite(.paced) struct VolumeDiskTests {
     static func definition(_ json: String, pool: String? = nil) throws -> GuestDefinition {
         var spec = try GuestSpec.parse(json: Array(json.utf8))
         if let pool { spec = ManagedVolumes.resolve(spec, pool: pool) }

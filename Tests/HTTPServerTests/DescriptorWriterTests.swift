@@ -1,12 +1,13 @@
 import Foundation
 @testable import Locking
 import Testing
+import TestSupport
 
 /// The writer under the WebSocket and VNC relays, on socket pairs whose other end does not
 /// read: blocked writes wait on the one poll thread (``DescriptorReadiness``), not a thread
 /// each, and every byte arrives in order once the reader reads. (The process's thread count
 /// cannot tell: suites running beside this one start hundreds of threads.)
-@Suite struct DescriptorWriterTests {
+@Suite(.paced) struct DescriptorWriterTests {
     /// Reads everything from `descriptor` until its end.
     static func readAll(_ descriptor: Int32) -> [UInt8] {
         var all: [UInt8] = []

@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// The server through a real socket on loopback.
-@Suite struct HTTPServerTests {
+@Suite(.paced) struct HTTPServerTests {
     /// `/slow?tag=…` requests whose handler has begun.
     static let startedTags = Mutex<Set<String>>([])
     /// The `/gate` handlers the test has let through.
@@ -730,7 +730,7 @@ import Testing
     }
 }
 
-@Suite struct RouterTests {
+@Suite(.paced) struct RouterTests {
     @Test func matchesLiteralsBeforeFallingBackToParameters() async throws {
         var router = Router()
         router.get("/v1/domains/{ref}") { _ in Response(status: 200) }

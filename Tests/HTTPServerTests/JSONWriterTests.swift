@@ -1,10 +1,11 @@
 import Foundation
 @testable import HTTPServer
 import Testing
+import TestSupport
 
 /// ``JSONWriter`` must write exactly the bytes Foundation's `JSONEncoder` writes with the
 /// service's settings: every document here is encoded by both and compared byte for byte.
-@Suite struct JSONWriterTests {
+@Suite(.paced) struct JSONWriterTests {
     static func foundation<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try JSONWriter.foundationEncoder().encode(value), as: UTF8.self)
     }

@@ -7,7 +7,7 @@ import Testing
 /// The server's WebSocket (RFC 6455) against an independent implementation: Python's
 /// `websockets` client, which is strict about the protocol, and hand-made frames on a raw
 /// socket for the peer's protocol errors.
-@Suite struct WebSocketTests {
+@Suite(.paced) struct WebSocketTests {
     static let python = ProcessInfo.processInfo.environment["VIRTHOST_TEST_PYTHON"]
 
     /// A server with `/ws/echo`, which echoes every message (64 KiB at most) and offers the

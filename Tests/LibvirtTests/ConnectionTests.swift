@@ -1,10 +1,11 @@
 import Foundation
 @testable import Libvirt
 import Testing
+import TestSupport
 
 /// The binding against libvirt's built-in test driver, whose facts are fixed:
 /// 16 CPUs in 2 NUMA cells, 3 GiB, one running domain named `test`.
-@Suite struct ConnectionTests {
+@Suite(.paced) struct ConnectionTests {
     let connection: Connection
 
     init() throws {
@@ -116,7 +117,7 @@ import Testing
     }
 }
 
-@Suite struct LibvirtVersionTests {
+@Suite(.paced) struct LibvirtVersionTests {
     @Test func codeRoundTrips() {
         let version = LibvirtVersion(code: 9_000_000)
         #expect(version == LibvirtVersion(major: 9, minor: 0, micro: 0))
@@ -156,7 +157,7 @@ func captureStandardError(_ body: () throws -> Void) throws -> String {
 
 /// `DomainStatsRecord.blocks`: the `block.<n>.*` parameters as libvirt lays them out,
 /// with a backing chain (`.backing`) whose entries repeat their disk's name after the top.
-@Suite struct DomainStatsBlockTests {
+@Suite(.paced) struct DomainStatsBlockTests {
     @Test func blocksAreTheTopImagesWithTheirExactSizes() throws {
         let domain = try Connection(uri: "test:///default").lookupDomain(name: "test")
         let big = UInt64(1) << 60  // beyond a Double's exact integers

@@ -3,9 +3,10 @@ import Foundation
 import Libvirt
 import Locking
 import Testing
+import TestSupport
 
 /// Each failing call carries its own error, copied inside the call, whichever thread makes it.
-@Suite struct ErrorCaptureTests {
+@Suite(.paced) struct ErrorCaptureTests {
     @Test func concurrentFailuresOnManyThreadsEachReportTheirOwnError() throws {
         let mismatches = Mutex<[String]>([])
         // Few rounds a thread: under ThreadSanitizer each failed test-driver open leaves a lock

@@ -1,7 +1,8 @@
 import Libvirt
 import Testing
+import TestSupport
 
-@Suite struct EventLoopTests {
+@Suite(.paced) struct EventLoopTests {
     @Test func startsOnceAndRuns() throws {
         try EventLoop.shared.start()
         try EventLoop.shared.start()

@@ -86,6 +86,13 @@ public final class ServiceProcess: Sendable {
     }
 }
 
+/// `run` from async code: the wait happens on a thread of its own. A test that waited for a process
+/// on Swift's cooperative pool (two threads on a two-core machine) would hold one of them from
+/// every other test, in-process servers' handlers among them.
+public func runWithoutBlocking(_ command: String, _ arguments: [String]) async throws -> String {
+    try await onOwnThread { try run(command, arguments) }
+}
+
 /// Runs a command and returns its standard output; throws when it exits non-zero.
 ///
 /// Output goes through temporary files, not pipes, so a command that leaves a daemon behind

@@ -7,7 +7,7 @@ import VirtHost
 import VirtHostAPI
 
 /// Bearer tokens: the file, the scope each call needs, and the answers a caller gets.
-@Suite struct AccessTests {
+@Suite(.paced) struct AccessTests {
     static let writerToken = "writer-7f3a9c"
     static let readerToken = "reader-51be02"
 

@@ -4,7 +4,7 @@ import TestSupport
 
 /// The guest-agent routes on libvirt's test driver, whose domain `test` has no agent channel:
 /// the status, the refusals that come at once, and request checks that never echo a password.
-@Suite struct AgentEndpointTests {
+@Suite(.paced) struct AgentEndpointTests {
     func post(_ api: APITestServer, _ path: String, _ body: String) async throws -> HTTPTestResponse {
         try await httpRequest(port: api.port, "POST", path, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
     }

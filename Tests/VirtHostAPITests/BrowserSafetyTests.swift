@@ -10,7 +10,7 @@ import VirtHostAPI
 /// not with "simple" cross-site requests (no preflight), not by DNS rebinding. Driven with a
 /// real headless Chromium (Debian's `chromium` and `chromium-driver`, Selenium from PyPI; the
 /// test command installs them), and with requests shaped as a browser sends them.
-@Suite(.serialized) struct BrowserSafetyTests {
+@Suite(.paced, .serialized) struct BrowserSafetyTests {
     static let python = ProcessInfo.processInfo.environment["VIRTHOST_TEST_PYTHON"]
 
     /// A page server on another loopback port: another origin, as any web site is.

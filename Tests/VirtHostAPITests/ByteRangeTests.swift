@@ -1,8 +1,9 @@
 import Testing
+import TestSupport
 @testable import VirtHostAPI
 
 /// `Range: bytes=…` against a body's size (RFC 9110 §14.1.2), as volume downloads read it.
-@Suite struct ByteRangeTests {
+@Suite(.paced) struct ByteRangeTests {
     @Test func rangesWithinTheBodyAreClampedAndSuffixesCountFromTheEnd() {
         #expect(ByteRange.parse(nil, size: 100) == .whole)
         #expect(ByteRange.parse("bytes=0-9", size: 100) == .part(0, 9))

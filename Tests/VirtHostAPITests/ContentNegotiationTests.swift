@@ -4,7 +4,7 @@ import TestSupport
 
 /// The documents the API also has as XML (capabilities, domain XML) and the OpenAPI document:
 /// `?format=` first, then `Accept`, else each endpoint's usual form.
-@Suite struct ContentNegotiationTests {
+@Suite(.paced) struct ContentNegotiationTests {
     @Test func capabilitiesAreJSONUnlessXMLIsAskedFor() async throws {
         let api = try APITestServer()
         defer { Task { await api.stop() } }

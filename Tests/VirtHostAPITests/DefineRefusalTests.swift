@@ -12,7 +12,7 @@ import VirtHost
 /// service does) is the spec's fault: a 422 invalid-guest-spec problem at the spec as a whole
 /// (`pointer: ""`) with libvirt's message, not a 500. The errors are libvirt's own, from a
 /// real define.
-@Suite struct DefineRefusalTests {
+@Suite(.paced) struct DefineRefusalTests {
     static func defineError(uri: String, xml: String) throws -> LibvirtError {
         let connection = try Connection(uri: uri)
         return try #require(throws: LibvirtError.self) { _ = try connection.defineDomain(xml: xml, flags: [.validate]) }

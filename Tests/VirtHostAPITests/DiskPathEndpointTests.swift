@@ -5,7 +5,7 @@ import TestSupport
 /// Disk paths through the API, on the test driver with `--allowed-disk-root` set to a real
 /// directory tree: each way out of the root is a 422 field error at its own disk, each way
 /// of staying inside renders.
-@Suite struct DiskPathEndpointTests {
+@Suite(.paced) struct DiskPathEndpointTests {
     static func body(_ disks: [String], name: String = "paths") throws -> [UInt8] {
         let spec: [String: Any] = ["name": name, "memory_mb": 64, "virt_type": "test", "disks": disks.map { ["source": $0] }]
         return Array(try JSONSerialization.data(withJSONObject: spec))

@@ -7,7 +7,7 @@ import TestSupport
 /// disk, a disk that takes no medium), and a CD-ROM drive may be defined empty. Disks grown
 /// and media changed for real: `RealLibvirtdTests.aDiskGrowsWhileItsGuestRunsAndThroughItsPoolWhenStopped`
 /// and `aCDROMTakesMediaWhileItsGuestRunsAndEjectsThem`.
-@Suite struct DomainDiskEndpointTests {
+@Suite(.paced) struct DomainDiskEndpointTests {
     @Test func resizeRequestsAreCheckedFirst() async throws {
         let api = try APITestServer()
         defer { Task { await api.stop() } }

@@ -4,7 +4,7 @@ import TestSupport
 
 /// `/v1/domains`, `/v1/domains/{ref}` and `/v1/domains/{ref}/xml` on a test-driver node with
 /// a domain in each state.
-@Suite struct DomainEndpointTests {
+@Suite(.paced) struct DomainEndpointTests {
     func names(_ api: APITestServer, _ query: String) async throws -> [String] {
         let response = try await httpRequest(port: api.port, "/v1/domains\(query)")
         #expect(response.status == 200, "\(response.text)")

@@ -4,7 +4,7 @@ import TestSupport
 
 /// Labels given at creation, shown in the listing and filtering it (`?label=key=value`), on a
 /// private test driver.
-@Suite struct DomainLabelListingTests {
+@Suite(.paced) struct DomainLabelListingTests {
     func create(_ api: APITestServer, _ name: String, labels: String) async throws {
         let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
             {"spec":{"name":"\#(name)","memory_mb":128,"virt_type":"test","labels":\#(labels)},"start":false}

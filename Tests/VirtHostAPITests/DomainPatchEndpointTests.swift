@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `PATCH /v1/domains/{ref}` (JSON merge patch) on the test driver's running domain `test`.
-@Suite struct DomainPatchEndpointTests {
+@Suite(.paced) struct DomainPatchEndpointTests {
     static func patch(_ api: APITestServer, _ reference: String, _ body: String,
                       contentType: String = "application/merge-patch+json") async throws -> HTTPTestResponse {
         try await httpRequest(port: api.port, "PATCH", "/v1/domains/\(reference)",

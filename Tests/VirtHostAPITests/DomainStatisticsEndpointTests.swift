@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `GET /v1/domains/{ref}/stats` on the test driver, with `virsh domstats` as the witness.
-@Suite struct DomainStatisticsEndpointTests {
+@Suite(.paced) struct DomainStatisticsEndpointTests {
     /// `virsh domstats` of a domain: its `field=value` lines.
     static func virshStats(_ uri: String, _ domain: String, _ groups: [String]) throws -> [String: String] {
         let output = try run("virsh", ["-c", uri, "domstats", domain, "--nowait"] + groups)

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Many event-stream clients on one `virthostd` process.
-@Suite struct EventFanOutTests {
+@Suite(.paced) struct EventFanOutTests {
     /// The process's threads (`/proc/<pid>/status`).
     static func threads(of pid: Int32) throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)

@@ -5,7 +5,7 @@ import TestSupport
 import VirtHost
 
 /// `GET /v1/events` over a real socket.
-@Suite struct EventStreamEndpointTests {
+@Suite(.paced) struct EventStreamEndpointTests {
     func post(_ api: APITestServer, _ path: String) async throws {
         let response = try await httpRequest(port: api.port, "POST", path)
         #expect(response.status == 200, "\(path): \(response.text)")

@@ -5,7 +5,7 @@ import TestSupport
 /// `first_boot` through the API on the test driver: the render shows the disk and its files
 /// and makes nothing; bad data is a 422 with pointers; a driver that cannot take a volume's
 /// content refuses the create and leaves nothing.
-@Suite struct FirstBootEndpointTests {
+@Suite(.paced) struct FirstBootEndpointTests {
     static let spec = #"""
         {"name":"seeded","uuid":"6695eb01-f6a4-8304-79aa-97f2502e193f","memory_mb":256,"virt_type":"test",
          "interfaces":[{"type":"user","mac":"52:54:00:fb:00:09"}],

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Create → list → every power action → delete, on a private test driver each, through the API.
-@Suite struct GuestLifecycleEndpointTests {
+@Suite(.paced) struct GuestLifecycleEndpointTests {
     func post(_ api: APITestServer, _ path: String, _ body: String = "") async throws -> HTTPTestResponse {
         try await httpRequest(port: api.port, "POST", path, body: Array(body.utf8))
     }
@@ -156,7 +156,7 @@ import TestSupport
 }
 
 /// What interfaces attach to is checked before anything is defined (test driver).
-@Suite struct VIFCheckEndpointTests {
+@Suite(.paced) struct VIFCheckEndpointTests {
     @Test func aMissingNetworkOrBridgeIsRefusedAndNothingIsDefined() async throws {
         let api = try APITestServer(uri: try Fixtures.privateTestDriverURI())
         let response = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `POST /v1/guests/render`: a spec in, domain XML or field errors out, and nothing defined.
-@Suite struct GuestRenderEndpointTests {
+@Suite(.paced) struct GuestRenderEndpointTests {
     func render(_ api: APITestServer, _ json: String, accept: String? = nil) async throws -> HTTPTestResponse {
         try await httpRequest(port: api.port, "POST", "/v1/guests/render",
                               headers: accept.map { [("Accept", $0)] } ?? [], body: Array(json.utf8))

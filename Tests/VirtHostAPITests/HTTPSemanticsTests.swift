@@ -8,7 +8,7 @@ import VirtHostAPI
 
 /// RFC 9110 on every route of the API: HEAD wherever GET is (same status and headers, no
 /// body), OPTIONS everywhere (204 with Allow).
-@Suite struct HTTPSemanticsTests {
+@Suite(.paced) struct HTTPSemanticsTests {
     static func concrete(_ pattern: String) -> String {
         pattern.replacingOccurrences(of: "{ref}", with: "test").replacingOccurrences(of: "{target}", with: "vda")
     }

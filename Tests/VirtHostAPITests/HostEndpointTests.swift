@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// `/healthz`, `/readyz` and `/v1/host` on libvirt's test driver.
-@Suite struct HostEndpointTests {
+@Suite(.paced) struct HostEndpointTests {
     @Test func healthzAnswersOK() async throws {
         let api = try APITestServer()
         let response = try await httpRequest(port: api.port, "/healthz")

@@ -4,7 +4,7 @@ import TestSupport
 
 /// `/v1/host/metrics`, `/v1/host/capabilities`, `/v1/host/domain-capabilities` and
 /// `/v1/host/version-check` through a real socket, on libvirt's test driver.
-@Suite struct HostMetricsEndpointTests {
+@Suite(.paced) struct HostMetricsEndpointTests {
     @Test func metricsDocumentHasEveryField() async throws {
         let api = try APITestServer()
         let response = try await httpRequest(port: api.port, "/v1/host/metrics")

@@ -5,7 +5,7 @@ import TestSupport
 import VirtHostAPI
 
 /// `POST /v1/guests` with `Idempotency-Key`: a retry gets the first answer and makes nothing new.
-@Suite struct IdempotencyTests {
+@Suite(.paced) struct IdempotencyTests {
     static func create(_ api: APITestServer, _ body: String, key: String?,
                        token: String? = nil) async throws -> HTTPTestResponse {
         var headers: [(String, String)] = key.map { [("Idempotency-Key", $0)] } ?? []

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// Each input limit crossed: the documented answer comes, and the service goes on serving others.
-@Suite struct LimitsTests {
+@Suite(.paced) struct LimitsTests {
     static func stillServes(_ port: UInt16) async throws -> Bool {
         try await httpRequest(port: port, "/v1/host").status == 200
     }

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `GET /metrics`: Prometheus text with every series the service promises.
-@Suite struct MetricsEndpointTests {
+@Suite(.paced) struct MetricsEndpointTests {
     static let hostSeries = [
         "libvirt_up", "libvirt_node_cpus_online", "libvirt_node_vcpus_used", "libvirt_node_memory_total_bytes",
         "libvirt_node_memory_used_bytes", "libvirt_node_disk_available_least_bytes",

@@ -1,11 +1,12 @@
 import Foundation
 import GuestConfig
 import Testing
+import TestSupport
 
 /// A migration request read and checked: its defaults, every field error at once, and URIs
 /// judged exactly as the OpenAPI document's patterns judge them (the service must refuse what
 /// the document calls invalid and take what it calls valid).
-@Suite struct MigrationRequestTests {
+@Suite(.paced) struct MigrationRequestTests {
     /// The `pattern` of a schema property or parameter the document names by its first words.
     static func pattern(startingWith prefix: String) throws -> NSRegularExpression {
         let text = try String(contentsOf: OpenAPIDocument.url, encoding: .utf8)

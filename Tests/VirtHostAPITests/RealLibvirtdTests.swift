@@ -10,7 +10,7 @@ enum RealLibvirtd {
     static let uri = ProcessInfo.processInfo.environment["VIRTHOST_TEST_QEMU_URI"]
 }
 
-@Suite(.enabled(if: RealLibvirtd.uri != nil, "VIRTHOST_TEST_QEMU_URI names a real libvirtd"), .serialized) struct RealLibvirtdTests {
+@Suite(.paced, .enabled(if: RealLibvirtd.uri != nil, "VIRTHOST_TEST_QEMU_URI names a real libvirtd"), .serialized) struct RealLibvirtdTests {
     let uri = RealLibvirtd.uri ?? "qemu:///system"
 
     /// `virsh version` prints "Using library: libvirt 9.0.0" and "Running hypervisor: QEMU 7.2.22".
@@ -52,7 +52,7 @@ enum RealLibvirtd {
 
         let clients = try clientIDs(ofProcess: service.pid)
         try #require(!clients.isEmpty, "libvirtd lists no client of pid \(service.pid)")
-        for client in clients { _ = try run("virt-admin", ["client-disconnect", "libvirtd", client]) }
+        for client in clients { _ = try await runWithoutBlocking("virt-admin", ["client-disconnect", "libvirtd", client]) }
 
         #expect(try await onOwnThread { service.waitForLog("libvirt connection lost") })
         let ready = try await httpRequest(port: service.port, "/readyz")

@@ -6,7 +6,7 @@ import VirtHostAPI
 
 /// Errors raised in the API's layers (admission, query parsing, spec reading, the Host,
 /// idempotency) come back as problem documents whose `request_id` is the `X-Request-Id` header.
-@Suite struct ResponderTests {
+@Suite(.paced) struct ResponderTests {
     @Test func theRequestIdIsTheSameInHeaderAndProblemAtEveryAPILayer() async throws {
         let authenticator = Authenticator(tokens: try TokenFile(parsing: "ops write \(SHA256.hex(Array("secret".utf8)))"))
         let api = try APITestServer(uri: try Fixtures.privateTestDriverURI()) { $0.admission = authenticator.admission }

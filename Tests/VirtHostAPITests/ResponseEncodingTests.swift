@@ -10,7 +10,7 @@ import TestSupport
 /// The service's real response documents, read from the test driver, written by
 /// ``JSONWriter`` and by Foundation's `JSONEncoder` with the same settings: the bytes must be
 /// the same, and the writer must write them itself (no fallback).
-@Suite struct ResponseEncodingTests {
+@Suite(.paced) struct ResponseEncodingTests {
     let host = VirtHost.Host(configuration: .init(uri: Fixtures.domainsInEveryStateURI, instancesPath: NSTemporaryDirectory()),
                              logger: Logger(label: "test"))
 

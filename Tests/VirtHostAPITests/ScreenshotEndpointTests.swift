@@ -4,7 +4,7 @@ import TestSupport
 
 /// `GET /v1/domains/{ref}/screenshot` on a private test driver (whose screenshot is a PNG of
 /// its own), and the PNG check every screenshot test decodes with.
-@Suite struct ScreenshotEndpointTests {
+@Suite(.paced) struct ScreenshotEndpointTests {
     static let checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/png_check.py").path
 

@@ -4,7 +4,7 @@ import TestSupport
 
 /// `POST /v1/domains/{ref}/send-key` on a private test driver (which takes keys as QEMU does,
 /// without a keyboard to watch).
-@Suite struct SendKeyEndpointTests {
+@Suite(.paced) struct SendKeyEndpointTests {
     static func send(_ port: UInt16, _ reference: String, _ body: String) async throws -> HTTPTestResponse {
         try await httpRequest(port: port, "POST", "/v1/domains/\(reference)/send-key", body: Array(body.utf8))
     }

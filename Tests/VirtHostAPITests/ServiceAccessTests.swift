@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `virthostd` as an operator starts it: safe defaults, the tokens file and its reload, the audit file.
-@Suite struct ServiceAccessTests {
+@Suite(.paced) struct ServiceAccessTests {
     /// Runs `virthostd` expecting it to refuse to start; returns its exit status and stderr.
     static func refusal(_ arguments: [String]) async throws -> (status: Int32, errors: String) {
         try await onOwnThread {
@@ -79,7 +79,7 @@ import TestSupport
     }
 
     @Test func servesHTTPSAndMutualTLSFromTheFilesItIsGiven() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await onOwnThread { try TestCertificates() }
         defer { certificates.remove() }
         let service = try await onOwnThread {
             try ServiceProcess(arguments: ["--listen", "0.0.0.0:0", "--tls-cert", certificates.path("server.pem"),

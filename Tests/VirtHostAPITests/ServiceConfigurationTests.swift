@@ -4,7 +4,7 @@ import TestSupport
 
 /// Every setting's bad value stops the start with a message naming it: the flag, or the
 /// environment variable it came from.
-@Suite struct ServiceConfigurationTests {
+@Suite(.paced) struct ServiceConfigurationTests {
     func start(_ arguments: [String], _ environment: [String: String]) async throws -> (status: Int32, errors: String) {
         try await onOwnThread { () -> (Int32, String) in
             let process = try ChildProcess(ServiceProcess.executable.path, arguments + ["--listen", "127.0.0.1:0"],

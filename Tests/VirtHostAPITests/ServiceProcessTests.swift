@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `virthostd` as a process: flags, environment, the ready line and signals.
-@Suite struct ServiceProcessTests {
+@Suite(.paced) struct ServiceProcessTests {
     @Test func startsServesAndStopsOnSIGTERM() async throws {
         let service = try await onOwnThread { try ServiceProcess(arguments: ["--listen", "127.0.0.1:0"]) }
         let host = try await httpRequest(port: service.port, "/v1/host")

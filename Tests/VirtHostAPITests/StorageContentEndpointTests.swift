@@ -5,7 +5,7 @@ import TestSupport
 /// Volume content on libvirt's test driver: what is refused before a byte moves, and an upload
 /// the driver cannot do leaves nothing behind. The transfers themselves are tested on the real
 /// libvirtd (RealLibvirtdStorageContentTests).
-@Suite struct StorageContentEndpointTests {
+@Suite(.paced) struct StorageContentEndpointTests {
     static let base = "/v1/storage/pools/default-pool/volumes"
 
     func volumeNames(_ api: APITestServer) async throws -> [String] {

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Storage pools and volumes on libvirt's test driver (pool `default-pool`, in-process).
-@Suite struct StorageEndpointTests {
+@Suite(.paced) struct StorageEndpointTests {
     static func json(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     @Test func listsAndShowsTheTestDriversPool() async throws {

@@ -5,7 +5,7 @@ import TestSupport
 import VirtHostAPI
 
 /// HTTPS and mutual TLS through libmicrohttpd's GnuTLS, reached with curl as a client would.
-@Suite(.serialized) struct TLSTests {
+@Suite(.paced, .serialized) struct TLSTests {
     /// `curl`'s status code and body; the code is 0 when no HTTP answer came.
     static func curl(_ url: String, _ options: [String]) -> (status: Int, body: String) {
         let marker = "\n@@status="
@@ -28,7 +28,7 @@ import VirtHostAPI
     }
 
     @Test func servesHTTPSAndNothingInPlain() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await onOwnThread { try TestCertificates() }
         defer { certificates.remove() }
         let server = try Self.server(certificates, clientCA: false)
         defer { Task { await server.stop() } }
@@ -49,7 +49,7 @@ import VirtHostAPI
     }
 
     @Test func mutualTLSAdmitsOnlyClientsTheCAVouchesFor() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await onOwnThread { try TestCertificates() }
         defer { certificates.remove() }
         let server = try Self.server(certificates, clientCA: true)
         defer { Task { await server.stop() } }
@@ -76,7 +76,7 @@ import VirtHostAPI
     }
 
     @Test func mutualTLSAndTokensBothApply() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await onOwnThread { try TestCertificates() }
         defer { certificates.remove() }
         let server = try Self.server(certificates, clientCA: true, tokens: try AccessTests.tokens())
         defer { Task { await server.stop() } }

@@ -5,7 +5,7 @@ import TestSupport
 /// `POST …/volumes/{volume}/resize` on libvirt's test driver, which cannot resize: the request
 /// is checked first (field errors, names, a missing volume), then libvirt's refusal is a 501.
 /// Growing for real is `RealLibvirtdTests.aVolumeGrowsButNeverShrinksNorUnderARunningGuest`.
-@Suite struct VolumeResizeEndpointTests {
+@Suite(.paced) struct VolumeResizeEndpointTests {
     @Test func theRequestIsCheckedAndTheTestDriverSaysItCannotResize() async throws {
         let api = try APITestServer()
         defer { Task { await api.stop() } }

@@ -1,11 +1,12 @@
 import Foundation
 import Locking
 import Testing
+import TestSupport
 @testable import VirtHost
 
 /// Callers that wait together get one answer; a caller that comes while the work runs gets
 /// the next answer, never the one being worked out.
-@Suite struct CallCoalescerTests {
+@Suite(.paced) struct CallCoalescerTests {
     final class Counter: Sendable {
         let count = Mutex(0)
         func add() { count.withLock { $0 += 1 } }

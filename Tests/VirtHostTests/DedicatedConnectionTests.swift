@@ -6,7 +6,7 @@ import TestSupport
 @testable import VirtHost
 
 /// A long job on a dedicated connection never holds the Host's thread or connection.
-@Suite struct DedicatedConnectionTests {
+@Suite(.paced) struct DedicatedConnectionTests {
     let logs = LogCapture()
 
     @Test func theHostKeepsItsLatencyWhileAJobBlocksOnItsOwnConnection() async throws {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import VirtHost
 
 /// The hub alone: ids, buffer, replay, filters, bounded queues, coalescing.
-@Suite struct EventHubTests {
+@Suite(.paced) struct EventHubTests {
     func lifecycle(_ event: String, domain: String = "a", uuid: String = "u-a") -> HostEvent {
         HostEvent(kind: .lifecycle, domainName: domain, domainUUID: uuid, event: event, detail: "x")
     }

@@ -7,7 +7,7 @@ import TestSupport
 @testable import VirtHost
 
 /// Domain listing and lookup on a test-driver node with a domain in each state.
-@Suite struct HostDomainsTests {
+@Suite(.paced) struct HostDomainsTests {
     let host = Host(configuration: .init(uri: Fixtures.domainsInEveryStateURI), logger: Logger(label: "test"))
 
     @Test func listsEveryDomainWithItsStateAndFigures() async throws {
@@ -29,7 +29,7 @@ import TestSupport
         #expect(byName["crashed1"]?.state == "crashed" && byName["crashed1"]?.powerState == .crashed)
 
         // The same as virsh says.
-        let virsh = try run("virsh", ["-c", Fixtures.domainsInEveryStateURI, "list", "--all", "--name"])
+        let virsh = try await runWithoutBlocking("virsh", ["-c", Fixtures.domainsInEveryStateURI, "list", "--all", "--name"])
         #expect(Set(virsh.split(separator: "\n").map(String.init)) == Set(domains.map(\.name)))
     }
 

@@ -6,7 +6,7 @@ import TestSupport
 @testable import VirtHost
 
 /// The Host under swift-service-lifecycle.
-@Suite struct HostServiceTests {
+@Suite(.paced) struct HostServiceTests {
     let logs = LogCapture()
 
     /// Run as a service, the Host connects at start, reconnects after a loss with no request

@@ -9,7 +9,7 @@ import TestSupport
 /// Foundation has a `Host` too.
 typealias Host = VirtHost.Host
 
-@Suite struct HostTests {
+@Suite(.paced) struct HostTests {
     let logs = LogCapture()
 
     func makeHost(uri: String = "test:///default", initialRetryDelay: Duration = .milliseconds(250),

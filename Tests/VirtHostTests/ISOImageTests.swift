@@ -5,7 +5,7 @@ import TestSupport
 
 /// First-boot ISO images, made with genisoimage and read back with isoinfo (both from Debian's
 /// genisoimage package, which the project's test command installs: missing, they fail the tests).
-@Suite struct ISOImageTests {
+@Suite(.paced) struct ISOImageTests {
     /// A directory of the test's own, removed at the end.
     final class Scratch {
         let path: String

@@ -1,11 +1,12 @@
 import Foundation
 import Logging
 import Testing
+import TestSupport
 import VirtHost
 
 /// The operations registry's state machine, cancel, retention and events, with jobs that wait
 /// for the test to let them go (on libvirt's test driver: the jobs here need no hypervisor).
-@Suite struct OperationsTests {
+@Suite(.paced) struct OperationsTests {
     /// A job's gate: the test opens it when the job may end.
     final class Gate: Sendable {
         let stream: AsyncStream<Void>

@@ -8,7 +8,7 @@ import TestSupport
 @testable import VirtHost
 
 /// The undo list and the per-domain locks the provisioning sequences run under.
-@Suite struct ProvisioningTests {
+@Suite(.paced) struct ProvisioningTests {
     @Test func undoRunsNewestFirstAndReportsWhatStayed() async throws {
         let order = Mutex<[String]>([])
         var undo = Undo()

@@ -1,10 +1,11 @@
 import Libvirt
 import Testing
+import TestSupport
 import VirtHost
 
 /// Nova's test_host.py version-check table: a host with libvirt 1.2.3 and hypervisor
 /// QEMU 4.5.6.
-@Suite struct VersionCheckTests {
+@Suite(.paced) struct VersionCheckTests {
     struct Unreadable: Error {}
 
     func satisfied(_ check: VersionCheck, failing: Bool = false) -> Bool {

@@ -1,8 +1,9 @@
 import Testing
+import TestSupport
 @testable import VirtHost
 
 /// The service's own reader of libvirt's XML.
-@Suite struct XMLTreeTests {
+@Suite(.paced) struct XMLTreeTests {
     @Test func readsElementsAttributesTextAndReferences() throws {
         let tree = try XMLTree("""
             <?xml version="1.0" encoding="UTF-8"?>
