@@ -204,7 +204,7 @@ import TestSupport
 
     /// cloud-init's own schema check (Debian's cloud-init, which the test command installs)
     /// accepts what the service accepts and refuses a syntax error at the line the service names.
-    @Test func cloudInitsSchemaCheckAgrees() async throws {
+    @Test func cloudInitsSchemaCheckAgrees() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloud-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -214,11 +214,11 @@ import TestSupport
             try Data(text.utf8).write(to: directory.appendingPathComponent(name))
         }
         #expect(CloudConfigYAML.problem(in: valid) == nil)
-        _ = try await runWithoutBlocking("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("valid").path])
-        _ = try await runWithoutBlocking("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("empty").path])
+        _ = try run("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("valid").path])
+        _ = try run("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("empty").path])
         let problem = try #require(CloudConfigYAML.problem(in: broken))
         do {
-            _ = try await runWithoutBlocking("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("broken").path])
+            _ = try run("cloud-init", ["schema", "--config-file", directory.appendingPathComponent("broken").path])
             Issue.record("cloud-init accepted a syntax error")
         } catch {
             // cloud-init names the place as `format-l<line>.c<column>`.

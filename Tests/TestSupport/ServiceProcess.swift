@@ -86,14 +86,6 @@ public final class ServiceProcess: Sendable {
     }
 }
 
-/// `run` from async code: the wait happens on a thread of its own. A task that waited for a process
-/// on Swift's cooperative pool (two threads on a two-core machine) would hold one of them from
-/// every in-process server. Paced suites' code already runs off the pool (``PacedTrait``); this
-/// keeps a wait off it wherever the code runs (a `Task { }` in a test runs on the pool).
-public func runWithoutBlocking(_ command: String, _ arguments: [String]) async throws -> String {
-    try await onOwnThread { try run(command, arguments) }
-}
-
 /// Runs a command and returns its standard output; throws when it exits non-zero.
 ///
 /// Output goes through temporary files, not pipes, so a command that leaves a daemon behind

@@ -120,7 +120,7 @@ struct RealLibvirtdAgentTests {
         let created = try await httpRequest(port: api.port, "POST", "/v1/guests", headers: [("Content-Type", "application/json")],
                                             body: Array(guest.spec.utf8), timeout: 60)
         try #require(created.status == 201, "\(created.text)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "dumpxml", guest.name]).contains("org.qemu.guest_agent.0"))
+        #expect(try run("virsh", ["-c", uri, "dumpxml", guest.name]).contains("org.qemu.guest_agent.0"))
 
         // Booted when the agent is connected and eth0 has its DHCP address.
         let booted = try await poll(api, "/v1/domains/\(guest.name)/agent", seconds: 90) { $0["connected"] as? Bool == true }
@@ -241,7 +241,7 @@ struct RealLibvirtdAgentTests {
             "execute": "guest-exec",
             "arguments": ["path": "/bin/sh", "arg": ["-c", "dd if=/dev/zero of=/dev/vdb bs=1M count=16; sync"]],
         ])
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "qemu-agent-command", guest.name, String(decoding: writer, as: UTF8.self)])
+        _ = try run("virsh", ["-c", uri, "qemu-agent-command", guest.name, String(decoding: writer, as: UTF8.self)])
         let ioFrame = try await onOwnThread { () -> SSEFrame? in
             while let frame = try ioStream.next() { if frame.event == "io-error" { return frame } }
             return nil
@@ -251,8 +251,8 @@ struct RealLibvirtdAgentTests {
         #expect(ioError["reason"] as? String == "enospc", "\(ioError)")
         // The image written is on the tmpfs (the quiesced snapshot's overlay by now).
         #expect((ioError["path"] as? String)?.hasPrefix(guest.smallDirectory + "/full.") == true, "\(ioError)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "domstate", guest.name, "--reason"]).contains("paused (I/O error)"))
-        _ = try await runWithoutBlocking("mount", ["-o", "remount,size=64m", guest.smallDirectory])
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name, "--reason"]).contains("paused (I/O error)"))
+        _ = try run("mount", ["-o", "remount,size=64m", guest.smallDirectory])
         #expect(try await post(api, "/v1/domains/\(guest.name)/resume", "").status == 200)
 
         // The clock, set from the RTC after a pause.

@@ -17,7 +17,7 @@ extension RealLibvirtdTests {
                      "cpu":\#(RealLibvirtd.startableCPU),"graphics":{"type":"none"}},"start":false}
             """#.utf8), timeout: 60)
         #expect(created.status == 201, "\(created.text)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "dumpxml", name]).contains("<bios useserial='yes'/>"))
+        #expect(try run("virsh", ["-c", uri, "dumpxml", name]).contains("<bios useserial='yes'/>"))
 
         // Not a WebSocket upgrade: refused before the console is touched.
         let plain = try await httpRequest(port: api.port, "/v1/domains/\(name)/console/serial")
@@ -127,7 +127,7 @@ extension RealLibvirtdTests {
                 """#.utf8), timeout: 60)
             #expect(created.status == 201, "\(created.text)")
         }
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "dumpxml", name]).contains("<log file='\(directory)/\(name)-serial0.log' append='on'/>"))
+        #expect(try run("virsh", ["-c", uri, "dumpxml", name]).contains("<log file='\(directory)/\(name)-serial0.log' append='on'/>"))
 
         let notYet = try await httpRequest(port: api.port, "/v1/domains/\(name)/console/log")
         #expect(notYet.status == 404)

@@ -45,16 +45,16 @@ extension RealLibvirtdTests {
         let winner = try #require(created.first?.0)
 
         // Exactly one domain has the UUID, and it is the winner's.
-        let all = try await runWithoutBlocking("virsh", ["-c", uri, "list", "--all", "--uuid"])
+        let all = try run("virsh", ["-c", uri, "list", "--all", "--uuid"])
         #expect(all.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces) == uuid }.count == 1)
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "domuuid", winner]).trimmingCharacters(in: .whitespacesAndNewlines) == uuid)
+        #expect(try run("virsh", ["-c", uri, "domuuid", winner]).trimmingCharacters(in: .whitespacesAndNewlines) == uuid)
         for name in names where name != winner {
             #expect(try !run("virsh", ["-c", uri, "list", "--all", "--name"]).contains(name))
         }
         // Its filter is intact and bound to its running interface.
         #expect(try virshState(winner) == "running")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "nwfilter-list"]).contains(filterPrefix))
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "nwfilter-binding-list"]).contains(filterPrefix))
+        #expect(try run("virsh", ["-c", uri, "nwfilter-list"]).contains(filterPrefix))
+        #expect(try run("virsh", ["-c", uri, "nwfilter-binding-list"]).contains(filterPrefix))
         let report = try await httpRequest(port: api.port, "/v1/domains/\(winner)/firewall")
         let interfaces = try #require(try report.json()["interfaces"] as? [[String: Any]])
         #expect(interfaces.first?["in_force"] as? Bool == true)

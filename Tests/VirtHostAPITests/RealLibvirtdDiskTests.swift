@@ -41,7 +41,7 @@ extension RealLibvirtdTests {
             try? FileManager.default.removeItem(atPath: root)
         }
         let image = root + "/disk.qcow2"
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", image, "32M"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", image, "32M"])
         let api = try APITestServer(uri: uri, allowedDiskRoots: [root])
         defer { Task { await api.stop() } }
         func resize(_ target: String, _ bytes: Int) async throws -> HTTPTestResponse {
@@ -77,7 +77,7 @@ extension RealLibvirtdTests {
         #expect(try missing.json()["type"] as? String == "https://virthost.dev/problems/device-not-found")
 
         // Stopped, with the image in no pool: libvirt has no way to grow it, and says so.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "destroy", name])
+        _ = try run("virsh", ["-c", uri, "destroy", name])
         let unpooled = try await resize("vda", 96 << 20)
         #expect(unpooled.status == 409, "\(unpooled.text)")
         #expect(try unpooled.json()["type"] as? String == "https://virthost.dev/problems/disk-not-resizable")
@@ -111,7 +111,7 @@ extension RealLibvirtdTests {
             _ = try run("genisoimage", ["-quiet", "-V", label.uppercased(), "-o", "\(root)/\(label).iso", content])
         }
         let data = root + "/data.raw"
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "raw", data, "1M"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "raw", data, "1M"])
         let api = try APITestServer(uri: uri, allowedDiskRoots: [root])
         defer { Task { await api.stop() } }
         func media(_ method: String, _ target: String, _ body: String = "", query: String = "") async throws

@@ -16,8 +16,8 @@ extension RealLibvirtdTests {
             try? FileManager.default.removeItem(atPath: root)
         }
         // An overlay on a base image: the pull copies the base into the overlay.
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", root + "/base.qcow2", "16M"])
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", "-b", root + "/base.qcow2", "-F", "qcow2",
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", root + "/base.qcow2", "16M"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", root + "/base.qcow2", "-F", "qcow2",
                                  root + "/overlay.qcow2"])
         let api = try APITestServer(uri: uri, allowedDiskRoots: [root])
         defer { Task { await api.stop() } }
@@ -33,7 +33,7 @@ extension RealLibvirtdTests {
 
         #expect(try await DomainPatchEndpointTests.patch(api, name, #"{"labels":{"team":"storage"}}"#).status == 200)
         #expect(try await DomainPatchEndpointTests.patch(api, name, #"{"title":"pulled"}"#).status == 200)
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "blockpull", name, "vda", "--wait"])
+        _ = try run("virsh", ["-c", uri, "blockpull", name, "vda", "--wait"])
 
         // Frames until the block job's (or the stream's end, or its time-out).
         let frames = try await onOwnThread { () -> [SSEFrame] in
@@ -56,12 +56,12 @@ extension RealLibvirtdTests {
         #expect(job["device"] as? String == "vda")
         #expect((job["domain"] as? [String: String])?["name"] == name)
         // The pull left the overlay standing alone.
-        let info = try await runWithoutBlocking("qemu-img", ["info", "-U", "--output=json", root + "/overlay.qcow2"])
+        let info = try run("qemu-img", ["info", "-U", "--output=json", root + "/overlay.qcow2"])
         #expect(!info.contains("backing-filename"), "\(info)")
 
         // A push backup of the running guest (into a file libvirt names next to the disk): its
         // completion is a job-completed event carrying libvirt's final statistics.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "backup-begin", name])
+        _ = try run("virsh", ["-c", uri, "backup-begin", name])
         let frame = try await onOwnThread { () -> SSEFrame? in
             while let frame = try stream.next() {
                 if frame.event == "job-completed" { return frame }

@@ -53,7 +53,7 @@ extension RealLibvirtdTests {
         try await killLibvirtd()
         kill(qemuPID, SIGKILL)
         try await waitUntil(timeout: .seconds(20)) { kill(qemuPID, 0) != 0 }
-        _ = try await runWithoutBlocking(Self.startScript, [])
+        _ = try run(Self.startScript, [])
 
         let frames = try await framesUntilStopped(stream)
         let events = try frames.map { frame in

@@ -33,7 +33,7 @@ extension RealLibvirtdTests {
         let filterPrefix = "virthost-\(uuid)-"
 
         // libvirt has bound the guest's filter to its tap device.
-        let bindings = try await runWithoutBlocking("virsh", ["-c", uri, "nwfilter-binding-list"])
+        let bindings = try run("virsh", ["-c", uri, "nwfilter-binding-list"])
         let binding = try #require(bindings.split(separator: "\n").first { $0.contains(filterPrefix) },
                                    "no binding in \(bindings)")
         let tap = String(binding.split(separator: " ").first ?? "")
@@ -60,7 +60,7 @@ extension RealLibvirtdTests {
         let name = Self.guestName()
         defer { removeGuest(name) }
         let api = try APITestServer(uri: uri)
-        let before = try await runWithoutBlocking("virsh", ["-c", uri, "nwfilter-list"])
+        let before = try run("virsh", ["-c", uri, "nwfilter-list"])
         let response = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(#"""
             {"spec":{"name":"\#(name)","memory_mb":64,"virt_type":"\#(RealLibvirtd.virtType)",
                      "interfaces":[{"type":"bridge","source":"vhbr-missing","firewall":{"allowed_ips":["192.0.2.8"]}},
@@ -72,7 +72,7 @@ extension RealLibvirtdTests {
         #expect(Set(errors.compactMap { $0["pointer"] }) == ["/spec/interfaces/0/source", "/spec/interfaces/1/source"])
         #expect(errors.first { $0["pointer"] == "/spec/interfaces/0/source" }?["detail"]?.contains("vhbr-missing") == true)
         #expect(try !run("virsh", ["-c", uri, "list", "--all", "--name"]).contains(name))
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "nwfilter-list"]) == before)
+        #expect(try run("virsh", ["-c", uri, "nwfilter-list"]) == before)
     }
 
     /// Filters whose domain is gone are reported, and removed with prune=true.
@@ -81,7 +81,7 @@ extension RealLibvirtdTests {
         let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(orphan).xml")
         try "<filter name='\(orphan)' chain='root'><filterref filter='clean-traffic'/></filter>"
             .write(to: file, atomically: true, encoding: .utf8)
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "nwfilter-define", file.path])
+        _ = try run("virsh", ["-c", uri, "nwfilter-define", file.path])
         defer { _ = try? run("virsh", ["-c", uri, "nwfilter-undefine", orphan]) }
         let api = try APITestServer(uri: uri)
         let listed = try await httpRequest(port: api.port, "/v1/firewall/filters").json()

@@ -149,7 +149,7 @@ extension RealLibvirtdTests {
         #expect(try failedStart.json()["rolled_back"] as? Bool == true)
         #expect(fixture.volumeFiles().isEmpty, "\(fixture.volumeFiles())")
         #expect(try !run("virsh", ["-c", uri, "list", "--all", "--name"]).contains(name))
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
+        #expect(!(try run("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
 
         let broken = try APITestServer(uri: uri, instancesPath: fixture.instancesPath, allowedDiskRoots: [fixture.root],
                                        instancesPool: fixture.instancesPool,

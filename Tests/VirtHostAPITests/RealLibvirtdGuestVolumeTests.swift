@@ -58,8 +58,8 @@ extension RealLibvirtdTests {
             removeGuest(name)
             fixture.remove(uri)
         }
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "raw", fixture.imagePath + "/data.raw", "8M"])
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "pool-refresh", fixture.imagePool])
+        _ = try run("qemu-img", ["create", "-q", "-f", "raw", fixture.imagePath + "/data.raw", "8M"])
+        _ = try run("virsh", ["-c", uri, "pool-refresh", fixture.imagePool])
         let api = try volumeAPI(fixture)
         defer { Task { await api.stop() } }
         let spec = #"""
@@ -80,20 +80,20 @@ extension RealLibvirtdTests {
         #expect(xml.contains("<source pool='\(fixture.imagePool)' volume='data.raw'/>"))
         // The raw volume's own format, not the qcow2 default.
         #expect(xml.contains("<driver name='qemu' type='raw'/>"), "\(xml)")
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
+        #expect(!(try run("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
 
         let created = try await httpRequest(port: api.port, "POST", "/v1/guests", body: Array(
             #"{"spec":\#(spec),"start":true}"#.utf8), timeout: 120)
         #expect(created.status == 201, "\(created.text)")
         #expect(try virshState(name) == "running")
         // The instances pool was made on the instances path, and the overlay sits on the image.
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "pool-list", "--name"]).contains(fixture.instancesPool))
+        #expect(try run("virsh", ["-c", uri, "pool-list", "--name"]).contains(fixture.instancesPool))
         #expect(fixture.volumeFiles() == ["\(name)-ephemeral", "\(name)-root"])
-        let info = try await runWithoutBlocking("qemu-img", ["info", "--output=json", "-U", fixture.instancesPath + "/\(name)-root"])
+        let info = try run("qemu-img", ["info", "--output=json", "-U", fixture.instancesPath + "/\(name)-root"])
         let image = try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any]
         #expect(image?["backing-filename"] as? String == fixture.base, "\(info)")
         #expect(image?["virtual-size"] as? Int == 1 << 30)
-        let dumped = try await runWithoutBlocking("virsh", ["-c", uri, "dumpxml", name, "--inactive"])
+        let dumped = try run("virsh", ["-c", uri, "dumpxml", name, "--inactive"])
         #expect(dumped.contains("https://virthost.dev/xmlns/volumes/1"), "\(dumped)")
         #expect(dumped.contains("<disk type='volume' device='disk'>"))
 
@@ -130,7 +130,7 @@ extension RealLibvirtdTests {
                      "storage":{"ephemeral":{"size_gb":1}}},"start":false}
             """#.utf8), timeout: 60)
         #expect(created.status == 201, "\(created.text)")
-        let info = try await runWithoutBlocking("qemu-img", ["info", "--output=json", fixture.instancesPath + "/\(name)-ephemeral"])
+        let info = try run("qemu-img", ["info", "--output=json", fixture.instancesPath + "/\(name)-ephemeral"])
         let image = try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any]
         #expect(image?["format"] as? String == "qcow2")
         #expect(image?["backing-filename"] == nil)
@@ -147,7 +147,7 @@ extension RealLibvirtdTests {
         let attached = try await httpRequest(port: api.port, "POST", devices, body: Array(
             #"{"disk":{"source":{"pool":"\#(fixture.imagePool)","volume":"base.qcow2"}}}"#.utf8), timeout: 60)
         #expect(attached.status == 201, "\(attached.text)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "dumpxml", name, "--inactive"])
+        #expect(try run("virsh", ["-c", uri, "dumpxml", name, "--inactive"])
                     .contains("<source pool='\(fixture.imagePool)' volume='base.qcow2'/>"))
 
         let deleted = try await httpRequest(port: api.port, "DELETE", "/v1/domains/\(name)", timeout: 60)
@@ -187,7 +187,7 @@ extension RealLibvirtdTests {
         #expect(try response.json()["rolled_back"] as? Bool == true)
         #expect(fixture.volumeFiles().isEmpty, "\(fixture.volumeFiles())")
         #expect(try !run("virsh", ["-c", uri, "list", "--all", "--name"]).contains(name))
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
+        #expect(!(try run("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
         #expect(FileManager.default.fileExists(atPath: fixture.base))
     }
 
@@ -224,7 +224,7 @@ extension RealLibvirtdTests {
             #expect(found == Set(pointers), "\(storage) \(disks): \(response.text)")
         }
         #expect(try !run("virsh", ["-c", uri, "list", "--all", "--name"]).contains(name))
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
+        #expect(!(try run("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(fixture.instancesPool)))
         #expect(fixture.volumeFiles().isEmpty)
     }
 }
@@ -282,7 +282,7 @@ extension RealLibvirtdTests {
         #expect(try virtualSize(fixture.instancesPath + "/\(name)-root") == 33_554_432)
 
         // Shut off, the same volume grows.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "destroy", name])
+        _ = try run("virsh", ["-c", uri, "destroy", name])
         let offline = try await resize(#"{"capacity_bytes":67108864}"#, root)
         #expect(offline.status == 200, "\(offline.text)")
         #expect(try virtualSize(fixture.instancesPath + "/\(name)-root") == 67_108_864)
@@ -327,7 +327,7 @@ extension RealLibvirtdTests {
         let expected = try files.map(growth).reduce(0, +)
         #expect(stopped == expected)
         #expect(expected > 2_000_000_000)
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", name])
+        _ = try run("virsh", ["-c", uri, "start", name])
         let running = try await overCommitted()
         #expect(running == (try files.map(growth).reduce(0, +)))
 

@@ -84,7 +84,7 @@ extension RealLibvirtdTests {
     @Test func aRunningGuestIsListedWithItsState() async throws {
         let guest = try TestGuest(uri: uri, virtType: RealLibvirtd.virtType)
         defer { guest.remove() }
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", guest.name])
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
 
         let api = try APITestServer(uri: uri)
         let list = try await httpRequest(port: api.port, "/v1/domains?state=active")
@@ -111,9 +111,9 @@ extension RealLibvirtdTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let qcow2 = directory.appendingPathComponent("disk.qcow2").path
         let raw = directory.appendingPathComponent("disk.raw").path
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "1G"])
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "raw", raw, "512M"])
-        _ = try await runWithoutBlocking("dd", ["if=/dev/urandom", "of=\(raw)", "bs=1M", "count=3", "conv=notrunc", "status=none"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "1G"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "raw", raw, "512M"])
+        _ = try run("dd", ["if=/dev/urandom", "of=\(raw)", "bs=1M", "count=3", "conv=notrunc", "status=none"])
         func growth(_ path: String) throws -> Int {
             let info = try JSONSerialization.jsonObject(with: Data(try run("qemu-img", ["info", "--output=json", path]).utf8))
                 as? [String: Any]
@@ -150,12 +150,12 @@ extension RealLibvirtdTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
         // A qcow2 overlay on a base image, a qcow2 holding data, sparse raw files with data.
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", file("base.qcow2"), "1G"])
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", "-b", file("base.qcow2"), "-F", "qcow2",
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", file("base.qcow2"), "1G"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", file("base.qcow2"), "-F", "qcow2",
                                  file("overlay.qcow2"), "2G"])
-        _ = try await runWithoutBlocking("dd", ["if=/dev/urandom", "of=\(file("data.raw"))", "bs=1M", "count=2", "status=none"])
-        _ = try await runWithoutBlocking("qemu-img", ["convert", "-q", "-O", "qcow2", file("data.raw"), file("data.qcow2")])
-        _ = try await runWithoutBlocking("qemu-img", ["resize", "-q", file("data.qcow2"), "3G"])
+        _ = try run("dd", ["if=/dev/urandom", "of=\(file("data.raw"))", "bs=1M", "count=2", "status=none"])
+        _ = try run("qemu-img", ["convert", "-q", "-O", "qcow2", file("data.raw"), file("data.qcow2")])
+        _ = try run("qemu-img", ["resize", "-q", file("data.qcow2"), "3G"])
         for (name, size) in [("sparse.raw", "1G"), ("running.raw", "768M"), ("attached.raw", "256M")] {
             _ = try run("truncate", ["-s", size, file(name)])
             _ = try run("dd", ["if=/dev/urandom", "of=\(file(name))", "bs=1M", "count=3", "seek=10", "conv=notrunc",
@@ -186,20 +186,20 @@ extension RealLibvirtdTests {
         let running = try TestGuest(uri: uri, virtType: RealLibvirtd.virtType,
                                     disks: [(file("data.qcow2"), "qcow2"), (file("running.raw"), "raw")])
         defer { running.remove() }
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", running.name])
+        _ = try run("virsh", ["-c", uri, "start", running.name])
         #expect(try await overCommitted(inactive) == inactiveExpected)
         let runningExpected = try imageGrowth(file("data.qcow2")) + imageGrowth(file("running.raw"))
         #expect(try await overCommitted(running) == runningExpected)
         #expect(runningExpected > 3_000_000_000)
 
         // The disk set of an inactive domain changes: the memo of its disk types must not hide it.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "attach-disk", inactive.name, file("attached.raw"), "vdc", "--config",
+        _ = try run("virsh", ["-c", uri, "attach-disk", inactive.name, file("attached.raw"), "vdc", "--config",
                               "--driver", "qemu", "--subdriver", "raw"])
         #expect(try await overCommitted(inactive) == inactiveExpected + (try imageGrowth(file("attached.raw"))))
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "detach-disk", inactive.name, "vdc", "--config"])
+        _ = try run("virsh", ["-c", uri, "detach-disk", inactive.name, "vdc", "--config"])
         #expect(try await overCommitted(inactive) == inactiveExpected)
         // Stopped, its figures come from libvirt's statistics, and they are the same.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "destroy", running.name])
+        _ = try run("virsh", ["-c", uri, "destroy", running.name])
         #expect(try await overCommitted(running)
                 == (try imageGrowth(file("data.qcow2")) + imageGrowth(file("running.raw"))))
         await api.stop()

@@ -15,7 +15,7 @@ extension RealLibvirtdTests {
              "start":false}
             """#.utf8), timeout: 60)
         #expect(created.status == 201, "\(created.text)")
-        let metadata = try await runWithoutBlocking("virsh", ["-c", uri, "metadata", name, "https://virthost.dev/xmlns/labels/1", "--config"])
+        let metadata = try run("virsh", ["-c", uri, "metadata", name, "https://virthost.dev/xmlns/labels/1", "--config"])
         #expect(metadata.contains(#"<label key="owner">\#(name)</label>"#), "\(metadata)")
         await api.stop()
 

@@ -188,7 +188,7 @@ struct RealLibvirtdMigrationTests {
         // virsh on each side agrees: it runs on B, defined there, and A has forgotten it.
         #expect(state(name, on: b) == "running")
         #expect(state(name, on: a) == nil)
-        #expect(try await runWithoutBlocking("virsh", ["-c", b, "dominfo", name]).contains("Persistent:     yes"))
+        #expect(try run("virsh", ["-c", b, "dominfo", name]).contains("Persistent:     yes"))
         #expect(try await httpRequest(port: serviceA.port, "/v1/domains/\(name)").status == 404)
         #expect(try await httpRequest(port: serviceB.port, "/v1/domains/\(name)").status == 200)
 
@@ -245,7 +245,7 @@ struct RealLibvirtdMigrationTests {
             chmod(path, 0o666)
         }
         // Written before the move; read back from the destination's copy after it.
-        _ = try await runWithoutBlocking("qemu-io", ["-f", "qcow2", "-c", "write -P 0xab 0 1M", local])
+        _ = try run("qemu-io", ["-f", "qcow2", "-c", "write -P 0xab 0 1M", local])
         let disks = """
             <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source file='\(shared)'/>
             <target dev='vda' bus='virtio'/></disk>
@@ -281,9 +281,9 @@ struct RealLibvirtdMigrationTests {
         #expect(done["state"] as? String == "succeeded", "\(done)")
         #expect(state(name, on: b) == "running" && state(name, on: a) == nil)
         // B's own file at the local path holds the data; the shared disk is the same file still.
-        let read = try await runWithoutBlocking("qemu-io", ["-r", "-U", "-f", "qcow2", "-c", "read -P 0xab 0 1M", copy])
+        let read = try run("qemu-io", ["-r", "-U", "-f", "qcow2", "-c", "read -P 0xab 0 1M", copy])
         #expect(read.contains("read 1048576/1048576") && !read.contains("Pattern verification failed"), "\(read)")
-        let xml = try await runWithoutBlocking("virsh", ["-c", b, "dumpxml", name])
+        let xml = try run("virsh", ["-c", b, "dumpxml", name])
         #expect(xml.contains(shared) && xml.contains(local))
     }
 
@@ -297,7 +297,7 @@ struct RealLibvirtdMigrationTests {
         _ = try defineGuest(name, cpu: "", start: false, on: b)
         let (serviceA, serviceB) = try servers()
         defer { Task { await serviceA.stop(); await serviceB.stop() } }
-        let before = (try allDomains(a), try allDomains(b), try await runWithoutBlocking("virsh", ["-c", a, "dumpxml", name]))
+        let before = (try allDomains(a), try allDomains(b), try run("virsh", ["-c", a, "dumpxml", name]))
 
         let plan = try await check(serviceA.port, name, destination: b)
         #expect(plan["possible"] as? Bool == false)
@@ -309,12 +309,12 @@ struct RealLibvirtdMigrationTests {
                 && interface?["present_on_destination"] as? Bool == false, "\(String(describing: interface))")
 
         // The bridge B has is found there; the guest of that name goes, the conflict with it.
-        _ = try await runWithoutBlocking("virsh", ["-c", b, "undefine", name])
+        _ = try run("virsh", ["-c", b, "undefine", name])
         let refused = try await migrate(serviceA.port, name, #"{"destination":"\#(b)"}"#)
         #expect(refused.status == 409, "\(refused.json)")
         let problems = ((refused.json["problems"] as? [[String: Any]]) ?? []).compactMap { $0["code"] as? String }
         #expect(Set(problems) == ["not-running", "cpu-incompatible", "interface-missing"], "\(refused.json)")
-        let after = (try allDomains(a), try await runWithoutBlocking("virsh", ["-c", a, "dumpxml", name]))
+        let after = (try allDomains(a), try run("virsh", ["-c", a, "dumpxml", name]))
         #expect(after.0 == before.0 && after.1 == before.2)
         _ = serviceB
     }
@@ -355,8 +355,8 @@ struct RealLibvirtdMigrationTests {
                                           body: Array(#"{"bandwidth_mib_s":2,"max_downtime_ms":400}"#.utf8), timeout: 30)
         let tunedID = try tuned.json()["id"] as? String
         #expect(tuned.status == 200 && tunedID == id, "\(tuned.text)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", a, "migrate-getspeed", name]).trimmingCharacters(in: .whitespacesAndNewlines) == "2")
-        #expect(try await runWithoutBlocking("virsh", ["-c", a, "migrate-getmaxdowntime", name]).trimmingCharacters(in: .whitespacesAndNewlines) == "400")
+        #expect(try run("virsh", ["-c", a, "migrate-getspeed", name]).trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(try run("virsh", ["-c", a, "migrate-getmaxdowntime", name]).trimmingCharacters(in: .whitespacesAndNewlines) == "400")
 
         let cancel = try await httpRequest(port: port, "POST", "/v1/operations/\(id)/cancel", timeout: 30)
         #expect(cancel.status == 202, "\(cancel.text)")

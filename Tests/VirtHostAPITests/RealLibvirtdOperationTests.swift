@@ -32,7 +32,7 @@ extension RealLibvirtdTests {
         let base = try await httpRequest(port: api.port, "POST", fixture.volumes, body: Array(
             #"{"name":"base.qcow2","capacity_bytes":\#(Self.cloneMiB << 20),"format":"qcow2"}"#.utf8), timeout: 30)
         try #require(base.status == 201, "\(base.text)")
-        _ = try await runWithoutBlocking("qemu-io", ["-f", "qcow2", "-c", "write -P 0x5a 0 \(Self.cloneMiB)M", fixture.path + "/base.qcow2"])
+        _ = try run("qemu-io", ["-f", "qcow2", "-c", "write -P 0x5a 0 \(Self.cloneMiB)M", fixture.path + "/base.qcow2"])
         return fixture
     }
 
@@ -41,8 +41,8 @@ extension RealLibvirtdTests {
         for name in ["overlay.qcow2", "copy.qcow2", "base.qcow2"] {
             _ = try? run("virsh", ["-c", uri, "vol-delete", name, "--pool", fixture.pool])
         }
-        _ = try? await runWithoutBlocking("virsh", ["-c", uri, "pool-destroy", fixture.pool])
-        _ = try? await runWithoutBlocking("virsh", ["-c", uri, "pool-undefine", fixture.pool])
+        _ = try? run("virsh", ["-c", uri, "pool-destroy", fixture.pool])
+        _ = try? run("virsh", ["-c", uri, "pool-undefine", fixture.pool])
         try? FileManager.default.removeItem(atPath: fixture.root)
     }
 
@@ -202,7 +202,7 @@ extension RealLibvirtdTests {
             <domain type='\(RealLibvirtd.virtType)'><name>\(guest)</name><memory unit='MiB'>64</memory>
             <os><type>hvm</type><boot dev='network'/></os><devices/></domain>
             """.write(toFile: xmlFile, atomically: true, encoding: .utf8)
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "create", xmlFile])
+        _ = try run("virsh", ["-c", uri, "create", xmlFile])
         let reader = try ChildProcess("sh", ["-c", "exec sleep 120 < '\(fifo)'"])
         let save = try ChildProcess("virsh", ["-c", uri, "save", guest, fifo])
         defer {

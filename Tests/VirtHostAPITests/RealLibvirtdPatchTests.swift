@@ -21,7 +21,7 @@ extension RealLibvirtdTests {
         #expect(patched.status == 200, "\(patched.text)")
         #expect(try patched.json()["labels"] as? [String: String] == ["owner": "team-a", "ticket": "42"])
 
-        let dominfo = try await runWithoutBlocking("virsh", ["-c", uri, "dominfo", name])
+        let dominfo = try run("virsh", ["-c", uri, "dominfo", name])
         #expect(dominfo.contains { _ in true } && dominfo.split(separator: "\n").contains {
             $0.hasPrefix("Autostart:") && $0.hasSuffix("enable")
         }, "\(dominfo)")
@@ -46,14 +46,14 @@ extension RealLibvirtdTests {
                                                headers: [("Content-Type", "application/merge-patch+json")],
                                                body: Array(#"{"labels":{"ticket":null}}"#.utf8))
         #expect(configOnly.status == 200, "\(configOnly.text)")
-        let config = try await runWithoutBlocking("virsh", ["-c", uri, "metadata", name, "https://virthost.dev/xmlns/labels/1", "--config"])
+        let config = try run("virsh", ["-c", uri, "metadata", name, "https://virthost.dev/xmlns/labels/1", "--config"])
         #expect(!config.contains("ticket"))
-        let live = try await runWithoutBlocking("virsh", ["-c", uri, "metadata", name, "https://virthost.dev/xmlns/labels/1", "--live"])
+        let live = try run("virsh", ["-c", uri, "metadata", name, "https://virthost.dev/xmlns/labels/1", "--live"])
         #expect(live.contains("ticket"))
 
         let off = try await DomainPatchEndpointTests.patch(again, name, #"{"autostart":false}"#)
         #expect(off.status == 200, "\(off.text)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "dominfo", name]).split(separator: "\n").contains {
+        #expect(try run("virsh", ["-c", uri, "dominfo", name]).split(separator: "\n").contains {
             $0.hasPrefix("Autostart:") && $0.hasSuffix("disable")
         })
         #expect(try await httpRequest(port: again.port, "DELETE", "/v1/domains/\(name)?force=true", timeout: 60).status == 204)

@@ -82,7 +82,7 @@ extension RealLibvirtdTests {
         #expect(try definedMemoryKiB(name) == 98304)
 
         // Stopped, the definition is what dominfo shows; live=true is a 409.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "destroy", name])
+        _ = try run("virsh", ["-c", uri, "destroy", name])
         let stopped = try await DomainPatchEndpointTests.patch(api, name, #"{"memory_mb":32,"vcpus":2}"#)
         #expect(stopped.status == 200, "\(stopped.text)")
         #expect(try dominfo(name, "Used memory") == "32768 KiB")
@@ -94,7 +94,7 @@ extension RealLibvirtdTests {
         #expect(try dominfo(name, "CPU(s)") == "2")
 
         // Started again, the guest has what its definition says.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", name])
+        _ = try run("virsh", ["-c", uri, "start", name])
         #expect(try vcpuCount(name)["current live"] == 2)
         #expect(try await httpRequest(port: api.port, "DELETE", "/v1/domains/\(name)?force=true", timeout: 60).status == 204)
         await api.stop()

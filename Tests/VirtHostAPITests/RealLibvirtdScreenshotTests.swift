@@ -35,7 +35,7 @@ extension RealLibvirtdTests {
 
         // virsh's own screenshot of the same display (PNG from this QEMU, PPM from older
         // ones): the same size.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "screenshot", name, ppm])
+        _ = try run("virsh", ["-c", uri, "screenshot", name, ppm])
         let theirs = try Data(contentsOf: URL(fileURLWithPath: ppm))
         if theirs.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
             let decoded = try ScreenshotEndpointTests.decode(Array(theirs))

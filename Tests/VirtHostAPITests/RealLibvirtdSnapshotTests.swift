@@ -108,7 +108,7 @@ extension RealLibvirtdTests {
         #expect(deleted.status == 204, "\(deleted.text)")
         let left = try await httpRequest(port: api.port, snapshots).json()["snapshots"] as? [Any]
         #expect(left?.isEmpty == true)
-        #expect(!(try await runWithoutBlocking("qemu-img", ["snapshot", "-l", guest.disk])).contains("second"))
+        #expect(!(try run("qemu-img", ["snapshot", "-l", guest.disk])).contains("second"))
     }
 
     @Test func aRawDiskIsAFieldErrorNamingItAndNothingIsMade() async throws {
@@ -121,13 +121,13 @@ extension RealLibvirtdTests {
         #expect(refused.status == 422 && refused.text.contains("invalid-snapshot-request"), "\(refused.text)")
         let errors = try refused.json()["errors"] as? [[String: Any]] ?? []
         #expect(errors.map { $0["disk"] as? String } == ["vdb"], "\(refused.text)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"]).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        #expect(try run("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"]).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
     }
 
     @Test func aSnapshotWithMemoryIsAnOperationSeenOnTheEventStream() async throws {
         let guest = try defineSnapshotGuest()
         defer { removeSnapshotGuest(guest) }
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", guest.name])
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
         let api = try APITestServer(uri: uri)
         defer { Task { await api.stop() } }
         let port = api.port
@@ -176,7 +176,7 @@ extension RealLibvirtdTests {
         let revertDone = try await finishedOperation(port, revertID)
         #expect(revertDone["state"] as? String == "succeeded", "\(revertDone)")
         #expect(((revertDone["result"] as? [String: Any])?["snapshot"] as? [String: Any])?["name"] as? String == "live")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "domstate", guest.name]).contains("paused"))
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name]).contains("paused"))
         let replayed = try await revert()
         #expect(try replayed.json()["id"] as? String == revertID, "\(replayed.text)")
         #expect(replayed.headers["idempotent-replayed"] == "true")
@@ -190,7 +190,7 @@ extension RealLibvirtdTests {
     @Test func aCancelledSnapshotWithMemoryEndsCancelledAndLeavesNoSnapshot() async throws {
         let guest = try defineSnapshotGuest(filledMiB: 192)
         defer { removeSnapshotGuest(guest) }
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", guest.name])
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
         let api = try APITestServer(uri: uri)
         defer { Task { await api.stop() } }
         let port = api.port
@@ -208,16 +208,16 @@ extension RealLibvirtdTests {
 
         // Nothing of it stays: not in libvirt, not in the qcow2 file, and the guest still runs.
         #expect(try await httpRequest(port: port, "\(snapshots)/halted").status == 404)
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"])).contains("halted"))
-        let inFile = try await runWithoutBlocking("qemu-img", ["snapshot", "-U", "-l", guest.disk])
+        #expect(!(try run("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"])).contains("halted"))
+        let inFile = try run("qemu-img", ["snapshot", "-U", "-l", guest.disk])
         #expect(!inFile.contains("halted"), "\(inFile)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "domstate", guest.name]).contains("running"))
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name]).contains("running"))
 
         // The same guest still takes the snapshot when nobody cancels it.
         let kept = try await httpRequest(port: port, "POST", snapshots, body: Array(#"{"name":"kept"}"#.utf8), timeout: 30)
         let keptDone = try await finishedOperation(port, try #require(try kept.json()["id"] as? String))
         #expect(keptDone["state"] as? String == "succeeded", "\(keptDone)")
-        #expect(try await runWithoutBlocking("qemu-img", ["snapshot", "-U", "-l", guest.disk]).contains("kept"))
+        #expect(try run("qemu-img", ["snapshot", "-U", "-l", guest.disk]).contains("kept"))
     }
 
     @Test func aManagedSaveIsAnOperationAndTheNextStartRestoresTheGuest() async throws {
@@ -230,7 +230,7 @@ extension RealLibvirtdTests {
         // A guest that does not run has no RAM to save.
         let stopped = try await httpRequest(port: port, "POST", save)
         #expect(stopped.status == 409 && stopped.text.contains("invalid-state"), "\(stopped.text)")
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", guest.name])
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
 
         let accepted = try await httpRequest(port: port, "POST", save, timeout: 30)
         #expect(accepted.status == 202, "\(accepted.text)")
@@ -238,18 +238,18 @@ extension RealLibvirtdTests {
         #expect(try accepted.json()["kind"] as? String == "managed-save")
         let finished = try await finishedOperation(port, id)
         #expect(finished["state"] as? String == "succeeded", "\(finished)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "domstate", guest.name]).contains("shut off"))
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "dominfo", guest.name]).contains("Managed save:   yes"))
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name]).contains("shut off"))
+        #expect(try run("virsh", ["-c", uri, "dominfo", guest.name]).contains("Managed save:   yes"))
 
         let started = try await httpRequest(port: port, "POST", "/v1/domains/\(guest.name)/start", timeout: 60)
         #expect(started.status == 200, "\(started.text)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "domstate", guest.name, "--reason"]).contains("running (restored)"))
+        #expect(try run("virsh", ["-c", uri, "domstate", guest.name, "--reason"]).contains("running (restored)"))
 
         // Saved again, then the image removed: the next start boots afresh.
         let again = try await httpRequest(port: port, "POST", save, timeout: 30)
         _ = try await finishedOperation(port, try #require(try again.json()["id"] as? String))
         #expect(try await httpRequest(port: port, "DELETE", save).status == 204)
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "dominfo", guest.name]).contains("Managed save:   no"))
+        #expect(try run("virsh", ["-c", uri, "dominfo", guest.name]).contains("Managed save:   no"))
         let none = try await httpRequest(port: port, "DELETE", save)
         #expect(none.status == 409, "\(none.text)")
     }
@@ -266,20 +266,20 @@ extension RealLibvirtdTests {
         #expect(made.status == 201, "\(made.text)")
         #expect(try made.json()["disk_only"] as? Bool == true)
         let overlay = guest.root + "/disk.ext.qcow2"
-        let info = try await runWithoutBlocking("qemu-img", ["info", "--output=json", overlay])
+        let info = try run("qemu-img", ["info", "--output=json", overlay])
         let image = try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any]
         #expect(image?["backing-filename"] as? String == guest.disk, "\(info)")
-        #expect(try await runWithoutBlocking("virsh", ["-c", uri, "domblklist", guest.name]).contains(overlay))
+        #expect(try run("virsh", ["-c", uri, "domblklist", guest.name]).contains(overlay))
         let read = try qemuIO(overlay, "read -P 0x33 0 1M", readOnly: true)
         #expect(!read.contains("Pattern verification failed"), "\(read)")
 
         // quiesce needs a guest agent; this guest has none: 409, and no snapshot is made.
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "start", guest.name])
+        _ = try run("virsh", ["-c", uri, "start", guest.name])
         let quiesced = try await httpRequest(port: api.port, "POST", snapshots,
                                              body: Array(#"{"name":"q","disk_only":true,"quiesce":true}"#.utf8), timeout: 30)
         #expect(quiesced.status == 409 && quiesced.text.contains("invalid-state"), "\(quiesced.text)")
         #expect(!FileManager.default.fileExists(atPath: guest.root + "/disk.ext.q.qcow2"))
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"])).contains("q\n"))
+        #expect(!(try run("virsh", ["-c", uri, "snapshot-list", guest.name, "--name"])).contains("q\n"))
         let both = try await httpRequest(port: api.port, "POST", snapshots,
                                          body: Array(#"{"name":"b","disk_only":true,"memory":true}"#.utf8))
         #expect(both.status == 422 && both.text.contains("/memory"), "\(both.text)")
@@ -288,7 +288,7 @@ extension RealLibvirtdTests {
         // with the data written before, and no overlay is left orphaned.
         let deleted = try await httpRequest(port: api.port, "DELETE", "\(snapshots)/ext", timeout: 60)
         #expect(deleted.status == 204, "\(deleted.text)")
-        let disks = try await runWithoutBlocking("virsh", ["-c", uri, "domblklist", guest.name])
+        let disks = try run("virsh", ["-c", uri, "domblklist", guest.name])
         #expect(disks.contains(guest.disk + "\n") || disks.hasSuffix(guest.disk))
         #expect(!FileManager.default.fileExists(atPath: overlay))
     }

@@ -11,7 +11,7 @@ extension RealLibvirtdTests {
         defer { removeGuest(name) }
         let images = "/var/lib/libvirt/images"
         let data = "\(images)/\(name)-data.qcow2"
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", data, "16M"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", data, "16M"])
         defer { try? FileManager.default.removeItem(atPath: data) }
 
         let api = try APITestServer(uri: uri, instancesPath: images)

@@ -17,7 +17,7 @@ extension RealLibvirtdTests {
             _ = try? run("virsh", ["-c", uri, "pool-destroy", pool])
             try? FileManager.default.removeItem(atPath: root)
         }
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "pool-create-as", pool, "dir", "--target", root + "/pool"])
+        _ = try run("virsh", ["-c", uri, "pool-create-as", pool, "dir", "--target", root + "/pool"])
         let api = try APITestServer(uri: uri, allowedDiskRoots: [root])
         defer { Task { await api.stop() } }
         try await body(pool, root, api)
@@ -103,18 +103,18 @@ extension RealLibvirtdTests {
 
             // A qcow2 image made by qemu-img, with data written by qemu-io.
             let qcow2 = root + "/image.qcow2"
-            _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "48M"])
-            _ = try await runWithoutBlocking("qemu-io", ["-f", "qcow2", "-c", "write -P 0xab 1M 3M", "-c", "write -P 0x5c 40M 64k", qcow2])
+            _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "48M"])
+            _ = try run("qemu-io", ["-f", "qcow2", "-c", "write -P 0xab 1M 3M", "-c", "write -P 0x5c 40M 64k", qcow2])
             put = try await curl(["-T", qcow2], port: api.port, "\(content)/image.qcow2/content?format=qcow2", output: response)
             #expect(put.status == 201)
             volume = try json(response)
             #expect(volume["format"] as? String == "qcow2", "\(volume)")
             #expect(volume["capacity_bytes"] as? Int == 48 << 20, "libvirt reports the virtual size")
-            _ = try await runWithoutBlocking("qemu-img", ["compare", "-f", "qcow2", "-F", "qcow2", qcow2, root + "/pool/image.qcow2"])
+            _ = try run("qemu-img", ["compare", "-f", "qcow2", "-F", "qcow2", qcow2, root + "/pool/image.qcow2"])
             get = try await curl([], port: api.port, "\(content)/image.qcow2/content", output: back)
             #expect(get.status == 200)
             #expect(await same(qcow2, back), "the downloaded qcow2 image differs from the uploaded one")
-            let check = try await runWithoutBlocking("qemu-io", ["-f", "qcow2", "-c", "read -P 0xab 1M 3M", back])
+            let check = try run("qemu-io", ["-f", "qcow2", "-c", "read -P 0xab 1M 3M", back])
             #expect(!check.contains("Pattern verification failed"), "\(check)")
 
             // Ranges: a middle, an open end, a suffix; 416 beyond the end.
@@ -156,13 +156,13 @@ extension RealLibvirtdTests {
                 <source file='\(root)/pool/image.qcow2'/><target dev='vda' bus='virtio'/></disk></devices></domain>
                 """
             try xml.write(toFile: root + "/guest.xml", atomically: true, encoding: .utf8)
-            _ = try await runWithoutBlocking("virsh", ["-c", uri, "define", root + "/guest.xml"])
+            _ = try run("virsh", ["-c", uri, "define", root + "/guest.xml"])
             put = try await curl(["-T", raw], port: api.port, "\(content)/image.qcow2/content?overwrite=true", output: response)
             #expect(put.status == 409)
             #expect(try json(response)["domains"] as? [String] == [guest])
             #expect(await same(qcow2, root + "/pool/image.qcow2"))
 
-            let names = try await runWithoutBlocking("ls", ["-A", root + "/pool"]).split(separator: "\n").map(String.init).sorted()
+            let names = try run("ls", ["-A", root + "/pool"]).split(separator: "\n").map(String.init).sorted()
             #expect(names == ["chunked.raw", "disk.raw", "image.qcow2"], "no staging or refused volume stays")
         }
     }

@@ -30,7 +30,7 @@ extension RealLibvirtdTests {
         #expect(created.status == 201, "\(created.text)")
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue)
-        let info = try await runWithoutBlocking("virsh", ["-c", uri, "pool-info", poolName])
+        let info = try run("virsh", ["-c", uri, "pool-info", poolName])
         #expect(info.contains("running") && info.contains("Autostart:      yes"), "\(info)")
 
         let volumes = "\(pools)/\(poolName)/volumes"
@@ -48,7 +48,7 @@ extension RealLibvirtdTests {
         #expect(backing?["format"] as? String == "qcow2")
 
         // qemu-img sees the overlay on its base.
-        let image = try await runWithoutBlocking("qemu-img", ["info", "--output=json", path + "/overlay.qcow2"])
+        let image = try run("qemu-img", ["info", "--output=json", path + "/overlay.qcow2"])
         let imageInfo = try JSONSerialization.jsonObject(with: Data(image.utf8)) as? [String: Any]
         #expect(imageInfo?["backing-filename"] as? String == path + "/base.qcow2", "\(image)")
         #expect(imageInfo?["format"] as? String == "qcow2")
@@ -68,7 +68,7 @@ extension RealLibvirtdTests {
             """
         let xmlFile = root + "/guest.xml"
         try xml.write(toFile: xmlFile, atomically: true, encoding: .utf8)
-        _ = try await runWithoutBlocking("virsh", ["-c", uri, "define", xmlFile])
+        _ = try run("virsh", ["-c", uri, "define", xmlFile])
 
         let shown = try await httpRequest(port: api.port, "\(volumes)/overlay.qcow2")
         #expect(try shown.json()["used_by"] as? [String] == [guest], "\(shown.text)")
@@ -93,7 +93,7 @@ extension RealLibvirtdTests {
         }
         let removed = try await httpRequest(port: api.port, "DELETE", "\(pools)/\(poolName)", timeout: 30)
         #expect(removed.status == 204, "\(removed.text)")
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(poolName)))
+        #expect(!(try run("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(poolName)))
         // The pool's directory is the caller's: undefining the pool leaves it.
         #expect(FileManager.default.fileExists(atPath: path))
     }
@@ -112,7 +112,7 @@ extension RealLibvirtdTests {
         let failed = try await httpRequest(port: api.port, "POST", "/v1/storage/pools", body: Array(
             #"{"name":"\#(poolName)","type":"dir","path":"\#(root)/file"}"#.utf8), timeout: 30)
         #expect(failed.status >= 400, "\(failed.text)")
-        #expect(!(try await runWithoutBlocking("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(poolName)))
+        #expect(!(try run("virsh", ["-c", uri, "pool-list", "--all", "--name"]).contains(poolName)))
         #expect(FileManager.default.fileExists(atPath: root + "/file"))
     }
 }

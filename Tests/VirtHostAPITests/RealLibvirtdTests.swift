@@ -52,7 +52,7 @@ enum RealLibvirtd {
 
         let clients = try clientIDs(ofProcess: service.pid)
         try #require(!clients.isEmpty, "libvirtd lists no client of pid \(service.pid)")
-        for client in clients { _ = try await runWithoutBlocking("virt-admin", ["client-disconnect", "libvirtd", client]) }
+        for client in clients { _ = try run("virt-admin", ["client-disconnect", "libvirtd", client]) }
 
         #expect(try await onOwnThread { service.waitForLog("libvirt connection lost") })
         let ready = try await httpRequest(port: service.port, "/readyz")

@@ -79,7 +79,7 @@ import TestSupport
     }
 
     @Test func servesHTTPSAndMutualTLSFromTheFilesItIsGiven() async throws {
-        let certificates = try await onOwnThread { try TestCertificates() }
+        let certificates = try TestCertificates()
         defer { certificates.remove() }
         let service = try await onOwnThread {
             try ServiceProcess(arguments: ["--listen", "0.0.0.0:0", "--tls-cert", certificates.path("server.pem"),

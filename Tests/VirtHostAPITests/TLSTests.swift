@@ -28,7 +28,7 @@ import VirtHostAPI
     }
 
     @Test func servesHTTPSAndNothingInPlain() async throws {
-        let certificates = try await onOwnThread { try TestCertificates() }
+        let certificates = try TestCertificates()
         defer { certificates.remove() }
         let server = try Self.server(certificates, clientCA: false)
         defer { Task { await server.stop() } }
@@ -49,7 +49,7 @@ import VirtHostAPI
     }
 
     @Test func mutualTLSAdmitsOnlyClientsTheCAVouchesFor() async throws {
-        let certificates = try await onOwnThread { try TestCertificates() }
+        let certificates = try TestCertificates()
         defer { certificates.remove() }
         let server = try Self.server(certificates, clientCA: true)
         defer { Task { await server.stop() } }
@@ -76,7 +76,7 @@ import VirtHostAPI
     }
 
     @Test func mutualTLSAndTokensBothApply() async throws {
-        let certificates = try await onOwnThread { try TestCertificates() }
+        let certificates = try TestCertificates()
         defer { certificates.remove() }
         let server = try Self.server(certificates, clientCA: true, tokens: try AccessTests.tokens())
         defer { Task { await server.stop() } }

@@ -29,7 +29,7 @@ import TestSupport
         #expect(byName["crashed1"]?.state == "crashed" && byName["crashed1"]?.powerState == .crashed)
 
         // The same as virsh says.
-        let virsh = try await runWithoutBlocking("virsh", ["-c", Fixtures.domainsInEveryStateURI, "list", "--all", "--name"])
+        let virsh = try run("virsh", ["-c", Fixtures.domainsInEveryStateURI, "list", "--all", "--name"])
         #expect(Set(virsh.split(separator: "\n").map(String.init)) == Set(domains.map(\.name)))
     }
 

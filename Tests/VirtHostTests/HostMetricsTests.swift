@@ -113,19 +113,19 @@ import TestSupport
     /// A running domain's disk figures, read from the file as Nova reads them: `stat`'s
     /// blocks, a raw file's size, a qcow2's virtual size from its header (here against
     /// `qemu-img info`). Anything it cannot vouch for is nil, for libvirt to answer.
-    @Test func diskImageFiguresAreTheFilesOwn() async throws {
+    @Test func diskImageFiguresAreTheFilesOwn() throws {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("virthost-image-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let qcow2 = directory.appendingPathComponent("disk.qcow2").path
         let raw = directory.appendingPathComponent("disk.raw").path
-        _ = try await runWithoutBlocking("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "5G"])
-        _ = try await runWithoutBlocking("truncate", ["-s", "1G", raw])
-        _ = try await runWithoutBlocking("dd", ["if=/dev/zero", "of=\(raw)", "bs=1M", "count=1", "seek=4", "conv=notrunc", "status=none"])
+        _ = try run("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "5G"])
+        _ = try run("truncate", ["-s", "1G", raw])
+        _ = try run("dd", ["if=/dev/zero", "of=\(raw)", "bs=1M", "count=1", "seek=4", "conv=notrunc", "status=none"])
         func blocks(_ path: String) throws -> UInt64 {
             try #require(UInt64(try run("stat", ["-c", "%b", path]).trimmingCharacters(in: .whitespacesAndNewlines))) * 512
         }
-        let info = try JSONSerialization.jsonObject(with: Data(try await runWithoutBlocking("qemu-img", ["info", "--output=json", qcow2]).utf8))
+        let info = try JSONSerialization.jsonObject(with: Data(try run("qemu-img", ["info", "--output=json", qcow2]).utf8))
             as? [String: Any]
         let qcow2Info = try #require(DiskImage.blockInfo(path: qcow2, format: "qcow2"))
         #expect(qcow2Info.capacity == 5 << 30)
@@ -141,7 +141,7 @@ import TestSupport
         #expect(DiskImage.blockInfo(path: directory.appendingPathComponent("none").path, format: "raw") == nil)
         // A FIFO where an image was: refused at once, never waited on.
         let fifo = directory.appendingPathComponent("fifo").path
-        _ = try await runWithoutBlocking("mkfifo", [fifo])
+        _ = try run("mkfifo", [fifo])
         #expect(DiskImage.blockInfo(path: fifo, format: "qcow2") == nil)
     }
 

@@ -10,7 +10,7 @@ import TestSupport
 
     func ppm(_ header: String, _ pixels: [UInt8]) -> [UInt8] { Array(header.utf8) + pixels }
 
-    @Test func aPixmapBecomesAPNGOfItsSizeAndColours() async throws {
+    @Test func aPixmapBecomesAPNGOfItsSizeAndColours() throws {
         // 4 × 3, every pixel its own colour; a comment in the header as netpbm allows.
         var pixels: [UInt8] = []
         for index in 0..<12 {
@@ -24,7 +24,7 @@ import TestSupport
         let path = NSTemporaryDirectory() + "png-\(UUID().uuidString).png"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(png).write(to: URL(fileURLWithPath: path))
-        #expect(try await runWithoutBlocking("python3", [Self.checker, path]).contains(#""width": 4, "height": 3, "colours": 12"#))
+        #expect(try run("python3", [Self.checker, path]).contains(#""width": 4, "height": 3, "colours": 12"#))
     }
 
     @Test(arguments: ["P5\n4 3\n255\n", "P6\n4 3\n65535\n", "P6\n4\n", "P6\n0 3\n255\n", "P6\n99999 3\n255\n", "P6\n4 3\n255\n"])
