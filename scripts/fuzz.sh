@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes request JSON → guest spec → validation → XML with libFuzzer for a bounded time.
 #   scripts/fuzz.sh [SECONDS]      default 60
+#   scripts/fuzz.sh --build-only   the build alone (scripts/test.sh starts it early)
 # The target (Fuzz/GuestSpecFuzzer) checks every input with the oracle in Fuzz/GuestSpecOracle:
 # no crash, and every XML rendered parses and holds exactly the elements the spec asked for.
 # It starts from the committed seeds (Fuzz/seeds) and the golden specs; the corpus it grows
@@ -15,6 +16,7 @@ scratch=${FUZZ_SCRATCH_PATH:-.build-fuzz}
 build=(swift build -c release --sanitize=fuzzer -Xswiftc -DFUZZING --scratch-path "$scratch")
 
 "${build[@]}" --product GuestSpecFuzzer
+[[ $duration == --build-only ]] && exit 0
 fuzzer=$("${build[@]}" --show-bin-path)/GuestSpecFuzzer
 
 corpus=$scratch/corpus

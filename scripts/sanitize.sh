@@ -6,6 +6,8 @@
 # exit from LeakSanitizer when the test stops it).
 #   scripts/sanitize.sh [thread] [address]     default: both
 #   SANITIZE_FILTER='HTTPServerTests|…'        a subset (a `swift test --filter` pattern)
+#   scripts/sanitize.sh --build-only [thread] [address]
+#                                              the builds alone (scripts/test.sh starts them early)
 # scripts/test.sh calls it after its own run, with libvirtd started and the Python tools'
 # paths exported; run alone, it starts libvirtd itself and wants .build/pyvenv from one run of
 # scripts/test.sh. A report fails the run: the sanitizers halt on the first error, and a
@@ -13,9 +15,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+build_only=false
+if [[ ${1:-} == --build-only ]]; then build_only=true; shift; fi
 filter=${SANITIZE_FILTER:-.}
 sanitizers=("$@")
 ((${#sanitizers[@]})) || sanitizers=(thread address)
+
+scratch_path() {
+    case $1 in
+        thread) echo .build-tsan ;;
+        address) echo .build-asan ;;
+        *) echo "unknown sanitizer: $1 (thread or address)" >&2; return 2 ;;
+    esac
+}
+if $build_only; then
+    for sanitizer in "${sanitizers[@]}"; do
+        scratch=$(scratch_path "$sanitizer")
+        swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
+    done
+    exit 0
+fi
 
 if [[ -z ${VIRTHOST_TEST_QEMU_URI:-} ]]; then
     VIRTHOST_TEST_VIRT_TYPE=$(scripts/start-libvirtd.sh)
@@ -45,11 +64,7 @@ export ASAN_OPTIONS="halt_on_error=1 detect_leaks=1 detect_stack_use_after_retur
 export LSAN_OPTIONS="suppressions=$PWD/scripts/sanitizers/lsan.supp print_suppressions=0"
 
 for sanitizer in "${sanitizers[@]}"; do
-    case $sanitizer in
-        thread) scratch=.build-tsan ;;
-        address) scratch=.build-asan ;;
-        *) echo "unknown sanitizer: $sanitizer (thread or address)" >&2; exit 2 ;;
-    esac
+    scratch=$(scratch_path "$sanitizer")
     flags=(--sanitize="$sanitizer" --scratch-path "$scratch")
     start=$SECONDS
     swift build --build-tests "${flags[@]}"

@@ -44,8 +44,18 @@ VIRTHOST_TEST_TINY_GUEST_DIR=$(scripts/tiny-guest.sh)
 export VIRTHOST_TEST_TINY_GUEST_DIR
 
 swift build --build-tests
+echo "debug build done after $SECONDS s"
+
+# The fuzzer's and the sanitizers' builds start now, in the background at the lowest CPU
+# priority: the suites below spend much of their time waiting on guests, libvirtd and child
+# processes, and the builds take the cores they leave idle. Each later step's own `swift build`
+# then finds its build done, or waits on SwiftPM's lock for the one under way; a build that
+# failed here fails there again, in the foreground, with its errors. Its output: .build/prebuild.log
+setsid nice -n 19 bash -c 'scripts/fuzz.sh --build-only && scripts/sanitize.sh --build-only' \
+    > .build/prebuild.log 2>&1 &
+prebuild=$!
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'kill -- -"$prebuild" 2>/dev/null || true; rm -f "$log"' EXIT
 status=0
 swift test --skip-build 2>&1 | tee "$log" || status=$?
 if ((status != 0)); then
@@ -58,6 +68,7 @@ if grep -E "^➜ (Test|Suite) .* skipped|with [1-9][0-9]* tests? skipped" "$log"
     exit 1
 fi
 grep -E "^✔ Test run with [0-9]+ tests" "$log" | tail -1
+echo "swift test done after $SECONDS s"
 
 # The OpenAPI contract against the running service.
 scripts/contract-test.sh "$venv/bin/schemathesis"
@@ -68,8 +79,10 @@ scripts/generated-client-test.sh "$venv/bin/python"
 
 # Fuzzing (request JSON → guest spec → validation → XML) for a bounded time, then every suite
 # again under ThreadSanitizer and AddressSanitizer (README: "Fuzzing and sanitizers").
+echo "contract, property and generated-client tests done after $SECONDS s"
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 scripts/sanitize.sh
+echo "sanitizer passes done after $SECONDS s"
 
 # The container and deployment files, checked offline.
 "$venv/bin/hadolint" Dockerfile

@@ -268,15 +268,16 @@ public final class EventSubscription: Sendable {
         }
     }
 
-    /// Ends the subscription: a waiting reader gets nil, and the hub forgets it.
+    /// Ends the subscription: the hub forgets it, then a waiting reader gets nil. In that
+    /// order, so a reader that has seen the end never finds itself still counted.
     public func finish() {
         let waiter = state.withLock { state -> CheckedContinuation<Item?, Never>? in
             state.finished = true
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume(returning: nil)
         hub?.remove(self)
+        waiter?.resume(returning: nil)
     }
 
     public var isFinished: Bool { state.withLock { $0.finished } }
