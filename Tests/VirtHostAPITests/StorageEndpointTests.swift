@@ -106,6 +106,7 @@ import TestSupport
         let pointers = (document["errors"] as? [[String: Any]])?.compactMap { $0["pointer"] as? String } ?? []
         #expect(pointers.contains(pointer), "\(pointers)")
         let volumes = try await httpRequest(port: api.port, "/v1/storage/pools/default-pool/volumes")
+        #expect(volumes.status == 200, "\(volumes.text)")
         #expect((try volumes.json()["volumes"] as? [[String: Any]])?.contains { $0["name"] as? String == name } == false)
     }
 

@@ -20,7 +20,11 @@ extension Host {
 
     func storagePools() throws(HostError) -> [StoragePoolDetails] {
         try withConnection { connection in
-            try connection.listAllStoragePools().map(Self.details(of:)).sorted { $0.name < $1.name }
+            // A pool undefined between the listing and its reading (by another client) is left out.
+            try connection.listAllStoragePools().compactMap { pool -> StoragePoolDetails? in
+                do { return try Self.details(of: pool) }
+                catch let error as LibvirtError where error.isNoStoragePool { return nil }
+            }.sorted { $0.name < $1.name }
         }
     }
 
@@ -72,8 +76,11 @@ extension Host {
             guard let pool = try connection.lookupStoragePool(name: name) else { return .refused(.poolNotFound(name)) }
             guard try pool.isActive() else { return .refused(.poolInactive(name)) }
             let users = try Self.diskUsers(connection)
-            return .done(try pool.listAllVolumes().map { try Self.details(of: $0, pool: name, users: users) }
-                .sorted { $0.name < $1.name })
+            // A volume deleted between the listing and its reading (by another client) is left out.
+            return .done(try pool.listAllVolumes().compactMap { volume -> StorageVolumeDetails? in
+                do { return try Self.details(of: volume, pool: name, users: users) }
+                catch let error as LibvirtError where error.isNoStorageVolume { return nil }
+            }.sorted { $0.name < $1.name })
         }
     }
 
