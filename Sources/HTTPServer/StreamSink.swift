@@ -24,7 +24,13 @@ public final class StreamSink: Sendable {
         var writerWaiting: CheckedContinuation<Bool, Never>?
         var threadWaiting = false
         var producer: Task<Void, Never>?
+        /// Pieces already sent, kept for ``spare()`` once a producer has asked for one.
+        var spares: [[UInt8]] = []
+        var keepsSpares = false
     }
+
+    /// Sent pieces kept for reuse: enough to refill while the others are in the queue.
+    private static let maximumSpares = 4
 
     private let state = Mutex(State())
     private let threadWake = DispatchSemaphore(value: 0)
@@ -79,6 +85,16 @@ public final class StreamSink: Sendable {
         }
     }
 
+    /// A piece the client has been sent, to be filled and written again (a bulk producer's
+    /// buffers are reused instead of allocated, and faulted in, per piece). Nil when none is
+    /// free; from the first call on, sent pieces are kept for it.
+    public func spare() -> [UInt8]? {
+        state.withLock { state in
+            state.keepsSpares = true
+            return state.spares.popLast()
+        }
+    }
+
     /// Queues `bytes`: nil when the stream is closed, else whether the writer must wait.
     private func enqueue(_ bytes: [UInt8]) -> Bool? {
         guard !bytes.isEmpty else { return state.withLock { $0.closed } ? nil : false }
@@ -111,7 +127,7 @@ public final class StreamSink: Sendable {
             state -> (Task<Void, Never>?, CheckedContinuation<Bool, Never>?, Bool) in
             state.closed = true
             state.finished = true
-            defer { state.writerWaiting = nil; state.producer = nil; state.threadWaiting = false }
+            defer { state.writerWaiting = nil; state.producer = nil; state.threadWaiting = false; state.spares = [] }
             return (state.producer, state.writerWaiting, state.threadWaiting)
         }
         task?.cancel()
@@ -144,8 +160,9 @@ public final class StreamSink: Sendable {
                 copied += count
                 state.readOffset += count
                 if state.readOffset == first.count {
-                    state.pieces.removeFirst()
+                    let sent = state.pieces.removeFirst()
                     state.readOffset = 0
+                    if state.keepsSpares, state.spares.count < Self.maximumSpares { state.spares.append(sent) }
                 }
             }
             state.available -= copied

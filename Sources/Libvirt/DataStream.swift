@@ -41,6 +41,19 @@ public final class DataStream {
         }
     }
 
+    /// Up to `target.count` bytes (`virStreamRecv`) into memory the caller owns and reuses, so a
+    /// bulk transfer neither allocates nor faults in fresh pages for every message: how many
+    /// arrived, 0 at the end of the stream, nil when a non-blocking stream has nothing yet.
+    public func receive(into target: UnsafeMutableRawBufferPointer) throws -> Int? {
+        guard let base = target.baseAddress, !target.isEmpty else { return 0 }
+        let count = virStreamRecv(handle, base.assumingMemoryBound(to: CChar.self), target.count)
+        switch count {
+        case -2: return nil
+        case ..<0: throw LibvirtError.capture("virStreamRecv")
+        default: return Int(count)
+        }
+    }
+
     /// Sends some of `bytes` (`virStreamSend`): how many, 0 when a non-blocking stream would block.
     public func send(_ bytes: ArraySlice<UInt8>) throws -> Int {
         let count = bytes.withUnsafeBytes { raw in

@@ -82,6 +82,8 @@ struct ResponseDownloadSink: DownloadSink {
     let sink: StreamSink
 
     func writeBlocking(_ piece: [UInt8]) -> Bool { sink.writeBlocking(piece) }
+
+    func spare() -> [UInt8]? { sink.spare() }
 }
 
 /// A `Range: bytes=…` request header against a body of `size` bytes (RFC 9110 §14.1.2). One

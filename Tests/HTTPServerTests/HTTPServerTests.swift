@@ -11,6 +11,7 @@ import Testing
     static let startedTags = Mutex<Set<String>>([])
     /// The `/gate` handlers the test has let through.
     static let openGates = Mutex<Set<String>>([])
+    static let reusedPieces = Mutex(0)
 
     static func makeRouter() -> Router {
         var router = Router()
@@ -93,6 +94,29 @@ import Testing
                 }
             }
             return .json(result)
+        }
+        // Writes `n` pieces of 64 KiB from a thread of its own (as a volume download does), each
+        // filled with its index; a piece the sink gives back is refilled instead of a new one.
+        // Notes in `reusedPieces` how many pieces were reused.
+        router.get("/pieces") { request in
+            let count = Int(request.query("n") ?? "64") ?? 64
+            let size = 64 * 1024
+            return .stream(contentType: "application/octet-stream", contentLength: UInt64(count * size),
+                           highWater: 2 * size) { sink in
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    DetachedThread.start(name: "test-pieces") {
+                        var reused = 0
+                        for index in 0..<count {
+                            var piece = sink.spare() ?? []
+                            if piece.count == size { reused += 1 } else { piece = [UInt8](repeating: 0, count: size) }
+                            piece.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: UInt8(index % 251)) }
+                            guard sink.writeBlocking(piece) else { break }
+                        }
+                        HTTPServerTests.reusedPieces.withLock { $0 = reused }
+                        continuation.resume()
+                    }
+                }
+            }
         }
         // Answers without reading the body it streams.
         router.post("/upload/ignored", options: RouteOptions(access: .write, bodyLimit: 1 << 20, streamsBody: true)) { _ in
@@ -392,6 +416,25 @@ import Testing
         #expect(result["checksum"] as? Int == Int(bitPattern: UInt(expected)))
         #expect(result["largest"] as? Int == 1 << 20)
         #expect(result["pieces"] as? Int == (size + (1 << 20) - 1) >> 20)
+    }
+
+    /// A producer on its own thread refills the pieces the client has been sent: none is given
+    /// back before all of it went out (every piece arrives with its own bytes), and most are
+    /// reused rather than allocated.
+    @Test func aThreadRefillsThePiecesAlreadySent() async throws {
+        let server = try Self.startServer()
+        defer { Task { await server.shutdown() } }
+        let response = try await httpRequest(port: server.port, "/pieces?n=64", timeout: 60)
+        #expect(response.status == 200)
+        let size = 64 * 1024
+        #expect(response.body.count == 64 * size)
+        let wrong = (0..<64).filter { index in
+            response.body[index * size ..< (index + 1) * size].contains { $0 != UInt8(index % 251) }
+        }
+        #expect(wrong.isEmpty, "pieces overwritten before they were sent: \(wrong)")
+        // With two pieces allowed ahead, the producer waits for the client and finds sent pieces.
+        let reused = Self.reusedPieces.withLock { $0 }
+        #expect(reused >= 32, "reused \(reused) of 64 pieces")
     }
 
     /// A streamed body beyond the route's limit ends in 413; one whose handler does not read

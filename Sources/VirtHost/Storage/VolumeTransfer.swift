@@ -163,6 +163,13 @@ public protocol DownloadSink: Sendable {
     /// Queues `piece` for the client, blocking while the client is far behind; false once the
     /// client is gone (the download then stops).
     func writeBlocking(_ piece: [UInt8]) -> Bool
+    /// A piece the client has been sent, given back to be filled again (nil when there is
+    /// none): a download reuses its pieces instead of allocating one per message.
+    func spare() -> [UInt8]?
+}
+
+extension DownloadSink {
+    public func spare() -> [UInt8]? { nil }
 }
 
 /// A range of a volume's bytes; see ``VolumeTransfer/download(pool:volume:offset:length:)``.
@@ -200,7 +207,7 @@ public struct VolumeDownload: Sendable {
     static let segment: UInt64 = 16 << 20
 
     /// On the dedicated thread: the volume's bytes, segment by segment, received straight into
-    /// the pieces the sink queues, until `length` arrived or the client left.
+    /// the pieces the sink queues (reused once sent), until `length` arrived or the client left.
     private func fill(_ sink: some DownloadSink, from connection: Connection) throws {
         guard let found = try connection.lookupStoragePool(name: pool)?.lookupVolume(name: volume) else {
             throw StorageError.volumeNotFound(pool: pool, volume: volume)
@@ -213,9 +220,23 @@ public struct VolumeDownload: Sendable {
             try found.download(into: stream, offset: offset + received, length: wanted)
             var got: UInt64 = 0
             do {
+                // Each piece is filled whole (libvirt's messages may be smaller) before it goes,
+                // so the sink's queue holds full pieces and the client's side wakes once a piece.
                 while got < wanted {
-                    guard case .bytes(let piece) = try stream.receive(max: Self.piece) else { break }
-                    got += UInt64(piece.count)
+                    let size = Int(min(UInt64(Self.piece), wanted - got))
+                    var piece = sink.spare() ?? []
+                    if piece.count != size { piece = [UInt8](repeating: 0, count: size) }
+                    var filled = 0
+                    while filled < size {
+                        let count: Int? = try piece.withUnsafeMutableBytes { bytes in
+                            try stream.receive(into: UnsafeMutableRawBufferPointer(rebasing: bytes[filled...]))
+                        }
+                        guard let count, count > 0 else { break }
+                        filled += count
+                    }
+                    if filled < size { piece.removeLast(size - filled) }
+                    got += UInt64(filled)
+                    guard filled > 0 else { break }
                     guard sink.writeBlocking(piece) else {
                         stream.abort()
                         host.logger.info("volume download stopped by the client", metadata: [
@@ -224,6 +245,7 @@ public struct VolumeDownload: Sendable {
                         return
                     }
                     progress.advance(to: received + got)
+                    guard filled == size else { break }
                 }
                 guard got == wanted else {
                     throw VolumeTransferError.shortVolume(expected: length, received: received + got)
