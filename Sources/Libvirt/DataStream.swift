@@ -26,18 +26,17 @@ public final class DataStream {
 
     /// Up to `max` bytes (`virStreamRecv`).
     public func receive(max: Int = 64 * 1024) throws -> Received {
-        var count: Int32 = 0
+        var count: Int? = 0
         // Received straight into an array's storage, with nothing to zero first; a short read is
         // copied into an array of its size, so a queue of small chunks holds no 64 KiB each.
-        let buffer = [UInt8](unsafeUninitializedCapacity: max) { raw, initialized in
-            count = virStreamRecv(handle, UnsafeMutableRawPointer(raw.baseAddress!).assumingMemoryBound(to: CChar.self), max)
-            initialized = Int(Swift.max(count, 0))
+        let buffer = try [UInt8](unsafeUninitializedCapacity: max) { raw, initialized in
+            count = try receive(into: UnsafeMutableRawBufferPointer(raw))
+            initialized = count ?? 0
         }
         switch count {
-        case -2: return .wouldBlock
+        case nil: return .wouldBlock
         case 0: return .end
-        case ..<0: throw LibvirtError.capture("virStreamRecv")
-        default: return .bytes(Int(count) == max ? buffer : Array(buffer[..<Int(count)]))
+        case let count?: return .bytes(count == max ? buffer : Array(buffer[..<count]))
         }
     }
 

@@ -168,10 +168,6 @@ public protocol DownloadSink: Sendable {
     func spare() -> [UInt8]?
 }
 
-extension DownloadSink {
-    public func spare() -> [UInt8]? { nil }
-}
-
 /// A range of a volume's bytes; see ``VolumeTransfer/download(pool:volume:offset:length:)``.
 public struct VolumeDownload: Sendable {
     let host: Host
